@@ -1,0 +1,120 @@
+"""The backend interface: how a model is made ready to run on some device, in some precision.
+
+A backend turns a model into an `InferenceRunner` or a `TrainRunner`. The runner's `bind` does
+all one-off work (device copies, compilation, IO binding) and returns the step to time, which
+then does nothing but the work itself. Cold-start costs measured during that one-off work go
+into `facts` (compile_s, export_s, session_s, ...), never into the timed samples.
+
+Availability is answered honestly, with a reason: `unavailable_reason()` before a case is
+started (no CUDA device, provider missing from the build), or `BackendUnavailable` raised from
+inside the case (a provider that is listed but fails to load). Either becomes a `skipped` row.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from suites.base import Task
+
+PHASES = ("train", "infer")
+
+
+class BackendUnavailable(Exception):
+    """Raised inside a case when the backend turns out not to be runnable here (-> skipped)."""
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """What a backend may need to know about the case beyond the model itself."""
+
+    cache_dir: Path
+    threads: int
+    model_key: str  # identifies model definition + size + weights, for caches (ONNX export)
+    seed: int = 0
+
+
+class InferenceRunner(ABC):
+    """A model prepared for inference by a backend."""
+
+    def __init__(self) -> None:
+        self.facts: dict[str, Any] = {}
+
+    @abstractmethod
+    def bind(self, x: torch.Tensor) -> Callable[[], object]:
+        """Prepare the fixed input batch `x` (a CPU tensor) and return the step to time."""
+
+    @abstractmethod
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a CPU batch, returned as a float32 CPU tensor (for accuracy and parity)."""
+
+    def sync(self) -> None:
+        """Wait for queued device work; a no-op on the CPU."""
+
+    def counters(self) -> dict[str, Any]:
+        """Facts known only after running (graph breaks, recompiles)."""
+        return {}
+
+
+class TrainRunner(ABC):
+    """A model, loss and optimizer prepared for training by a backend."""
+
+    def __init__(self) -> None:
+        self.facts: dict[str, Any] = {}
+
+    @abstractmethod
+    def bind(self, x: torch.Tensor, y: torch.Tensor) -> Callable[[], object]:
+        """Prepare a fixed batch and return the training step to time."""
+
+    @abstractmethod
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One optimizer step on a CPU batch (moved as needed); returns the loss, unsynced."""
+
+    @abstractmethod
+    def reset_optimizer(self) -> None:
+        """Fresh optimizer (and scaler) state, for the training budget after timing."""
+
+    @abstractmethod
+    def trained_module(self) -> nn.Module:
+        """The underlying module, for evaluating the weights after the budget."""
+
+    def sync(self) -> None:
+        """Wait for queued device work; a no-op on the CPU."""
+
+    def counters(self) -> dict[str, Any]:
+        return {}
+
+
+class Backend(ABC):
+    """One way of running models: a device, a precision and an execution engine."""
+
+    name: str
+    device: str
+    precision: str
+    description: str
+    phases: tuple[str, ...] = PHASES
+
+    def unavailable_reason(self) -> str | None:
+        """None when this machine can run the backend, else why not (one line)."""
+        return None
+
+    def phase_unsupported_reason(self, phase: str) -> str | None:
+        if phase not in self.phases:
+            return f"{self.name} does not support {phase}"
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """Apply and return the global settings that shape this backend's numbers."""
+        return {}
+
+    @abstractmethod
+    def inference(self, model: nn.Module, ctx: CaseContext) -> InferenceRunner: ...
+
+    def training(self, model: nn.Module, task: Task, ctx: CaseContext) -> TrainRunner:
+        raise BackendUnavailable(f"{self.name} does not support training")

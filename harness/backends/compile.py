@@ -1,0 +1,40 @@
+"""torch.compile (inductor) on the CPU and CUDA, for inference and training.
+
+Compilation happens on the first call; `TorchInference`/`TorchTrainer.bind` time that call
+as `compile_s` and read dynamo's counters, so compile time never enters the steady state.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from harness.backends.torch_runtime import TorchBackend
+
+
+class CompileBackend(TorchBackend):
+    @property
+    def compiles(self) -> bool:
+        return True
+
+    def wrap(self, module: nn.Module) -> Callable[..., torch.Tensor]:
+        return torch.compile(module, backend="inductor")
+
+    def unavailable_reason(self) -> str | None:
+        reason = super().unavailable_reason()
+        if reason:
+            return reason
+        if self.device == "cpu" and not (shutil.which("g++") or shutil.which("c++")):
+            return "inductor needs a C++ compiler on the CPU (no g++ or c++ on PATH)"
+        if self.device == "cuda" and importlib.util.find_spec("triton") is None:
+            return "inductor needs triton on CUDA (not installed)"
+        return None
+
+
+CPU_COMPILE = CompileBackend("cpu-compile", "cpu", "fp32", "torch.compile (inductor), fp32, CPU")
+CUDA_COMPILE = CompileBackend("cuda-compile", "cuda", "fp32",
+                              "torch.compile (inductor), fp32 (TF32 off), CUDA")

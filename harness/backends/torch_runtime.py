@@ -1,0 +1,171 @@
+"""The PyTorch runtime shared by the eager, compile and AMP backends.
+
+They differ only in three knobs: the device, whether the module goes through `torch.compile`,
+and the autocast dtype. One inference runner and one training runner serve all of them, so the
+loop that is timed is the same code for every PyTorch backend.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from harness.backends.base import Backend, CaseContext, InferenceRunner, TrainRunner
+from harness.measure import dynamo
+from suites.base import Task
+
+
+class TorchBackend(Backend):
+    def __init__(self, name: str, device: str, precision: str, description: str,
+                 autocast_dtype: torch.dtype | None = None) -> None:
+        self.name = name
+        self.device = device
+        self.precision = precision
+        self.description = description
+        self.autocast_dtype = autocast_dtype
+
+    # --- hooks for the backend modules ------------------------------------------------------
+
+    def wrap(self, module: nn.Module) -> Callable[..., torch.Tensor]:
+        """What calls the module: the module itself, or a compiled version of it."""
+        return module
+
+    @property
+    def compiles(self) -> bool:
+        return False
+
+    def unavailable_reason(self) -> str | None:
+        if self.device == "cuda" and not torch.cuda.is_available():
+            build = torch.version.cuda or "a CPU-only build"
+            return f"no CUDA device (torch {torch.__version__}, {build})"
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """Strict fp32 (TF32 off) so that fp32 means fp32; cudnn autotuning on for speed."""
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = self.device == "cuda"
+        return {"cudnn_benchmark": torch.backends.cudnn.benchmark,
+                "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+                "tf32_cudnn": torch.backends.cudnn.allow_tf32}
+
+    # --- runners ----------------------------------------------------------------------------
+
+    def inference(self, model: nn.Module, ctx: CaseContext) -> InferenceRunner:
+        return TorchInference(self, model)
+
+    def training(self, model: nn.Module, task: Task, ctx: CaseContext) -> TrainRunner:
+        return TorchTrainer(self, model, task)
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device, dtype=self.autocast_dtype,
+                              enabled=self.autocast_dtype is not None)
+
+    def sync(self) -> None:
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+
+class _CompileTracker:
+    """Times the cold (compiling) call and counts what dynamo did then and afterwards."""
+
+    def __init__(self, backend: TorchBackend) -> None:
+        self.backend = backend
+        self.frames_after_compile: int | None = None
+
+    def first_call(self, call: Callable[[], object], facts: dict[str, Any]) -> None:
+        if not self.backend.compiles:
+            return
+        start = time.perf_counter()
+        call()
+        self.backend.sync()
+        facts["compile_s"] = time.perf_counter() - start
+        facts["graph_breaks"] = dynamo.graph_breaks()
+        self.frames_after_compile = dynamo.compiled_frames()
+
+    def counters(self) -> dict[str, Any]:
+        if self.frames_after_compile is None:
+            return {}
+        return {"recompiles": dynamo.compiled_frames() - self.frames_after_compile}
+
+
+class TorchInference(InferenceRunner):
+    def __init__(self, backend: TorchBackend, model: nn.Module) -> None:
+        super().__init__()
+        self.backend = backend
+        self.module = model.to(backend.device).eval()
+        self.forward = backend.wrap(self.module)
+        self.tracker = _CompileTracker(backend)
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), self.backend.autocast():
+            return self.forward(x)
+
+    def bind(self, x: torch.Tensor) -> Callable[[], object]:
+        x = x.to(self.backend.device)
+        self.tracker.first_call(lambda: self._run(x), self.facts)
+        return lambda: self._run(x)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x.to(self.backend.device)).float().cpu()
+
+    def sync(self) -> None:
+        self.backend.sync()
+
+    def counters(self) -> dict[str, Any]:
+        return self.tracker.counters()
+
+
+class TorchTrainer(TrainRunner):
+    """forward -> loss -> backward -> optimizer step -> zero_grad(set_to_none=True).
+
+    fp16 autocast trains with a gradient scaler (fp16's range underflows small gradients);
+    bf16 has fp32's range and needs none. The loss is computed in fp32 from the logits.
+    """
+
+    def __init__(self, backend: TorchBackend, model: nn.Module, task: Task) -> None:
+        super().__init__()
+        self.backend = backend
+        self.task = task
+        self.module = model.to(backend.device).train()
+        self.forward = backend.wrap(self.module)
+        self.loss_fn = task.loss()
+        self.tracker = _CompileTracker(backend)
+        self.reset_optimizer()
+
+    def reset_optimizer(self) -> None:
+        self.optimizer = self.task.optimizer(self.module)
+        fp16 = self.backend.autocast_dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.backend.device) if fp16 else None
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x, y = x.to(self.backend.device), y.to(self.backend.device)
+        with self.backend.autocast():
+            loss = self.loss_fn(self.forward(x).float(), y)
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss.detach()
+
+    def bind(self, x: torch.Tensor, y: torch.Tensor) -> Callable[[], object]:
+        x, y = x.to(self.backend.device), y.to(self.backend.device)
+        self.tracker.first_call(lambda: self.step(x, y), self.facts)
+        return lambda: self.step(x, y)
+
+    def trained_module(self) -> nn.Module:
+        return self.module
+
+    def sync(self) -> None:
+        self.backend.sync()
+
+    def counters(self) -> dict[str, Any]:
+        return self.tracker.counters()

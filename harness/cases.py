@@ -1,0 +1,96 @@
+"""The case matrix: a sweep configuration expanded into cases, each with a skip reason or not.
+
+A case is suite x size x backend x phase x batch size. Cases a machine cannot run are kept as
+planned-but-skipped (with the reason), so that the table says what was not measured and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from harness.backends import BACKENDS, get_backend
+from harness.backends.base import PHASES
+from harness.errors import UsageError, unknown_choice
+from suites.registry import available_suites
+
+DEFAULT_BATCH_SIZES = (32,)
+DEFAULT_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class Case:
+    suite: str
+    size: str
+    backend: str
+    phase: str
+    batch_size: int
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.suite}-{self.size}-{self.backend}-{self.phase}-bs{self.batch_size}"
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What to run. Empty selections mean: every suite, each suite's default sizes, every
+    backend (unavailable ones become skipped rows)."""
+
+    suites: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
+    phases: tuple[str, ...] = PHASES
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    suite_files: tuple[str, ...] = ()
+    quick: bool = False
+    seed: int = 0
+    threads: int = 0  # 0: every CPU available to the process
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise UsageError(f"malformed sweep config: unknown keys {sorted(unknown)}; "
+                             f"valid keys: {', '.join(sorted(known))}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    case: Case
+    skip_reason: str | None = None
+
+
+def expand(config: SweepConfig) -> list[PlannedCase]:
+    """Every case of the sweep, in a stable order, validating every name on the way."""
+    suites = available_suites(config.suite_files)
+    for name in config.suites:
+        if name not in suites:
+            raise unknown_choice("suite", name, list(suites))
+    for phase in config.phases:
+        if phase not in PHASES:
+            raise unknown_choice("phase", phase, PHASES)
+    for batch_size in config.batch_sizes:
+        if batch_size < 1:
+            raise UsageError(f"batch size must be a positive integer, got {batch_size}")
+    backends = [get_backend(name) for name in (config.backends or tuple(BACKENDS))]
+
+    planned = []
+    for suite_name in config.suites or tuple(suites):
+        suite = suites[suite_name]
+        for size in config.sizes or suite.default_sizes:
+            suite.config(size)  # raises, naming the suite's sizes
+            for backend in backends:
+                unavailable = backend.unavailable_reason()
+                for phase in config.phases:
+                    reason = unavailable or backend.phase_unsupported_reason(phase)
+                    for batch_size in config.batch_sizes:
+                        case = Case(suite_name, size, backend.name, phase, batch_size)
+                        planned.append(PlannedCase(case, reason))
+    return planned

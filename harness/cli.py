@@ -1,0 +1,215 @@
+"""`archbench` commands: list, run, show, report, compare.
+
+Errors for people: any bad input (unknown suite, size, backend, malformed file) ends in one line
+on stderr naming the valid choices, exit status 2, and no traceback unless --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.errors import UsageError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one line like ours."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", dest="suites", nargs="+", action="extend", default=[],
+                        metavar="NAME", help="suites to run (default: all)")
+    parser.add_argument("--size", dest="sizes", nargs="+", action="extend", default=[],
+                        metavar="SIZE", help="sizes (default: each suite's default sizes)")
+    parser.add_argument("--backend", dest="backends", nargs="+", action="extend", default=[],
+                        metavar="NAME", help="backends (default: all; unavailable = skipped)")
+    parser.add_argument("--phase", dest="phases", nargs="+", action="extend", default=[],
+                        metavar="PHASE", help="train and/or infer (default: both)")
+    parser.add_argument("--batch-size", dest="batch_sizes", nargs="+", action="extend",
+                        type=int, default=[], metavar="N", help="batch sizes (default: 32)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    common.add_argument("--results", type=Path, default=Path("results"),
+                        help="folder holding runs (default: ./results)")
+    parser = _Parser(prog="archbench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add = lambda name, **kw: commands.add_parser(name, parents=[common], **kw)  # noqa: E731
+
+    listing = add("list", help="suites, sizes and backends")
+    listing.add_argument("--suite-file", dest="suite_files", action="append", default=[])
+
+    run = add("run", help="run a sweep (or resume one)")
+    _add_selection(run)
+    run.add_argument("--suite-file", dest="suite_files", action="append", default=[],
+                     metavar="FILE", help="a Python file defining your own Suite(s)")
+    run.add_argument("--quick", action="store_true", help="few iterations, short budget")
+    run.add_argument("--resume", metavar="RUN", help="finish the unfinished cases of RUN")
+    run.add_argument("--run-id", help="name the run (default: UTC timestamp)")
+    run.add_argument("--timeout", type=float, help="seconds per case before it is killed")
+    run.add_argument("--threads", type=int, help="torch/ORT intra-op threads (default: all)")
+    run.add_argument("--seed", type=int, help="seed of weights, split and inputs (default 0)")
+    run.add_argument("--report", action="store_true", help="write the HTML report afterwards")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    show = add("show", help="print a run's summary table")
+    show.add_argument("run", metavar="RUN")
+
+    report = add("report", help="write the HTML report of one or more runs")
+    report.add_argument("runs", nargs="+", metavar="RUN")
+    report.add_argument("--out", type=Path, help="folder of the report (default: reports/...)")
+    report.add_argument("--baseline", default="cpu-eager", help="backend speedups refer to")
+    report.add_argument("--threshold", type=float, default=0.10,
+                        help="smallest relative change a comparison calls (default 0.10)")
+
+    compare = add("compare", help="compare two runs; exit 1 on a regression")
+    compare.add_argument("base", metavar="BASE")
+    compare.add_argument("new", metavar="NEW")
+    compare.add_argument("--threshold", type=float, default=0.10,
+                         help="smallest relative change called a change (default 0.10)")
+    compare.add_argument("--strict", action="store_true",
+                         help="refuse runs from different machines or library versions")
+    return parser
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from harness.backends import BACKENDS
+    from harness.measure.model_facts import count_params, flops_per_sample
+    from harness.summary import human_count
+    from suites.registry import available_suites
+
+    print("Suites (size: params, forward FLOPs/sample; * = default size)")
+    for suite in available_suites(args.suite_files).values():
+        print(f"  {suite.name:12s} {suite.description}  [task: {suite.task.name}, "
+              f"{suite.task.metric}, budget {suite.task.train_steps} steps]")
+        for size in suite.sizes:
+            data = suite.data(size)
+            model = suite.model(size, data, seed=0)
+            mark = "*" if size in suite.default_sizes else " "
+            print(f"    {mark}{size:8s} {human_count(count_params(model)):>7s} params  "
+                  f"{human_count(flops_per_sample(model, data.x_test[:1])):>7s} FLOPs  "
+                  f"input {tuple(data.sample_shape)}")
+    print("\nBackends")
+    for name, backend in BACKENDS.items():
+        reason = backend.unavailable_reason()
+        state = "available" if reason is None else f"unavailable: {reason}"
+        phases = "+".join(backend.phases)
+        print(f"  {name:15s} {backend.device:4s} {backend.precision:5s} {phases:11s} {state}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.cases import SweepConfig
+    from harness.results import load_results
+    from harness.runner import resume_config, run_sweep, start_run
+    from harness.summary import status_counts, summary_table
+
+    if args.resume:
+        selection = (args.suites, args.sizes, args.backends, args.phases, args.batch_sizes,
+                     args.suite_files)
+        if any(selection):
+            raise UsageError("--resume takes the run's own configuration; drop the selection "
+                             "options (--suite, --size, --backend, --phase, --batch-size)")
+        run_dir, config = resume_config(args.resume, args.results)
+    else:
+        overrides = {key: value for key, value in {
+            "suites": tuple(args.suites), "sizes": tuple(args.sizes),
+            "backends": tuple(args.backends), "phases": tuple(args.phases),
+            "batch_sizes": tuple(args.batch_sizes), "timeout_s": args.timeout,
+            "threads": args.threads, "seed": args.seed,
+            "suite_files": tuple(str(Path(f).resolve()) for f in args.suite_files),
+        }.items() if value not in (None, ())}
+        config = SweepConfig(quick=args.quick, **overrides)
+        run_dir = start_run(config, args.results, args.run_id)
+
+    print(f"run {run_dir.name}: results in {run_dir}", file=sys.stderr)
+    start = time.perf_counter()
+    try:
+        run_sweep(run_dir, config, progress=False if args.no_progress else None)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; finished cases are kept. Resume with: "
+              f"archbench run --resume {run_dir.name} --results {args.results}",
+              file=sys.stderr)
+        return 130
+    elapsed = time.perf_counter() - start
+    frame = load_results(run_dir)
+    print(summary_table(frame))
+    timed_s, warmup_s = frame["timed_s"].sum(), frame["warmup_s"].sum()
+    print(f"\n{len(frame)} cases ({status_counts(frame)}) in {elapsed:.0f} s wall: "
+          f"{timed_s:.0f} s timed ({timed_s / elapsed:.0%}), {warmup_s:.0f} s warm-up")
+    print(f"results: {run_dir}")
+    if args.report:
+        report_path = _write_report([run_dir], None, "cpu-eager", 0.10)
+        print(f"report: {report_path}")
+    return 0
+
+
+def _write_report(run_dirs: Sequence[Path], out: Path | None, baseline: str,
+                  threshold: float) -> Path:
+    from harness.report import write_report
+
+    if out is None:
+        out = Path("reports") / "-vs-".join(d.name for d in run_dirs)
+    return write_report(run_dirs, out, baseline=baseline, threshold=threshold)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from harness.results import load_results, resolve_run
+    from harness.summary import status_counts, summary_table
+
+    run_dir = resolve_run(args.run, args.results)
+    frame = load_results(run_dir)
+    print(summary_table(frame))
+    print(f"\n{len(frame)} cases ({status_counts(frame)}); run {run_dir}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.results import resolve_run
+
+    run_dirs = [resolve_run(run, args.results) for run in args.runs]
+    print(_write_report(run_dirs, args.out, args.baseline, args.threshold))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.report import compare_runs
+    from harness.results import resolve_run
+
+    comparison = compare_runs(resolve_run(args.base, args.results),
+                              resolve_run(args.new, args.results),
+                              threshold=args.threshold, strict=args.strict)
+    for warning in comparison.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(comparison.format_text())
+    return comparison.exit_code
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show, "report": cmd_report,
+            "compare": cmd_compare}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        if debug:
+            raise
+        print(f"archbench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""One case, start to finish, inside its own process (see `harness.worker`).
+
+Order of work, and why:
+1. Threads and seeds are set first, explicitly, and recorded.
+2. Data and (for inference) the trained reference weights are obtained before the memory
+   baseline, so that the baseline is the process before the model exists.
+3. The backend prepares the model (export, session, compilation): cold-start facts.
+4. Cold call, then one more call (first steady latency), then the timing protocol.
+5. Accuracy and parity are measured after timing, on real held-out data, outside every timed
+   region. For training, the weights are reset to their initial values after timing and the
+   stated budget is trained through the same backend.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.backends import get_backend
+from harness.backends.base import Backend, CaseContext
+from harness.cases import Case, SweepConfig
+from harness.environment import cpu_count
+from harness.measure import memory
+from harness.measure.model_facts import count_params, flops_per_sample
+from harness.measure.parity import PARITY_SAMPLES, parity
+from harness.measure.stats import summarize
+from harness.measure.timing import DEFAULT_POLICY, QUICK_POLICY, TimingResult, time_loop
+from harness.training import final_loss, predict_in_batches, run_budget
+from harness.weights import model_key, trained_state
+from suites.base import Suite, TaskData, top1_accuracy
+from suites.registry import get_suite
+
+QUICK_TRAIN_STEPS = 30
+
+
+@dataclass
+class CaseOutput:
+    """What a case hands back: row fields (a subset of the schema) and raw samples."""
+
+    row: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+
+def budget_steps(suite: Suite, quick: bool) -> int:
+    return min(suite.task.train_steps, QUICK_TRAIN_STEPS) if quick else suite.task.train_steps
+
+
+def configure_threads(config: SweepConfig) -> int:
+    """Set torch's thread pools explicitly: intra-op to the cores, inter-op to 1 (these models
+    have no independent ops to overlap, so more inter-op threads only compete for cores)."""
+    threads = config.threads or cpu_count()
+    torch.set_num_threads(threads)
+    torch.set_num_interop_threads(1)
+    return threads
+
+
+def run_case(case: Case, config: SweepConfig, cache_dir: Path) -> CaseOutput:
+    threads = configure_threads(config)
+    suite = get_suite(case.suite, config.suite_files)
+    backend = get_backend(case.backend)
+    out = CaseOutput()
+    out.row.update(backend.settings())
+    out.row.update(device=backend.device, precision=backend.precision, seed=config.seed,
+                   torch_threads=torch.get_num_threads(),
+                   torch_interop_threads=torch.get_num_interop_threads())
+    data = suite.data(case.size)
+    steps = budget_steps(suite, config.quick)
+    out.row["train_steps"] = steps
+    key = model_key(suite, case.size, steps, config.seed)
+    ctx = CaseContext(cache_dir, threads, key, config.seed)
+    weights = (trained_state(suite, case.size, data, steps, config.seed, cache_dir, threads)
+               if case.phase == "infer" else None)
+
+    baseline_mb = memory.current_rss_mb()
+    memory.reset_peak_rss()
+    model = suite.model(case.size, data, config.seed)
+    if weights is not None:
+        model.load_state_dict(weights)
+    out.row["params"] = count_params(model)
+    out.row["flops_per_sample"] = flops_per_sample(model, data.x_test[:1])
+
+    policy = QUICK_POLICY if config.quick else DEFAULT_POLICY
+    x, y = suite.synthetic_batch(data, case.batch_size, config.seed)
+    if case.phase == "infer":
+        _infer(case, backend, model, data, x, policy, ctx, out)
+    else:
+        _train(case, backend, suite, model, data, x, y, policy, ctx, steps, out)
+
+    peak = memory.peak_rss_mb()
+    out.row.update(peak_rss_mb=peak, rss_increase_mb=peak - baseline_mb)
+    return out
+
+
+def _measure(step, sync, policy, device: str, out: CaseOutput) -> None:
+    """Cold call, first steady call, then the timing protocol; fills timing columns."""
+    start = time.perf_counter()
+    step()
+    sync()
+    out.row["cold_call_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    step()
+    sync()
+    out.row["first_iter_ms"] = (time.perf_counter() - start) * 1e3
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    timing = time_loop(step, sync, policy)
+    if device == "cuda":
+        out.row["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / memory.MB
+        out.row["cuda_peak_reserved_mb"] = torch.cuda.max_memory_reserved() / memory.MB
+        out.row["device_mem_used_mb"] = memory.nvml_process_memory_mb(
+            torch.cuda.current_device())
+    _record_timing(timing, out)
+
+
+def _record_timing(timing: TimingResult, out: CaseOutput) -> None:
+    samples_ms = timing.samples_ms
+    stats = summarize(samples_ms)
+    batch_size = out.row["batch_size"]
+    out.samples["iter_ms"] = samples_ms
+    out.row.update(
+        n=stats.n, median_ms=stats.median, mean_ms=stats.mean, std_ms=stats.std,
+        min_ms=stats.min, max_ms=stats.max, iqr_ms=stats.iqr, p90_ms=stats.p90,
+        p99_ms=stats.p99, ci99_low_ms=stats.ci_low, ci99_high_ms=stats.ci_high,
+        noisy=stats.noisy, throughput_sps=batch_size / (stats.median / 1e3),
+        timed_s=timing.timed_s, warmup_iters=timing.warmup_iters, warmup_s=timing.warmup_s,
+        stop_reason=timing.stop_reason)
+
+
+def _infer(case: Case, backend: Backend, model: torch.nn.Module, data: TaskData,
+           x: torch.Tensor, policy, ctx: CaseContext, out: CaseOutput) -> None:
+    out.row["batch_size"] = case.batch_size
+    parity_x = data.x_test[:PARITY_SAMPLES]
+    with torch.inference_mode():
+        reference_model = copy.deepcopy(model).double().eval()
+        reference_input = parity_x if not parity_x.is_floating_point() else parity_x.double()
+        reference = reference_model(reference_input).numpy()
+    del reference_model
+
+    runner = backend.inference(model, ctx)
+    step = runner.bind(x)
+    _measure(step, runner.sync, policy, backend.device, out)
+    out.row.update(runner.facts)
+    out.row.update(runner.counters())
+
+    logits = predict_in_batches(runner.predict, data.x_test, case.batch_size)
+    out.row["accuracy"] = top1_accuracy(logits, data.y_test)
+    result = parity(logits[:PARITY_SAMPLES].numpy(), reference, backend.precision)
+    out.row.update(parity_max_abs_err=result.max_abs_err, parity_rel_err=result.rel_err,
+                   parity_top1_agree=result.top1_agree, parity_tol=result.tol,
+                   parity_ok=result.ok)
+
+
+def _train(case: Case, backend: Backend, suite: Suite, model: torch.nn.Module, data: TaskData,
+           x: torch.Tensor, y: torch.Tensor, policy, ctx: CaseContext, steps: int,
+           out: CaseOutput) -> None:
+    out.row["batch_size"] = case.batch_size
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    trainer = backend.training(model, suite.task, ctx)
+    step = trainer.bind(x, y)
+    _measure(step, trainer.sync, policy, backend.device, out)
+    out.row.update(trainer.facts)
+    out.row.update(trainer.counters())
+
+    # The budget starts from the same initial weights for every backend (copied in place, so a
+    # compiled graph stays valid), with a fresh optimizer.
+    module = trainer.trained_module()
+    with torch.no_grad():
+        module.load_state_dict(initial)
+    trainer.reset_optimizer()
+    losses = run_budget(trainer.step, data, suite.task.train_batch, steps, ctx.seed)
+    out.samples["train_loss"] = losses
+    out.row["final_loss"] = final_loss(losses)
+
+    module.eval()
+    device = next(module.parameters()).device
+    with torch.inference_mode():
+        logits = predict_in_batches(lambda b: module(b.to(device)).float().cpu(),
+                                    data.x_test, 256)
+    out.row["accuracy"] = top1_accuracy(logits, data.y_test)

@@ -1,0 +1,4 @@
+"""Measuring: the timing loop, statistics, memory, accuracy parity and model facts.
+
+Nothing here knows about the CLI, processes or storage; each module is testable with numbers.
+"""

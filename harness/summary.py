@@ -1,0 +1,55 @@
+"""The terminal summary of a results table: what `archbench show` and `run` print."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def _median_with_ci(row: pd.Series) -> str:
+    if pd.isna(row["median_ms"]):
+        return ""
+    text = f"{row['median_ms']:.3g}"
+    low, high = row["ci99_low_ms"], row["ci99_high_ms"]
+    if not (pd.isna(low) or pd.isna(high)):
+        text += f" [{low:.3g}, {high:.3g}]"
+    if row["noisy"] is True:
+        text += " noisy"
+    return text
+
+
+def _number(value: object, fmt: str) -> str:
+    return "" if value is None or pd.isna(value) else format(value, fmt)
+
+
+def summary_table(frame: pd.DataFrame, reason_width: int = 60) -> str:
+    """One line per case: status, median with its 99% CI, throughput, memory, accuracy."""
+    if frame.empty:
+        return "(no cases)"
+    view = pd.DataFrame({
+        "suite": frame["suite"], "size": frame["size"], "backend": frame["backend"],
+        "phase": frame["phase"], "bs": frame["batch_size"], "status": frame["status"],
+        "median ms [99% CI]": frame.apply(_median_with_ci, axis=1),
+        "n": frame["n"].map(lambda v: _number(v, "d")),
+        "samples/s": frame["throughput_sps"].map(lambda v: _number(v, ",.0f")),
+        "peak MB": frame["peak_rss_mb"].map(lambda v: _number(v, ".0f")),
+        "acc": frame["accuracy"].map(lambda v: _number(v, ".3f")),
+        "parity": frame["parity_ok"].map(lambda v: "" if pd.isna(v) else ("ok" if v else "FAIL")),
+        "reason": frame["reason"].fillna("").map(
+            lambda r: r if len(r) <= reason_width else r[:reason_width - 1] + "…"),
+    })
+    return view.to_string(index=False)
+
+
+def status_counts(frame: pd.DataFrame) -> str:
+    counts = frame["status"].value_counts()
+    return ", ".join(f"{int(counts[s])} {s}" for s in counts.index)
+
+
+def human_count(value: float) -> str:
+    """1234567 -> '1.23M', for parameter and FLOP counts."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.0f}" if not math.isnan(value) else ""

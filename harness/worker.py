@@ -1,0 +1,47 @@
+"""Entry point of a case's own process: `python -m harness.worker SPEC.json OUT.json`.
+
+The parent (`harness.runner`) writes the spec, waits with a timeout and reads OUT.json. An
+exception becomes an `error` (or `skipped`, for `BackendUnavailable`) result with a one-line
+reason and the traceback; a crash or hang leaves no OUT.json, which the parent turns into a
+`crashed` or `timeout` row. Either way the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from harness.backends.base import BackendUnavailable
+from harness.cases import Case, SweepConfig
+from harness.results import write_json_atomic
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: first line of the message`, cut to a readable length."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def main(spec_path: str, out_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    case = Case(**spec["case"])
+    config = SweepConfig.from_dict(spec["config"])
+    try:
+        from harness.execute import run_case
+        output = run_case(case, config, Path(spec["cache_dir"]))
+        result = {"status": "ok", "reason": "", "row": output.row, "samples": output.samples}
+    except BackendUnavailable as exc:
+        result = {"status": "skipped", "reason": str(exc), "row": {}, "samples": {}}
+    except Exception as exc:  # any failure of the case is a result, not a crash of the sweep
+        traceback.print_exc()
+        result = {"status": "error", "reason": one_line(exc), "row": {}, "samples": {},
+                  "traceback": traceback.format_exc()}
+    write_json_atomic(Path(out_path), result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:3]))

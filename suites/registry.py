@@ -1,0 +1,63 @@
+"""Where suites come from: the built-in families, and users' own Python files.
+
+A suite file is any Python file that defines one or more `suites.base.Suite` objects at module
+level (conventionally `SUITE = Suite(...)`). It is imported by path, so a user benchmarks their
+own `nn.Module` without editing this package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from harness.errors import UsageError, unknown_choice
+from suites import cnn, rnn, transformer
+from suites.base import Suite
+
+BUILTIN: dict[str, Suite] = {s.name: s for s in (cnn.SUITE, rnn.SUITE, transformer.SUITE)}
+
+
+def load_suite_file(path: str | Path) -> list[Suite]:
+    """Import a user's suite file and return the suites it defines."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"suite file '{path}' does not exist")
+    module_name = f"archbench_user_suite_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"suite file '{path}' is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: any failure is theirs to read, in one line
+        raise UsageError(f"suite file '{path}' failed to import: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    found = [value for value in vars(module).values() if isinstance(value, Suite)]
+    if not found:
+        raise UsageError(f"suite file '{path}' defines no Suite; write e.g. "
+                         "SUITE = Suite(name=..., sizes=..., build=..., task=...)")
+    return [replace(suite, source=str(path.resolve())) for suite in found]
+
+
+
+def available_suites(suite_files: Iterable[str | Path] = ()) -> dict[str, Suite]:
+    """Built-in suites plus those of the given files; a user suite may not shadow a built-in."""
+    suites = dict(BUILTIN)
+    for path in suite_files:
+        for suite in load_suite_file(path):
+            if suite.name in suites:
+                raise UsageError(f"suite '{suite.name}' from '{path}' clashes with an existing "
+                                 f"suite; rename it (taken: {', '.join(suites)})")
+            suites[suite.name] = suite
+    return suites
+
+
+def get_suite(name: str, suite_files: Iterable[str | Path] = ()) -> Suite:
+    suites = available_suites(suite_files)
+    if name not in suites:
+        raise unknown_choice("suite", name, list(suites))
+    return suites[name]

@@ -8,6 +8,11 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP      := $(VENV)/.installed
 RESULTS    ?= results
 ARGS       ?=
+# bench-ci: pytest-benchmark over the backends; fails when a median regresses beyond this
+# against the latest saved run in .benchmarks/ (none saved yet: nothing to compare, it passes)
+BENCH_CI_ARGS ?= --archbench-sizes=tiny,small --archbench-rounds=30 --archbench-warmup=5
+COMPARE_FAIL  ?= median:10%
+BENCH_STORAGE ?= .benchmarks
 
 .PHONY: bench test bench-ci lint clean install
 
@@ -24,6 +29,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 bench: $(STAMP)
 	$(BIN)/archbench run --results $(RESULTS) --report $(ARGS)
+
+bench-ci: $(STAMP)
+	mkdir -p reports
+	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-group-by=group \
+	  --benchmark-storage=$(BENCH_STORAGE) --benchmark-autosave --benchmark-save-data \
+	  --benchmark-json=reports/bench-ci.json $(BENCH_CI_ARGS) \
+	  $$(ls $(BENCH_STORAGE)/*/*.json >/dev/null 2>&1 && \
+	     echo --benchmark-compare --benchmark-compare-fail=$(COMPARE_FAIL))
+	$(BIN)/archbench import reports/bench-ci.json --run-id bench-ci-$$(date -u +%Y%m%d-%H%M%S) \
+	  --results $(RESULTS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

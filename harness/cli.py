@@ -1,4 +1,4 @@
-"""`archbench` commands: list, run, show, report, compare.
+"""`archbench` commands: list, run, show, report, compare, import.
 
 Errors for people: any bad input (unknown suite, size, backend, malformed file) ends in one line
 on stderr naming the valid choices, exit status 2, and no traceback unless --debug.
@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="smallest relative change called a change (default 0.10)")
     compare.add_argument("--strict", action="store_true",
                          help="refuse runs from different machines or library versions")
+    importer = add("import", help="turn pytest-benchmark JSON into an archbench run")
+    importer.add_argument("file", type=Path, metavar="FILE.json")
+    importer.add_argument("--run-id", help="name of the run (default: from the file name)")
+    importer.add_argument("--report", action="store_true", help="write its HTML report too")
     return parser
 
 
@@ -195,8 +199,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return comparison.exit_code
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from harness.bench_import import import_benchmark_json
+    from harness.results import load_results
+    from harness.summary import summary_table
+
+    run_dir = import_benchmark_json(args.file, args.results, args.run_id)
+    print(summary_table(load_results(run_dir)))
+    print(f"imported as run {run_dir.name}: {run_dir}")
+    if args.report:
+        print(f"report: {_write_report([run_dir], None, 'cpu-eager', 0.10)}")
+    return 0
+
+
 COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show, "report": cmd_report,
-            "compare": cmd_compare}
+            "compare": cmd_compare, "import": cmd_import}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

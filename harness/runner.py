@@ -61,7 +61,11 @@ def start_run(config: SweepConfig, results_dir: Path, run_id: str | None = None)
 
 def resume_config(run: str, results_dir: Path) -> tuple[Path, SweepConfig]:
     run_dir = resolve_run(run, results_dir)
-    return run_dir, SweepConfig.from_dict(load_manifest(run_dir)["config"])
+    manifest = load_manifest(run_dir)
+    if "source" in manifest:
+        raise UsageError(f"run '{run_dir.name}' was imported ({manifest['source']}); "
+                         "there is nothing to resume")
+    return run_dir, SweepConfig.from_dict(manifest["config"])
 
 
 def run_sweep(run_dir: Path, config: SweepConfig, progress: bool | None = None,

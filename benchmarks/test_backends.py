@@ -1,0 +1,57 @@
+"""Backend comparisons as pytest-benchmark tests.
+
+Each test is one case (suite x size x backend x phase, batch size from the options), timed by
+pytest-benchmark's `pedantic` mode: explicit warm-up rounds, explicit rounds of one iteration,
+and the device synchronised inside the timed callable, so asynchronous GPU work is counted.
+Tests are grouped by suite/size/phase, so `--benchmark-group-by=group` puts the backends of one
+model side by side. `extra_info` carries what `archbench import` needs to rebuild rows.
+
+Preparation (export, session creation, compilation) happens before `pedantic`, outside the
+timed rounds, as in the harness. These tests run in pytest's process, not one process per
+case: that is what pytest-benchmark users expect; the harness's sweep is the isolated one.
+"""
+
+from __future__ import annotations
+
+import onnxruntime
+import torch
+
+from harness.backends import get_backend
+from harness.backends.base import CaseContext
+from harness.cases import Case
+from harness.measure.model_facts import count_params, flops_per_sample
+from suites.registry import BUILTIN
+
+
+def test_backend(benchmark, case: Case, request, tmp_path_factory) -> None:
+    config = request.config
+    suite = BUILTIN[case.suite]
+    backend = get_backend(case.backend)
+    data = suite.data(case.size)
+    model = suite.model(case.size, data, seed=0)
+    threads = torch.get_num_threads()
+    ctx = CaseContext(tmp_path_factory.getbasetemp() / "archbench-cache", threads,
+                      model_key=f"{case.suite}-{case.size}-bench", seed=0)
+    backend.settings()
+    x, y = suite.synthetic_batch(data, case.batch_size, seed=0)
+    if case.phase == "infer":
+        runner = backend.inference(model, ctx)
+        step = runner.bind(x)
+    else:
+        runner = backend.training(model, suite.task, ctx)
+        step = runner.bind(x, y)
+
+    def synchronised_step() -> None:
+        step()
+        runner.sync()
+
+    benchmark.group = f"{case.suite}-{case.size}-{case.phase}"
+    benchmark.extra_info.update(
+        suite=case.suite, size=case.size, backend=case.backend, phase=case.phase,
+        batch_size=case.batch_size, device=backend.device, precision=backend.precision,
+        params=count_params(model), flops_per_sample=flops_per_sample(model, data.x_test[:1]),
+        torch_threads=threads, torch_version=torch.__version__,
+        onnxruntime_version=onnxruntime.__version__, **runner.facts)
+    benchmark.pedantic(synchronised_step, rounds=config.getoption("--archbench-rounds"),
+                       warmup_rounds=config.getoption("--archbench-warmup"), iterations=1)
+    assert benchmark.stats.stats.rounds == config.getoption("--archbench-rounds")

@@ -1,0 +1,82 @@
+"""`archbench import`: pytest-benchmark JSON -> an ordinary run folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.bench_import import import_benchmark_json
+from harness.cli import main
+from harness.errors import UsageError
+from harness.results import load_results, load_samples
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def benchmark_json(tmp_path_factory) -> Path:
+    """A file written by pytest-benchmark itself, from archbench's benchmark suite."""
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "benchmarks"), "-q", "-p", "no:cacheprovider",
+         "-k", "cnn-tiny-cpu-eager", "--archbench-rounds=9", "--benchmark-save-data",
+         f"--benchmark-json={out}"], check=True, cwd=ROOT, capture_output=True)
+    return out
+
+
+def test_import_rebuilds_rows_with_identity_and_statistics(benchmark_json, tmp_path):
+    run_dir = import_benchmark_json(benchmark_json, tmp_path, run_id="imported")
+    table = load_results(run_dir).set_index("phase")
+    assert sorted(table.index) == ["infer", "train"]
+    row = table.loc["infer"]
+    assert (row["suite"], row["size"], row["backend"], row["batch_size"]) == (
+        "cnn", "tiny", "cpu-eager", 32)
+    assert row["status"] == "ok" and row["n"] == 9
+    assert row["params"] > 0 and row["flops_per_sample"] > 0
+    samples = load_samples(run_dir)
+    infer = samples[(samples.case_id == row["case_id"]) & (samples.metric == "iter_ms")]
+    assert len(infer) == 9
+    # statistics are recomputed from the raw rounds, consistently with the file's own median
+    raw = json.loads(benchmark_json.read_text())["benchmarks"]
+    medians = sorted(b["stats"]["median"] * 1e3 for b in raw)
+    assert sorted(load_results(run_dir)["median_ms"]) == pytest.approx(medians)
+    assert row["ci99_low_ms"] <= row["median_ms"] <= row["ci99_high_ms"]
+
+
+def test_import_via_cli_then_show(benchmark_json, tmp_path, capsys):
+    assert main(["import", str(benchmark_json), "--results", str(tmp_path)]) == 0
+    assert main(["show", f"pytest-benchmark-{benchmark_json.stem}", "--results",
+                 str(tmp_path)]) == 0
+    assert "cpu-eager" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json at all", "not JSON"),
+    ('{"machine_info": {}}', "'benchmarks' list"),
+    ('{"benchmarks": [{"name": "x"}]}', "benchmark #0"),
+])
+def test_malformed_file_is_one_clear_line(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(UsageError, match=message):
+        import_benchmark_json(path, tmp_path)
+    assert main(["import", str(path), "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("archbench: error:") and message in err[0]
+    assert not (tmp_path / "pytest-benchmark-bad").exists()
+
+
+def test_foreign_benchmarks_are_kept_under_their_group_and_name(tmp_path):
+    path = tmp_path / "foreign.json"
+    path.write_text(json.dumps({"benchmarks": [
+        {"name": "test_sort", "group": "algos",
+         "stats": {"median": 0.002, "rounds": 3, "min": 0.001, "max": 0.003, "mean": 0.002,
+                   "stddev": 0.001, "iqr": 0.0005, "total": 0.006}}]}))
+    table = load_results(import_benchmark_json(path, tmp_path))
+    assert list(table["suite"]) == ["algos"] and list(table["backend"]) == ["test_sort"]
+    assert table["median_ms"].iloc[0] == pytest.approx(2.0)
+    assert table["ci99_low_ms"].isna().all()  # no raw data: no interval, not a guessed one

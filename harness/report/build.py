@@ -1,0 +1,193 @@
+"""Build a report: load runs, derive the tables, draw the figures, write the page and the CSVs.
+
+This is the only module of `report` that writes files. The sentences under the figures live
+here, next to the list of sections, so that the page reads top to bottom in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from harness.report import figures, tables
+from harness.report.compare import ALPHA, Comparison, compare
+from harness.report.page import Section, Table, render_page
+from harness.report.runs import RunSet, backend_rank, load_runs
+
+
+def write_report(run_dirs: Sequence[Path], out_dir: Path, baseline: str = "cpu-eager",
+                 threshold: float = 0.10) -> Path:
+    """Write ``index.html`` and one CSV per table into `out_dir`; return the page's path.
+
+    With exactly two runs the page also compares them (the first is the base). A baseline
+    backend that is in none of the runs is replaced by the first backend present in reading
+    order, and the page says so, so that a default baseline never empties the speedup figures
+    of a sweep that did not include it.
+    """
+    runs = load_runs(run_dirs)
+    baseline, notes = _choose_baseline(runs.results, baseline)
+    comparison = None
+    if len(runs.run_ids) == 2:
+        base_id, new_id = runs.run_ids
+        comparison = compare(runs.only(base_id), runs.only(new_id), threshold)
+    sections, csvs = _sections(runs, baseline, comparison, notes)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, frame in csvs.items():
+        frame.to_csv(out_dir / name, index=False)
+    title = "archbench report: " + " vs ".join(runs.run_ids)
+    page = out_dir / "index.html"
+    tmp = page.with_suffix(".html.tmp")
+    tmp.write_text(render_page(title, _meta(runs, baseline), sections), encoding="utf-8")
+    os.replace(tmp, page)
+    return page
+
+
+def _choose_baseline(results: pd.DataFrame, baseline: str) -> tuple[str, list[str]]:
+    present = sorted(results["backend"].dropna().unique(), key=backend_rank)
+    if baseline in present or not present:
+        return baseline, []
+    chosen = present[0]
+    return chosen, [f"baseline backend '{baseline}' is not in these runs; speedups are "
+                    f"relative to '{chosen}' instead"]
+
+
+def _meta(runs: RunSet, baseline: str) -> list[str]:
+    lines = []
+    for run_id in runs.run_ids:
+        statuses = runs.results.loc[runs.results["run_id"] == run_id, "status"].value_counts()
+        counts = ", ".join(f"{count} {status}" for status, count in statuses.items())
+        lines.append(f"run {run_id}: {statuses.sum()} cases ({counts or 'none'})")
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines.append(f"baseline backend: {baseline} · generated {generated}")
+    return lines
+
+
+def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
+              notes: list[str]) -> tuple[list[Section], dict[str, pd.DataFrame]]:
+    """Every section in page order, and the CSV files (name → table) they link to."""
+    results = runs.results
+    summary = tables.summary_table(results)
+    latency = tables.latency_table(results, runs.samples)
+    speedup = tables.speedup_table(results, baseline)
+    memory = tables.memory_table(results)
+    accuracy = tables.accuracy_table(results)
+    cold = tables.cold_start_table(results)
+    tradeoff = tables.tradeoff_table(results, baseline)
+    failures = tables.failures_table(results)
+    environment = tables.environment_table(runs.manifests)
+    csvs = {"summary.csv": summary, "latency.csv": latency, "speedup.csv": speedup,
+            "memory.csv": memory, "accuracy.csv": accuracy, "cold_start.csv": cold,
+            "tradeoff.csv": tradeoff, "failures.csv": failures, "environment.csv": environment}
+    sections = [Section(
+        "summary", "Summary: fastest backend per model",
+        "Each row is one model at one size, each column a backend. The number is throughput in "
+        "samples per second; the colour is its share of the row's best, so the darkest cell "
+        "(★) is the fastest backend for that model. ~ marks a noisy number (interquartile "
+        "range above 10% of the median). Grey cells did not finish: hover for the status and "
+        "the reason. The dropdown switches phase and batch size.",
+        figures.summary_figure(summary), (Table(summary, "every case", collapsed=True),),
+        ("summary.csv",), notes)]
+    if comparison is not None:
+        section, comparison_csvs = _comparison_section(comparison)
+        sections.append(section)
+        csvs.update(comparison_csvs)
+    sections += [
+        Section("throughput", "Throughput vs model size",
+                "Each line is one backend on one suite, joining that suite's sizes (marker "
+                "shape is the suite). Higher is faster; a line that falls more steeply than "
+                "the others scales worse with model size. Both axes are logarithmic, so equal "
+                "distances are equal ratios. Hover for FLOPs per sample.",
+                figures.throughput_figure(summary), csv=("summary.csv",)),
+        Section("latency", "Latency distributions",
+                "Each box is the distribution of one case's timed iterations: the box spans "
+                "the middle half, the line inside is the median, the whiskers reach the "
+                "furthest iteration within 1.5 interquartile ranges. A wide box is a noisy "
+                "number; n is how many iterations were timed. The axis is logarithmic.",
+                figures.latency_figure(latency),
+                (Table(latency, "box statistics", collapsed=True),), ("latency.csv",)),
+        Section("speedup", f"Speedup over {baseline}",
+                f"Each cell says how many times faster the backend is than {baseline} on the "
+                "same model, phase and batch size (baseline median time / backend median "
+                "time). Blue is faster, red slower, white equal; the scale is symmetric in "
+                "ratio, so 2× and 0.5× are equally strong colours. A blank cell means the "
+                "backend or the baseline did not finish on that row.",
+                figures.speedup_figure(speedup, baseline),
+                (Table(speedup, "speedups", collapsed=True),), ("speedup.csv",)),
+        Section("memory", "Memory",
+                "Top: peak resident memory of each case's process, which includes the Python "
+                "interpreter and the libraries (the increase over the process baseline is in "
+                "the hover). Bottom: peak GPU memory as the driver reports it (NVML), or "
+                "torch's reserved peak where NVML recorded nothing. Lower is cheaper.",
+                figures.memory_figure(memory), (Table(memory, "memory", collapsed=True),),
+                ("memory.csv",)),
+        Section("accuracy", "Accuracy and parity",
+                "Left: held-out task accuracy (train: after the training budget; infer: the "
+                "trained weights run through the backend). Right: relative error of the "
+                "backend's output against an fp64 reference on a fixed batch; a green circle "
+                "is within the tolerance for its precision (the black tick), a red cross is "
+                "outside it. The right axis is logarithmic.",
+                figures.accuracy_figure(accuracy),
+                (Table(accuracy, "accuracy and parity", collapsed=True),), ("accuracy.csv",)),
+        Section("cold-start", "Cold-start costs",
+                "The seconds each case spends before its first steady-state iteration, which "
+                "the throughput figures leave out: ONNX export (0 when cached), ONNX Runtime "
+                "session creation, torch.compile's compiling call, and the first call after "
+                "that preparation. A short-lived process pays this every time it starts.",
+                figures.cold_start_figure(cold), (Table(cold, "cold start", collapsed=True),),
+                ("cold_start.csv",)),
+        Section("tradeoff", "Accuracy vs throughput",
+                f"Each point is one case, placed by how many times faster than {baseline} it "
+                f"is (right is faster) and how many percentage points of accuracy it gains or "
+                f"loses against {baseline} on the same model (up is better). Points right of "
+                "the vertical line and not below the horizontal one are free speed; points "
+                "below it bought speed with accuracy. Marker shape is the suite.",
+                figures.tradeoff_figure(tradeoff, baseline),
+                (Table(tradeoff, "trade-off", collapsed=True),), ("tradeoff.csv",)),
+        Section("failures", "Failed and skipped cases",
+                "How many cases of each backend did not finish, by status; the table lists "
+                "each one with the reason the run recorded.",
+                figures.failures_figure(failures) if len(failures) else None,
+                (Table(failures, "cases that did not finish"),) if len(failures) else (),
+                ("failures.csv",)),
+        Section("environment", "Environment",
+                "The machine, library versions and sweep configuration each run recorded. "
+                "Highlighted rows differ between runs: such a difference can explain a change "
+                "in the numbers before any backend does.", None,
+                (Table(environment, "environment per run", highlight="differs"),),
+                ("environment.csv",)),
+    ]
+    return sections, csvs
+
+
+def _comparison_section(comparison: Comparison) -> tuple[Section, dict[str, pd.DataFrame]]:
+    """The two-run comparison, and its CSV files (name → table)."""
+    csvs = {"comparison.csv": comparison.table}
+    shown = [Table(comparison.table.assign(regression=comparison.table["verdict"] == "slower"),
+                   f"{comparison.new_id} against {comparison.base_id} (regressions highlighted)",
+                   highlight="regression")]
+    for name, side, cases in (("only_in_base.csv", comparison.base_id, comparison.only_in_base),
+                              ("only_in_new.csv", comparison.new_id, comparison.only_in_new)):
+        csvs[name] = cases
+        if len(cases):
+            shown.append(Table(cases, f"cases only in {side}"))
+    counts = comparison.table["verdict"].value_counts()
+    verdict = (f"{counts.get('slower', 0)} slower, {counts.get('faster', 0)} faster, "
+               f"{counts.get('same', 0)} same; "
+               + ("a regression: archbench compare exits 1." if comparison.has_regression
+                  else "no regression."))
+    return Section(
+        "comparison", f"Comparison: {comparison.new_id} against {comparison.base_id}",
+        f"{verdict} Each point is a case present in both runs: its median iteration time in "
+        f"{comparison.new_id} divided by that in {comparison.base_id}, with a ≥98% confidence "
+        f"interval (bar). Left of 1 is faster, right slower. The grey band is the "
+        f"±{comparison.threshold:.0%} threshold: a case is called slower or faster only outside "
+        f"it and when Mann-Whitney U gives p < {ALPHA:g}. Cases that did not finish in both "
+        "runs have no verdict.",
+        figures.comparison_figure(comparison.table, comparison.threshold), shown, tuple(csvs),
+        comparison.warnings), csvs
+

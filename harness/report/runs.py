@@ -1,0 +1,143 @@
+"""The runs a report reads, loaded together, and how their cases are ordered and named.
+
+A report never re-measures: it reads what `harness.results` stored. Several runs are stacked
+into one table; the ``run_id`` column tells their rows apart, and every label a figure shows
+carries the run id as soon as there is more than one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import UsageError
+from harness.results import load_manifest, load_results, load_samples, resolve_run
+
+#: What makes two rows "the same case" across runs (a case id also encodes this, but matching
+#: on the columns does not depend on how case ids are spelled).
+CASE_KEY = ["suite", "size", "backend", "phase", "batch_size"]
+#: A case within a run.
+CASE_ID = ["run_id", *CASE_KEY]
+
+#: Known backends in the order a reader expects them: torch on CPU, torch on CUDA, then ONNX
+#: Runtime; plain before compiled before reduced precision. Unknown backends sort after these.
+BACKEND_ORDER = (
+    "cpu-eager", "cpu-compile", "cpu-amp-bf16",
+    "cuda-eager", "cuda-compile", "cuda-amp-bf16", "cuda-amp-fp16",
+    "ort-cpu", "ort-cpu-int8", "ort-cuda", "ort-cuda-fp16",
+)
+#: Inference first: it is what most readers compare backends on.
+PHASE_ORDER = ("infer", "train")
+
+
+@dataclass(frozen=True)
+class RunSet:
+    """The rows, raw samples and manifests of one or more runs, in the order they were given."""
+
+    results: pd.DataFrame
+    samples: pd.DataFrame
+    manifests: dict[str, dict[str, Any]]
+
+    @property
+    def run_ids(self) -> list[str]:
+        return list(self.manifests)
+
+    def only(self, run_id: str) -> RunSet:
+        """The same data restricted to one run."""
+        return RunSet(results=self.results[self.results["run_id"] == run_id],
+                      samples=self.samples[self.samples["run_id"] == run_id],
+                      manifests={run_id: self.manifests[run_id]})
+
+
+def load_runs(run_dirs: Sequence[Path]) -> RunSet:
+    """Load every run folder; a run given twice is refused (its rows could not be told apart)."""
+    if not run_dirs:
+        raise UsageError("no run to report on; give one or more run folders or run ids")
+    manifests: dict[str, dict[str, Any]] = {}
+    results, samples = [], []
+    for given in run_dirs:
+        run_dir = resolve_run(given)
+        manifest = load_manifest(run_dir)
+        run_id = str(manifest.get("run_id") or run_dir.name)
+        if run_id in manifests:
+            raise UsageError(f"run '{run_id}' is given twice; give each run once")
+        manifests[run_id] = manifest
+        # The folder is the run: its rows carry its manifest's id, whatever they say.
+        results.append(load_results(run_dir).assign(run_id=run_id).astype({"run_id": "string"}))
+        samples.append(load_samples(run_dir).assign(run_id=run_id).astype({"run_id": "string"}))
+    return RunSet(results=order_cases(pd.concat(results, ignore_index=True), list(manifests)),
+                  samples=pd.concat(samples, ignore_index=True), manifests=manifests)
+
+
+def backend_rank(backend: str) -> tuple[int, str]:
+    """Sort key for backend names: known ones in `BACKEND_ORDER`, then the rest by name."""
+    if backend in BACKEND_ORDER:
+        return BACKEND_ORDER.index(backend), ""
+    return len(BACKEND_ORDER), backend
+
+
+def phase_rank(phase: object) -> tuple[int, str]:
+    """Sort key for phases: `PHASE_ORDER`, then any other phase by name."""
+    if phase in PHASE_ORDER:
+        return PHASE_ORDER.index(phase), ""
+    return len(PHASE_ORDER), str(phase)
+
+
+def order_cases(frame: pd.DataFrame, run_ids: Sequence[str]) -> pd.DataFrame:
+    """Rows in reading order: run as given, suite as first seen, size by model size, backend.
+
+    Sizes sort by parameter count rather than by name, so a user suite's sizes (or a size that
+    failed before counting parameters, which sorts last) need no fixed vocabulary.
+    """
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    suites = list(dict.fromkeys(frame["suite"].dropna()))
+    keys = pd.DataFrame({
+        "run": frame["run_id"].map({run: i for i, run in enumerate(run_ids)}).fillna(len(run_ids)),
+        "suite": frame["suite"].map({suite: i for i, suite in enumerate(suites)}),
+        "params": frame.groupby(["suite", "size"], dropna=False)["params"].transform("max"),
+        "backend": frame["backend"].map(lambda b: backend_rank(str(b))),
+        "phase": frame["phase"].map(phase_rank),
+        "batch": frame["batch_size"],
+    }, index=frame.index)
+    keys["params"] = pd.to_numeric(keys["params"], errors="coerce").fillna(float("inf"))
+    order = keys.sort_values(list(keys.columns), kind="stable").index
+    return frame.loc[order].reset_index(drop=True)
+
+
+def groups(frame: pd.DataFrame) -> list[tuple[str, int]]:
+    """The (phase, batch size) pairs present, in reading order: what a figure's selector offers."""
+    pairs = frame[["phase", "batch_size"]].dropna().drop_duplicates()
+    found = [(str(p), int(b)) for p, b in pairs.itertuples(index=False)]
+    return sorted(found, key=lambda group: (phase_rank(group[0]), group))
+
+
+def group_label(group: tuple[str, int]) -> str:
+    phase, batch_size = group
+    return f"{phase}, batch size {batch_size}"
+
+
+def in_group(frame: pd.DataFrame, group: tuple[str, int]) -> pd.DataFrame:
+    phase, batch_size = group
+    return frame[(frame["phase"] == phase) & (frame["batch_size"] == batch_size)]
+
+
+def row_labels(frame: pd.DataFrame, multi_run: bool, *, with_backend: bool = False) -> pd.Series:
+    """'suite · size' (and backend), prefixed by the run id when the report holds several runs.
+
+    `multi_run` is a property of the whole report, not of `frame`: a figure's selector may show
+    a subset holding one run's rows only, and its labels must still say which run that is.
+    """
+    parts = [frame["suite"].astype(str), frame["size"].astype(str)]
+    if with_backend:
+        parts.append(frame["backend"].astype(str))
+    if multi_run:
+        parts.insert(0, frame["run_id"].astype(str))
+    label = parts[0]
+    for part in parts[1:]:
+        label = label + " · " + part
+    return label

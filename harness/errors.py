@@ -5,6 +5,13 @@ and exits with status 2, without a traceback (unless --debug).
 """
 
 
+def one_line(exc: BaseException) -> str:
+    """`Type: first line of the message`, cut to a readable length."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 class UsageError(Exception):
     """Bad input from the user: unknown names, malformed files. Message is one line."""
 

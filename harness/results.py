@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -191,9 +191,14 @@ def read_cases(run_dir: Path) -> list[dict[str, Any]]:
     records = []
     for path in sorted((run_dir / CASES_DIR).glob("*.json")):
         try:
-            records.append(json.loads(path.read_text()))
+            record = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(f"malformed case file {path}: {exc}") from exc
+        if not (isinstance(record, dict) and isinstance(record.get("row"), dict)
+                and isinstance(record.get("samples"), dict)):
+            raise UsageError(f"malformed case file {path}: expected an object with 'row' and "
+                             "'samples' objects")
+        records.append(record)
     return records
 
 
@@ -232,30 +237,35 @@ def resolve_run(path: str | Path, results_dir: str | Path = "results") -> Path:
 
 
 def load_manifest(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / MANIFEST
     try:
-        return json.loads((run_dir / MANIFEST).read_text())
-    except (json.JSONDecodeError, OSError) as exc:
-        raise UsageError(f"malformed run manifest {run_dir / MANIFEST}: {exc}") from exc
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise UsageError(f"malformed run manifest {path}: {exc}") from exc
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("config"), dict)):
+        raise UsageError(f"malformed run manifest {path}: expected an object with a 'config' "
+                         "object")
+    return manifest
 
 
 def load_results(path: str | Path, results_dir: str | Path = "results") -> pd.DataFrame:
     """The results table of a run (one row per case, schema `SCHEMA`)."""
-    run_dir = resolve_run(path, results_dir)
-    _refresh_if_stale(run_dir)
-    try:
-        return to_frame(pd.read_parquet(run_dir / TABLE).to_dict("records"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"malformed results table {run_dir / TABLE}: {exc}") from exc
+    return _load_table(path, results_dir, TABLE, to_frame)
 
 
 def load_samples(path: str | Path, results_dir: str | Path = "results") -> pd.DataFrame:
     """The raw samples of a run (long format, see `samples_frame`)."""
+    return _load_table(path, results_dir, SAMPLES, samples_frame)
+
+
+def _load_table(path: str | Path, results_dir: str | Path, name: str,
+                typed: Callable[[Iterable[Mapping[str, Any]]], pd.DataFrame]) -> pd.DataFrame:
     run_dir = resolve_run(path, results_dir)
     _refresh_if_stale(run_dir)
     try:
-        return samples_frame(pd.read_parquet(run_dir / SAMPLES).to_dict("records"))
+        return typed(pd.read_parquet(run_dir / name).to_dict("records"))
     except (OSError, ValueError) as exc:
-        raise UsageError(f"malformed samples table {run_dir / SAMPLES}: {exc}") from exc
+        raise UsageError(f"malformed table {run_dir / name}: {exc}") from exc
 
 
 def _refresh_if_stale(run_dir: Path) -> None:

@@ -15,14 +15,8 @@ from pathlib import Path
 
 from harness.backends.base import BackendUnavailable
 from harness.cases import Case, SweepConfig
+from harness.errors import one_line
 from harness.results import write_json_atomic
-
-
-def one_line(exc: BaseException) -> str:
-    """`Type: first line of the message`, cut to a readable length."""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def main(spec_path: str, out_path: str) -> int:

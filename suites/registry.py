@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from harness.errors import UsageError, unknown_choice
+from harness.errors import UsageError, one_line, unknown_choice
 from suites import cnn, rnn, transformer
 from suites.base import Suite
 
@@ -34,8 +34,7 @@ def load_suite_file(path: str | Path) -> list[Suite]:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's code: any failure is theirs to read, in one line
-        raise UsageError(f"suite file '{path}' failed to import: "
-                         f"{type(exc).__name__}: {exc}") from exc
+        raise UsageError(f"suite file '{path}' failed to import: {one_line(exc)}") from exc
     found = [value for value in vars(module).values() if isinstance(value, Suite)]
     if not found:
         raise UsageError(f"suite file '{path}' defines no Suite; write e.g. "

@@ -38,10 +38,13 @@ class EncoderClassifier(nn.Module):
         layer = nn.TransformerEncoderLayer(d_model, heads, ff, dropout=0.1, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Linear(d_model, num_classes)
-        self.scale = math.sqrt(d_model)
 
     def forward(self, tokens):
-        x = self.embed(tokens) * self.scale + self.positions
+        # No sqrt(d_model) scaling of the embeddings: with nn.Embedding's N(0, 1) init it makes
+        # them several times larger than the +-1 positional encodings, and the model then sees
+        # little more than a bag of pixel intensities (measured: 0.26 vs 0.41 held-out accuracy
+        # on `tiny` after the budget).
+        x = self.embed(tokens) + self.positions
         return self.head(self.encoder(x).mean(dim=1))
 
 
@@ -61,6 +64,5 @@ SUITE = Suite(
         "large": {"side": 16, "d_model": 192, "heads": 6, "layers": 4, "ff": 768},
     },
     build=build,
-    task=Task(name="digits-tokens", load=lambda config: digits_tokens(config["side"]),
-              lr=1e-3),
+    task=Task(name="digits-tokens", load=lambda config: digits_tokens(config["side"])),
 )

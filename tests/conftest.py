@@ -1,0 +1,28 @@
+"""Shared fixtures: where the suite files live, and a fresh results folder per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# one good user suite, "mlp": the README's example, so the documented file is what is tested
+MLP_SUITE_FILE = Path(__file__).parent.parent / "examples" / "mlp_suite.py"
+FAULTY_SUITE_FILE = FIXTURES / "faulty_suites.py"  # raises, aborts, hangs, bf16-unsupported
+
+
+@pytest.fixture
+def results_dir(tmp_path: Path) -> Path:
+    """An empty folder for runs (not created: the code under test must create it)."""
+    return tmp_path / "results"
+
+
+@pytest.fixture
+def write_suite_file(tmp_path: Path):
+    """Write a Python file with the given source and return its path."""
+    def write(source: str, name: str = "user_suite.py") -> Path:
+        path = tmp_path / name
+        path.write_text(source)
+        return path
+    return write

@@ -1,0 +1,110 @@
+"""The case matrix: how a sweep configuration expands, and what bad names say."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.backends import BACKENDS, get_backend
+from harness.backends.base import Backend
+from harness.cases import Case, SweepConfig, expand
+from harness.errors import UsageError
+from suites.registry import BUILTIN
+from tests.conftest import MLP_SUITE_FILE
+
+needs_no_cuda = pytest.mark.skipif(torch.cuda.is_available(),
+                                   reason="CUDA is available: cuda-* backends are not skipped")
+
+
+def test_case_id_names_every_coordinate() -> None:
+    case = Case("cnn", "tiny", "cpu-eager", "infer", 32)
+    assert case.case_id == "cnn-tiny-cpu-eager-infer-bs32"
+
+
+def test_expansion_is_the_full_product_in_a_stable_order() -> None:
+    config = SweepConfig(suites=("rnn", "cnn"), sizes=("tiny", "small"),
+                         backends=("cpu-eager", "cpu-amp-bf16"), phases=("infer", "train"),
+                         batch_sizes=(1, 32, 64))
+    planned = expand(config)
+    assert len(planned) == 2 * 2 * 2 * 2 * 3
+    assert len({p.case.case_id for p in planned}) == len(planned)
+    assert all(p.skip_reason is None for p in planned)
+    assert planned[0].case == Case("rnn", "tiny", "cpu-eager", "infer", 1)  # selection order
+    assert planned[-1].case == Case("cnn", "small", "cpu-amp-bf16", "train", 64)
+    assert [p.case for p in expand(config)] == [p.case for p in planned]
+
+
+def test_empty_selection_means_all_suites_default_sizes_all_backends_both_phases() -> None:
+    planned = expand(SweepConfig())
+    n_sizes = sum(len(suite.default_sizes) for suite in BUILTIN.values())
+    assert len(planned) == n_sizes * len(BACKENDS) * 2 * 1
+    assert {p.case.size for p in planned} == {"small", "medium"}
+    assert {p.case.batch_size for p in planned} == {32}
+
+
+@needs_no_cuda
+def test_unavailable_backends_are_planned_as_skipped_with_a_reason() -> None:
+    planned = expand(SweepConfig(suites=("cnn",), sizes=("tiny",),
+                                 backends=("cpu-eager", "cuda-eager", "cuda-amp-fp16")))
+    reasons = {p.case.backend: p.skip_reason for p in planned}
+    assert len(planned) == 3 * 2
+    assert reasons["cpu-eager"] is None
+    for name in ("cuda-eager", "cuda-amp-fp16"):
+        assert "CUDA" in reasons[name]
+
+
+class InferOnly(Backend):
+    name, device, precision, description = "infer-only", "cpu", "fp32", "test backend"
+    phases = ("infer",)
+
+    def inference(self, model, ctx):
+        raise NotImplementedError
+
+
+def test_a_phase_the_backend_lacks_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(BACKENDS, "infer-only", InferOnly())
+    planned = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("infer-only",)))
+    reasons = {p.case.phase: p.skip_reason for p in planned}
+    assert reasons == {"train": "infer-only does not support train", "infer": None}
+
+
+def test_user_suites_expand_like_builtins() -> None:
+    config = SweepConfig(suites=("mlp",), backends=("cpu-eager",),
+                         suite_files=(str(MLP_SUITE_FILE),))
+    assert [p.case.case_id for p in expand(config)] == [
+        "mlp-tiny-cpu-eager-train-bs32", "mlp-tiny-cpu-eager-infer-bs32"]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"suites": ("cnn", "resnet")}, "unknown suite 'resnet'; valid suites: cnn, rnn, transformer"),
+    ({"sizes": ("tiny", "huge")}, "unknown size 'huge' for suite 'cnn'; valid sizes for suite "
+                                  "'cnn': tiny, small, medium, large"),
+    ({"backends": ("tpu",)}, "unknown backend 'tpu'; valid backends: cpu-eager, cpu-compile"),
+    ({"phases": ("eval",)}, "unknown phase 'eval'; valid phases: train, infer"),
+    ({"batch_sizes": (0,)}, "batch size must be a positive integer, got 0"),
+])
+def test_unknown_names_are_usage_errors_naming_valid_choices(overrides: dict,
+                                                             expected: str) -> None:
+    config = SweepConfig(**{"suites": ("cnn",), **overrides})
+    with pytest.raises(UsageError) as info:
+        expand(config)
+    assert expected in str(info.value)
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_every_backend_is_named_in_the_unknown_backend_error() -> None:
+    with pytest.raises(UsageError) as info:
+        get_backend("tpu")
+    assert all(name in str(info.value) for name in BACKENDS)
+
+
+def test_config_round_trips_through_a_dict_and_json_lists() -> None:
+    config = SweepConfig(suites=("cnn",), sizes=("tiny",), batch_sizes=(1, 8), quick=True,
+                         timeout_s=30.0, suite_files=(str(MLP_SUITE_FILE),))
+    as_json = {k: list(v) if isinstance(v, tuple) else v for k, v in config.to_dict().items()}
+    assert SweepConfig.from_dict(as_json) == config
+
+
+def test_config_with_unknown_keys_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown keys \\['speed'\\]; valid keys: .*quick"):
+        SweepConfig.from_dict({"suites": ["cnn"], "speed": 11})

@@ -1,0 +1,182 @@
+"""`archbench` as a person meets it: one-line errors, `list`, `run`, `show` and `--resume`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from harness.backends import BACKENDS
+from harness.cli import main
+from harness.errors import UsageError
+from harness.results import CASES_DIR, MANIFEST, write_json_atomic
+from suites.registry import BUILTIN
+from tests.conftest import MLP_SUITE_FILE
+
+
+def run_cli(*argv: str | Path) -> SimpleNamespace:
+    """Call `archbench` in-process; capture its exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(arg) for arg in argv])
+    return SimpleNamespace(code=code, out=out.getvalue(), err=err.getvalue())
+
+
+def assert_usage_error(result: SimpleNamespace, *expected: str) -> None:
+    assert result.code == 2
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("archbench: error: ")
+    assert "Traceback" not in result.err + result.out
+    for text in expected:
+        assert text in lines[0]
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["run", "--suite", "resnet"], ["unknown suite 'resnet'", "cnn, rnn, transformer"]),
+    (["run", "--suite", "cnn", "--size", "huge"], ["unknown size 'huge'",
+                                                   "tiny, small, medium, large"]),
+    (["run", "--backend", "tpu"], ["unknown backend 'tpu'", "cpu-eager", "cuda-amp-fp16"]),
+    (["run", "--phase", "eval"], ["unknown phase 'eval'", "train, infer"]),
+    (["run", "--batch-size", "0"], ["batch size must be a positive integer"]),
+    (["run", "--batch-size", "many"], ["invalid int value: 'many'"]),
+    (["frobnicate"], ["invalid choice: 'frobnicate'", "'list'", "'run'", "'show'"]),
+    (["run", "--no-such-option"], ["unrecognized arguments: --no-such-option"]),
+    (["show", "no-such-run"], ["no archbench run at 'no-such-run'"]),
+    (["run", "--resume", "no-such-run"], ["no archbench run at 'no-such-run'"]),
+])
+def test_bad_input_is_one_line_naming_valid_choices(argv: list[str], expected: list[str],
+                                                    results_dir: Path) -> None:
+    result = run_cli(*argv, "--results", results_dir)
+    assert_usage_error(result, *expected)
+    assert not results_dir.exists()  # nothing was started
+
+
+def test_no_command_at_all_is_a_usage_error() -> None:
+    assert_usage_error(run_cli(), "required")
+
+
+def test_debug_shows_the_exception_instead(results_dir: Path) -> None:
+    with pytest.raises(UsageError, match="unknown suite 'resnet'"):
+        main(["run", "--suite", "resnet", "--debug", "--results", str(results_dir)])
+
+
+@pytest.mark.parametrize("source", [
+    "def broken(:\n", "x = 1\n", "import archbench_no_such_package\n",
+    "from suites.cnn import SUITE\n",  # a suite named like a built-in
+    "raise RuntimeError('line one\\nline two')\n",
+], ids=["syntax-error", "no-suite", "import-error", "name-clash", "multi-line-error"])
+@pytest.mark.parametrize("command", ["run", "list"])
+def test_malformed_suite_file_is_a_one_line_error(command: str, source: str,
+                                                  write_suite_file, results_dir: Path) -> None:
+    path = write_suite_file(source)
+    result = run_cli(command, "--suite-file", path, "--results", results_dir)
+    assert_usage_error(result, "suite")
+    assert not results_dir.exists()
+
+
+def test_list_shows_suites_sizes_and_backends_with_availability() -> None:
+    result = run_cli("list", "--suite-file", MLP_SUITE_FILE)
+    assert result.code == 0 and result.err == ""
+    lines = result.out.splitlines()
+    for name, suite in {**BUILTIN, "mlp": None}.items():
+        assert any(line.split()[:1] == [name] for line in lines), name
+        for size in (suite.sizes if suite else ["tiny", "small"]):
+            assert any(line.strip().lstrip("*").startswith(size) for line in lines)
+    assert "*small" in result.out and "*medium" in result.out  # default sizes are marked
+    for name, backend in BACKENDS.items():
+        (line,) = [line for line in lines if line.split()[:1] == [name]]
+        reason = backend.unavailable_reason()
+        if reason is None:
+            assert line.endswith("available") and "unavailable" not in line
+        else:
+            assert f"unavailable: {reason}" in line
+    if not torch.cuda.is_available():
+        (cuda,) = [line for line in lines if line.split()[:1] == ["cuda-eager"]]
+        assert "unavailable" in cuda and "CUDA" in cuda
+
+
+RUN_ARGS = ("--quick", "--suite-file", MLP_SUITE_FILE, "--suite", "mlp", "--size", "tiny",
+            "--backend", "cpu-eager", "--phase", "train", "--batch-size", "8", "--threads", "1",
+            "--no-progress")
+CASE = "mlp-tiny-cpu-eager-train-bs8"
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """`archbench run --quick` of one tiny case of a user suite."""
+    results = tmp_path_factory.mktemp("cli") / "results"
+    result = run_cli("run", *RUN_ARGS, "--run-id", "cli-run", "--results", results)
+    result.results = results
+    result.run_dir = results / "cli-run"
+    return result
+
+
+def test_run_quick_prints_the_table_and_keeps_the_run(cli_run: SimpleNamespace) -> None:
+    assert cli_run.code == 0, cli_run.err
+    assert "run cli-run" in cli_run.err and "Traceback" not in cli_run.err
+    (row,) = [line for line in cli_run.out.splitlines() if "cpu-eager" in line]
+    assert row.split()[:6] == ["mlp", "tiny", "cpu-eager", "train", "8", "ok"]
+    assert "1 cases (1 ok)" in cli_run.out
+    assert (cli_run.run_dir / CASES_DIR / f"{CASE}.json").is_file()
+
+
+@pytest.mark.parametrize("how", ["id", "folder", "table"])
+def test_show_prints_the_same_table(cli_run: SimpleNamespace, how: str) -> None:
+    run = {"id": "cli-run", "folder": cli_run.run_dir,
+           "table": cli_run.run_dir / "results.parquet"}[how]
+    result = run_cli("show", run, "--results", cli_run.results)
+    assert result.code == 0 and result.err == ""
+    assert result.out.splitlines()[0].split()[:6] == ["suite", "size", "backend", "phase", "bs",
+                                                     "status"]
+    assert [ln for ln in result.out.splitlines() if "cpu-eager" in ln] == \
+           [ln for ln in cli_run.out.splitlines() if "cpu-eager" in ln]
+    assert f"1 cases (1 ok); run {cli_run.run_dir}" in result.out
+
+
+def test_run_refuses_an_existing_run_id(cli_run: SimpleNamespace) -> None:
+    result = run_cli("run", *RUN_ARGS, "--run-id", "cli-run", "--results", cli_run.results)
+    assert_usage_error(result, "already exists", "--resume")
+
+
+@pytest.mark.parametrize("selection", [["--suite", "cnn"], ["--size", "tiny"],
+                                       ["--backend", "cpu-eager"], ["--phase", "infer"],
+                                       ["--batch-size", "4"], ["--suite-file", "x.py"]])
+def test_resume_refuses_selection_options(cli_run: SimpleNamespace, selection: list[str]) -> None:
+    result = run_cli("run", "--resume", "cli-run", *selection, "--results", cli_run.results)
+    assert_usage_error(result, "--resume")
+
+
+def test_resume_finishes_an_interrupted_run(cli_run: SimpleNamespace, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(cli_run.run_dir, results / "cli-run")
+    case_file = results / "cli-run" / CASES_DIR / f"{CASE}.json"
+    case_file.unlink()
+    result = run_cli("run", "--resume", "cli-run", "--no-progress", "--results", results)
+    assert result.code == 0, result.err
+    assert case_file.is_file()
+    assert "1 cases (1 ok)" in result.out
+
+
+@pytest.mark.parametrize(("manifest", "expected"), [
+    ('{"run_id": "bad"}', "manifest"), ("[]", "manifest"), ("{ truncated", "manifest"),
+    ('{"config": {"fast": 1}}', "unknown keys ['fast']"),
+], ids=["no-config", "not-an-object", "not-json", "unknown-key"])
+def test_resume_of_a_malformed_manifest_is_one_line(manifest: str, expected: str,
+                                                    results_dir: Path) -> None:
+    (results_dir / "bad").mkdir(parents=True)
+    (results_dir / "bad" / MANIFEST).write_text(manifest)
+    result = run_cli("run", "--resume", "bad", "--results", results_dir)
+    assert_usage_error(result, expected)
+
+
+def test_show_of_a_run_with_a_malformed_case_file_is_one_line(results_dir: Path) -> None:
+    write_json_atomic(results_dir / "r" / MANIFEST, {"run_id": "r", "config": {}})
+    (results_dir / "r" / CASES_DIR).mkdir()
+    (results_dir / "r" / CASES_DIR / "x.json").write_text('{"row": ')
+    assert_usage_error(run_cli("show", "r", "--results", results_dir), "malformed case file")

@@ -1,0 +1,181 @@
+"""The sweep: every case in its own process, failures become rows, and a run can be resumed.
+
+One sweep over models that raise, abort and hang in `forward`, followed by a good one, serves
+most tests here. The hang costs the sweep its timeout (20 s: a worker needs 3-5 s to start
+and import on a small machine, and the good case must finish well within it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from harness.cases import SweepConfig
+from harness.errors import UsageError
+from harness.measure.timing import QUICK_POLICY
+from harness.results import CASES_DIR, MANIFEST, load_results, load_samples
+from harness.runner import LOGS_DIR, resume_config, run_sweep, start_run
+from tests.conftest import FAULTY_SUITE_FILE, MLP_SUITE_FILE
+
+TIMEOUT_S = 20.0
+PID_FILE_ENV = "ARCHBENCH_TEST_PID_FILE"  # read by the `hangs` suite in faulty_suites.py
+SUITE_FILES = (str(FAULTY_SUITE_FILE), str(MLP_SUITE_FILE))
+
+
+def case_id(suite: str) -> str:
+    return f"{suite}-tiny-cpu-eager-train-bs8"
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def isolation(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    results = tmp_path_factory.mktemp("results")
+    pid_file = results / "hang.pids"
+    config = SweepConfig(suites=("raises", "aborts", "hangs", "mlp"), sizes=("tiny",),
+                         backends=("cpu-eager",), phases=("train",), batch_sizes=(8,),
+                         suite_files=SUITE_FILES, quick=True, threads=1, timeout_s=TIMEOUT_S)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PID_FILE_ENV, str(pid_file))
+        run_dir = start_run(config, results, "isolation")
+        rows = run_sweep(run_dir, config, progress=False)
+    return SimpleNamespace(run_dir=run_dir, config=config, pid_file=pid_file, rows=rows,
+                           by_suite={row["suite"]: row for row in rows})
+
+
+def log_of(isolation: SimpleNamespace, suite: str) -> str:
+    return (isolation.run_dir / LOGS_DIR / f"{case_id(suite)}.log").read_text()
+
+
+def test_sweep_runs_the_cases_in_order(isolation: SimpleNamespace) -> None:
+    assert [row["case_id"] for row in isolation.rows] == [
+        case_id(s) for s in ("raises", "aborts", "hangs", "mlp")]
+    assert all(row["run_id"] == "isolation" and row["timestamp"] for row in isolation.rows)
+
+
+def test_exception_becomes_an_error_row_with_a_one_line_reason(isolation) -> None:
+    row = isolation.by_suite["raises"]
+    assert row["status"] == "error"
+    assert row["reason"] == "RuntimeError: forward failed on purpose"
+    log = log_of(isolation, "raises")
+    assert "raising in forward" in log and "Traceback" in log  # the traceback is kept, in the log
+
+
+def test_abort_becomes_a_crashed_row_naming_the_signal(isolation) -> None:
+    row = isolation.by_suite["aborts"]
+    assert row["status"] == "crashed"
+    assert "SIGABRT" in row["reason"]
+    assert "aborting in forward" in row["reason"]  # the last line the case printed
+
+
+def test_hang_becomes_a_timeout_row_and_its_processes_are_killed(isolation) -> None:
+    row = isolation.by_suite["hangs"]
+    assert row["status"] == "timeout"
+    assert f"{TIMEOUT_S:g} s" in row["reason"]
+    assert TIMEOUT_S <= row["wall_s"] < TIMEOUT_S + 10
+    assert "hanging in forward" in log_of(isolation, "hangs")  # it hung in forward, not earlier
+    worker, child = map(int, isolation.pid_file.read_text().split())
+    assert not alive(worker)
+    assert not alive(child)  # what the case started dies with it (its process group)
+
+
+def test_sweep_goes_on_to_a_good_case(isolation) -> None:
+    row = isolation.by_suite["mlp"]
+    assert row["status"] == "ok" and row["reason"] == ""
+    assert row["n"] >= QUICK_POLICY.n_min or row["stop_reason"] == "t_max"
+    assert row["median_ms"] > 0 and row["throughput_sps"] > 0
+    assert row["ci99_low_ms"] <= row["median_ms"] <= row["ci99_high_ms"] or row["n"] < 8
+    assert row["params"] == 64 * 16 + 16 + 16 * 10 + 10
+    assert 0 <= row["accuracy"] <= 1 and row["train_steps"] == 30
+    assert row["torch_threads"] == 1
+    assert row["peak_rss_mb"] > 0 and row["wall_s"] > 0
+
+
+def test_failed_cases_carry_identity_but_no_measurements(isolation) -> None:
+    frame = load_results(isolation.run_dir).set_index("suite")
+    for suite in ("raises", "aborts", "hangs"):
+        row = frame.loc[suite]
+        assert row["backend"] == "cpu-eager" and row["phase"] == "train"
+        assert row["batch_size"] == 8 and row["device"] == "cpu" and row["precision"] == "fp32"
+        assert row["hostname"]
+        assert row.isna()["median_ms"] and row.isna()["n"]
+
+
+def test_every_case_is_persisted_with_its_samples(isolation) -> None:
+    frame = load_results(isolation.run_dir)
+    assert dict(zip(frame["suite"], frame["status"], strict=True)) == {
+        "raises": "error", "aborts": "crashed", "hangs": "timeout", "mlp": "ok"}
+    samples = load_samples(isolation.run_dir)
+    assert set(samples["case_id"]) == {case_id("mlp")}
+    mlp = frame.set_index("suite").loc["mlp"]
+    assert (samples["metric"] == "iter_ms").sum() == mlp["n"]
+    assert (samples["metric"] == "train_loss").sum() == mlp["train_steps"]
+
+
+def test_resume_runs_only_the_missing_case(isolation, tmp_path: Path) -> None:
+    """An interrupted sweep: one finished case file is gone. Resuming reruns that case only."""
+    run_dir = tmp_path / "results" / "isolation"
+    shutil.copytree(isolation.run_dir, run_dir)  # copy2 keeps the modification times
+    cases = run_dir / CASES_DIR
+    kept = {path.name: path.stat().st_mtime_ns for path in cases.glob("*.json")}
+    missing = cases / f"{case_id('mlp')}.json"
+    missing.unlink()
+    del kept[missing.name]
+
+    resumed_dir, config = resume_config("isolation", tmp_path / "results")
+    assert resumed_dir == run_dir and config == isolation.config  # from the manifest
+    rows = run_sweep(run_dir, config, progress=False)
+
+    assert [row["case_id"] for row in rows] == [case_id("mlp")]
+    assert rows[0]["status"] == "ok"
+    assert missing.is_file()
+    assert {p.name: p.stat().st_mtime_ns for p in cases.glob("*.json")
+            if p != missing} == kept
+    assert len(load_results(run_dir)) == 4
+    assert run_sweep(run_dir, config, progress=False) == []  # nothing left to do
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available: the case would run")
+def test_unavailable_backend_is_a_skipped_row_without_a_process(results_dir: Path) -> None:
+    config = SweepConfig(suites=("mlp",), sizes=("tiny",), backends=("cuda-eager",),
+                         phases=("infer",), suite_files=(str(MLP_SUITE_FILE),), quick=True)
+    run_dir = start_run(config, results_dir, "skips")
+    (row,) = run_sweep(run_dir, config, progress=False)
+    assert row["status"] == "skipped" and "CUDA" in row["reason"]
+    assert not (run_dir / LOGS_DIR).exists()  # no worker was started
+    assert load_results(run_dir)["status"].tolist() == ["skipped"]
+
+
+def test_start_run_writes_a_manifest_and_refuses_to_overwrite_it(results_dir: Path) -> None:
+    config = SweepConfig(suites=("mlp",), sizes=("tiny",), suite_files=(str(MLP_SUITE_FILE),))
+    run_dir = start_run(config, results_dir, "once")
+    assert (run_dir / MANIFEST).is_file()
+    assert resume_config("once", results_dir)[1] == config
+    with pytest.raises(UsageError, match="already exists.*--resume"):
+        start_run(config, results_dir, "once")
+
+
+def test_start_run_validates_before_writing_anything(results_dir: Path) -> None:
+    with pytest.raises(UsageError, match="unknown suite"):
+        start_run(SweepConfig(suites=("nope",)), results_dir, "bad")
+    assert not results_dir.exists()
+
+
+def test_run_ids_default_to_a_sortable_utc_timestamp(results_dir: Path) -> None:
+    run_dir = start_run(SweepConfig(suites=("cnn",), sizes=("tiny",)), results_dir)
+    name = run_dir.name
+    assert len(name) == len("20250101-000000") and name[8] == "-"
+    assert name.replace("-", "").isdigit()
+    assert os.path.isdir(run_dir)

@@ -71,8 +71,9 @@ def test_a_phase_the_backend_lacks_is_skipped(monkeypatch: pytest.MonkeyPatch) -
 def test_user_suites_expand_like_builtins() -> None:
     config = SweepConfig(suites=("mlp",), backends=("cpu-eager",),
                          suite_files=(str(MLP_SUITE_FILE),))
-    assert [p.case.case_id for p in expand(config)] == [
-        "mlp-tiny-cpu-eager-train-bs32", "mlp-tiny-cpu-eager-infer-bs32"]
+    assert [p.case.case_id for p in expand(config)] == [  # the suite's default sizes
+        f"mlp-{size}-cpu-eager-{phase}-bs32" for size in ("tiny", "small")
+        for phase in ("train", "infer")]
 
 
 @pytest.mark.parametrize(("overrides", "expected"), [

@@ -11,15 +11,16 @@ share. Adding a backend = a module defining instances, plus one line below.
 
 from __future__ import annotations
 
-from harness.backends import amp, compile, eager
+from harness.backends import amp, compile, eager, ort
 from harness.backends.base import Backend, BackendUnavailable, CaseContext
 from harness.errors import unknown_choice
 
 BACKENDS: dict[str, Backend] = {
     backend.name: backend
     for backend in (
-        eager.CPU_EAGER, compile.CPU_COMPILE, amp.CPU_AMP_BF16,
+        eager.CPU_EAGER, compile.CPU_COMPILE, amp.CPU_AMP_BF16, ort.ORT_CPU, ort.ORT_CPU_INT8,
         eager.CUDA_EAGER, compile.CUDA_COMPILE, amp.CUDA_AMP_BF16, amp.CUDA_AMP_FP16,
+        ort.ORT_CUDA, ort.ORT_CUDA_FP16,
     )
 }
 

@@ -1,0 +1,156 @@
+"""ONNX files for the ONNX Runtime backends: export once, cache, derive fp16/int8 from the cache.
+
+Export uses `torch.onnx.export` with the dynamo exporter (the default in torch 2.13), on the
+CPU, in fp32, in eval mode, with a dynamic batch dimension so that one file serves every batch
+size of a sweep. All three built-in suites export with it, so there is no TorchScript fallback:
+a model that the dynamo exporter cannot handle fails its case with the exporter's message.
+
+The opset is fixed at 20, the opset torch's ONNX function library is written in: a lower opset
+would add a version-conversion pass to every export, and ONNX Runtime, its dynamic quantizer and
+onnxconverter-common all handle 20.
+
+The cache key is a hash of the model key (definition, size, weights), the opset, the torch
+version and, for derived files, the variant and the version of the tool that derives it. A
+file is written to a temporary name and renamed into place, so a case killed mid-export or two
+cases exporting the same model at once never leave a truncated file for a later case to load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import onnxconverter_common
+import onnxruntime as ort
+import torch
+from onnxconverter_common import float16
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from torch import nn
+
+OPSET = 20
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+
+#: What produces each variant; its version is part of the cache key.
+PRODUCERS = {
+    "fp32": f"torch {torch.__version__}",
+    "fp16": f"onnxconverter-common {onnxconverter_common.__version__}",
+    "int8": f"onnxruntime {ort.__version__}",
+}
+VARIANTS = tuple(PRODUCERS)
+
+
+@dataclass(frozen=True)
+class OnnxFile:
+    """An ONNX file ready to load, and what producing it cost in this case."""
+
+    path: Path
+    export_s: float  # export plus derivation time spent now; 0.0 when the file was cached
+    cached: bool
+
+    @property
+    def size_mb(self) -> float:
+        return self.path.stat().st_size / 2**20
+
+
+def cache_path(cache_dir: Path, model_key: str, variant: str) -> Path:
+    """Where the `variant` file of the model `model_key` lives in the cache."""
+    if variant not in PRODUCERS:
+        raise ValueError(f"unknown ONNX variant '{variant}'; valid variants: "
+                         f"{', '.join(VARIANTS)}")
+    parts = [model_key, f"opset {OPSET}", PRODUCERS["fp32"], variant, PRODUCERS[variant]]
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
+    return cache_dir / "onnx" / f"{digest}.{variant}.onnx"
+
+
+def onnx_file(model: nn.Module, example: torch.Tensor, cache_dir: Path, model_key: str,
+              variant: str = "fp32") -> OnnxFile:
+    """The cached file of `model` in `variant`, exporting and deriving only what is missing.
+
+    `example` is any batch of the model's input (its batch size does not matter: the batch
+    dimension is exported as dynamic). A derived variant is made from the cached fp32 file,
+    which is exported first if it is missing too.
+    """
+    target = cache_path(cache_dir, model_key, variant)
+    if target.exists():
+        return OnnxFile(target, 0.0, True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    if variant == "fp32":
+        _write_atomically(target, lambda tmp: _export(model, example, tmp))
+    else:
+        source = onnx_file(model, example, cache_dir, model_key, "fp32").path
+        _write_atomically(target, lambda tmp: _derive(variant, source, tmp))
+    return OnnxFile(target, time.perf_counter() - start, False)
+
+
+def _export(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+    """Export on the CPU in fp32 and eval mode, with the batch dimension dynamic.
+
+    torch.export specialises a dimension whose example size is 1 to the constant 1, so a
+    batch of one is doubled for the export.
+    """
+    model = model.to("cpu", torch.float32).eval()
+    example = example.cpu()
+    if len(example) < 2:
+        example = torch.cat([example, example])
+    batch = torch.export.Dim("batch")
+    with _quiet():
+        torch.onnx.export(model, (example,), path, dynamo=True, opset_version=OPSET,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_shapes=({0: batch},), external_data=False, verbose=False)
+
+
+def _derive(variant: str, source: Path, path: Path) -> None:
+    """fp16: every float tensor in half precision, inputs and outputs kept fp32 so that the
+    runner feeds and reads the same dtypes for every variant. int8: dynamic quantisation
+    (int8 weights, activations quantised per batch at run time), which needs no calibration."""
+    with _quiet():
+        if variant == "fp16":
+            half = float16.convert_float_to_float16(onnx.load(source), keep_io_types=True)
+            onnx.save(half, path)
+        else:
+            quantize_dynamic(source, path, weight_type=QuantType.QInt8)
+
+
+def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep the tools' chatter out of the sweep's output.
+
+    The exporter prints progress lines to stdout and logs registry warnings through the
+    `torch.onnx` logger; it and the quantizer raise Python warnings (deprecations, unregistered
+    LSTM weights) and the quantizer logs advice through the root logger. None of it says
+    anything about the measurement; real failures still arrive as exceptions.
+    """
+    loggers = [logging.getLogger(), logging.getLogger("torch.onnx")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

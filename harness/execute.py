@@ -31,7 +31,7 @@ from harness.measure.parity import PARITY_SAMPLES, parity
 from harness.measure.stats import summarize
 from harness.measure.timing import DEFAULT_POLICY, QUICK_POLICY, TimingResult, time_loop
 from harness.training import final_loss, predict_in_batches, run_budget
-from harness.weights import model_key, trained_state
+from harness.weights import REFERENCE_BACKEND, model_key, store_state, trained_state
 from suites.base import Suite, TaskData, top1_accuracy
 from suites.registry import get_suite
 
@@ -175,6 +175,8 @@ def _train(case: Case, backend: Backend, suite: Suite, model: torch.nn.Module, d
     losses = run_budget(trainer.step, data, suite.task.train_batch, steps, ctx.seed)
     out.samples["train_loss"] = losses
     out.row["final_loss"] = final_loss(losses)
+    if backend is REFERENCE_BACKEND:
+        store_state(suite, case.size, steps, ctx.seed, ctx.cache_dir, module)
 
     module.eval()
     device = next(module.parameters()).device

@@ -32,8 +32,15 @@ def train_batches(data: TaskData, batch_size: int, steps: int, seed: int
 
 def run_budget(step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], data: TaskData,
                batch_size: int, steps: int, seed: int) -> list[float]:
-    """Train for `steps` optimizer steps; return the loss of every step (the loss curve)."""
-    return [float(step(x, y)) for x, y in train_batches(data, batch_size, steps, seed)]
+    """Train for `steps` optimizer steps; return the loss of every step (the loss curve).
+
+    The global RNG is reseeded first: dropout draws from it, and whatever ran before (the
+    timing loop of a train case) must not change the masks. So the same initial weights,
+    seed and backend always give the same trained weights.
+    """
+    batches = train_batches(data, batch_size, steps, seed)
+    torch.manual_seed(seed)
+    return [float(step(x, y)) for x, y in batches]
 
 
 def final_loss(losses: list[float]) -> float:

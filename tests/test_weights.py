@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from harness.cases import Case, SweepConfig
+from harness.execute import budget_steps, run_case
 from harness.weights import model_key, trained_state
 from suites.registry import BUILTIN
 
@@ -39,3 +41,18 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     a = trained_state(CNN, "tiny", data, 5, 0, tmp_path / "a", threads=1)
     b = trained_state(CNN, "tiny", data, 5, 0, tmp_path / "b", threads=1)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_reference_train_case_stores_the_weights_the_cache_would_train(tmp_path) -> None:
+    """The cpu-eager train case runs the timing loop first, then the budget; reseeding makes
+    its trained weights identical to training from scratch, so storing them is honest."""
+    config = SweepConfig(quick=True, threads=1)
+    run_case(Case("transformer", "tiny", "cpu-eager", "train", 8), config, tmp_path)
+    suite = BUILTIN["transformer"]
+    steps = budget_steps(suite, quick=True)
+    data = suite.data("tiny")
+    stored = trained_state(suite, "tiny", data, steps, 0, tmp_path, threads=1)
+    from_scratch = trained_state(suite, "tiny", data, steps, 0, tmp_path / "fresh", threads=1)
+    assert stored.keys() == from_scratch.keys()
+    for name in stored:
+        assert torch.equal(stored[name], from_scratch[name]), name

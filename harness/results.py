@@ -76,7 +76,9 @@ SCHEMA: dict[str, str] = {
     "export_cached": "True when the ONNX file came from the export cache",
     "session_s": "ONNX Runtime session creation time",
     "onnx_file_mb": "size of the ONNX file the session loaded",
-    "graph_breaks": "torch.compile graph breaks (dynamo counters)",
+    "graph_breaks": "torch.compile graph breaks, including frames dynamo could not trace at all",
+    "compiled_graphs": "graphs torch.compile compiled (0: nothing was compiled, the model ran "
+    "in eager)",
     "recompiles": "torch.compile recompilations beyond the first compile",
     # memory
     "peak_rss_mb": "peak resident memory of the case's process (kernel high-water mark)",
@@ -120,8 +122,8 @@ SCHEMA: dict[str, str] = {
 COLUMNS = list(SCHEMA)
 
 _INT_COLUMNS = {"batch_size", "params", "n", "warmup_iters", "train_steps", "graph_breaks",
-                "recompiles", "torch_threads", "torch_interop_threads", "ort_threads", "seed",
-                "cpu_cores"}
+                "compiled_graphs", "recompiles", "torch_threads", "torch_interop_threads",
+                "ort_threads", "seed", "cpu_cores"}
 _FLOAT_COLUMNS = {"flops_per_sample", "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms",
                   "iqr_ms", "p90_ms", "p99_ms", "ci99_low_ms", "ci99_high_ms",
                   "throughput_sps", "timed_s", "warmup_s", "cold_call_s", "first_iter_ms",

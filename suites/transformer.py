@@ -1,9 +1,9 @@
 """Transformer family: an encoder classifier over pixel tokens.
 
-Token embeddings plus fixed sinusoidal positional encodings, `layers` pre-norm encoder layers of width
-`d_model` with `heads` attention heads and a feed-forward width `ff`, mean-pooled into a linear
-head. The sequence length is `side`**2 (one token per pixel), so larger sizes also attend over
-longer sequences.
+Token embeddings plus fixed sinusoidal positional encodings, `layers` pre-norm encoder layers
+of width `d_model` with `heads` attention heads and a feed-forward width `ff`, mean-pooled into
+a linear head. The sequence length is `side`**2 (one token per pixel), so larger sizes also
+attend over longer sequences.
 """
 
 from __future__ import annotations

@@ -85,6 +85,7 @@ class _CompileTracker:
         self.backend.sync()
         facts["compile_s"] = time.perf_counter() - start
         facts["graph_breaks"] = dynamo.graph_breaks()
+        facts["compiled_graphs"] = dynamo.compiled_graphs()
         self.frames_after_compile = dynamo.compiled_frames()
 
     def counters(self) -> dict[str, Any]:

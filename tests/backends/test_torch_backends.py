@@ -160,12 +160,26 @@ def test_compiled_inference_compiles_once_without_graph_breaks(ctx: CaseContext)
     runner = CPU_COMPILE.inference(model, ctx)
     step = runner.bind(x)  # the compiling call happens here, outside any timed step
     assert runner.facts["compile_s"] > 0
-    assert runner.facts["graph_breaks"] == 0
+    assert runner.facts["graph_breaks"] == 0 and runner.facts["compiled_graphs"] == 1
     for _ in range(5):
         out = step()
     runner.sync()
     assert runner.counters() == {"recompiles": 0}
     assert torch.allclose(out, eager, rtol=1e-4, atol=1e-5)
+
+
+def test_a_model_dynamo_cannot_trace_is_reported_as_not_compiled(ctx: CaseContext) -> None:
+    """dynamo declines nn.LSTM (unless allow_rnn) and runs it in eager: the row must say so
+    rather than pass for a compiled model with no graph breaks."""
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+    _, _, model, x, _ = tiny("rnn")
+    runner = CPU_COMPILE.inference(model, ctx)
+    runner.bind(x)
+    assert runner.facts["compiled_graphs"] == 0
+    assert runner.facts["graph_breaks"] >= 1
 
 
 def test_op_without_bf16_support_is_an_error_row_and_the_sweep_goes_on(tmp_path: Path) -> None:

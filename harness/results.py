@@ -76,6 +76,9 @@ SCHEMA: dict[str, str] = {
     "export_cached": "True when the ONNX file came from the export cache",
     "session_s": "ONNX Runtime session creation time",
     "onnx_file_mb": "size of the ONNX file the session loaded",
+    "quantized_ops": "int8: the integer ops of the quantised graph, e.g. 'ConvInteger:2'",
+    "float_weight_ops": "int8: weighted ops quantize_dynamic left in float, e.g. 'LSTM:1' "
+    "(empty: everything was quantised)",
     "graph_breaks": "torch.compile graph breaks, including frames dynamo could not trace at all",
     "compiled_graphs": "graphs torch.compile compiled (0: nothing was compiled, the model ran "
     "in eager)",

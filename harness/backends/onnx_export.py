@@ -25,6 +25,7 @@ import os
 import tempfile
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,24 @@ def _derive(variant: str, source: Path, path: Path) -> None:
             onnx.save(half, path)
         else:
             quantize_dynamic(source, path, weight_type=QuantType.QInt8)
+
+
+#: Ops through which a dynamically quantised graph computes in integers.
+INTEGER_OPS = frozenset({"MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM",
+                         "DynamicQuantizeMatMul", "QAttention", "QLinearMatMul", "QLinearConv"})
+#: Weighted ops that quantize_dynamic could have turned into one of those.
+FLOAT_WEIGHT_OPS = frozenset({"MatMul", "Gemm", "Conv", "LSTM", "GRU", "RNN", "Attention"})
+
+
+def op_census(path: Path, op_types: frozenset[str]) -> str:
+    """'Op:count' for the nodes of `op_types` in the file, e.g. 'ConvInteger:2 MatMulInteger:3'.
+
+    `quantize_dynamic` quietly leaves alone what it cannot quantise (the exported nn.LSTM at
+    some sizes, for one), so what an "int8" file really computes in integers is a fact to
+    record, not an assumption.
+    """
+    counts = Counter(n.op_type for n in onnx.load(path).graph.node if n.op_type in op_types)
+    return " ".join(f"{op}:{count}" for op, count in sorted(counts.items()))
 
 
 def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:

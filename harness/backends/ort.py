@@ -34,7 +34,14 @@ import torch
 from torch import nn
 
 from harness.backends.base import Backend, BackendUnavailable, CaseContext, InferenceRunner
-from harness.backends.onnx_export import INPUT_NAME, OUTPUT_NAME, onnx_file
+from harness.backends.onnx_export import (
+    FLOAT_WEIGHT_OPS,
+    INPUT_NAME,
+    INTEGER_OPS,
+    OUTPUT_NAME,
+    onnx_file,
+    op_census,
+)
 
 DEVICE_ID = 0
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -115,12 +122,23 @@ class OrtInference(InferenceRunner):
         if self.session is None:
             file = onnx_file(self.model, example, self.ctx.cache_dir, self.ctx.model_key,
                              self.backend.precision)
+            if self.backend.precision == "int8":
+                self._record_quantisation(file.path)
             start = time.perf_counter()
             self.session = self.backend.open_session(file.path, self.ctx.threads)
             self.facts.update(export_s=file.export_s, export_cached=file.cached,
                               session_s=time.perf_counter() - start,
                               onnx_file_mb=file.size_mb, ort_threads=self.ctx.threads)
         return self.session
+
+    def _record_quantisation(self, path: Path) -> None:
+        """Say what the int8 file computes in integers and what it left in float; refuse a
+        file with no integer op, which would be an fp32 run under an int8 name."""
+        quantized, left = op_census(path, INTEGER_OPS), op_census(path, FLOAT_WEIGHT_OPS)
+        if not quantized:
+            raise BackendUnavailable(f"quantize_dynamic quantised none of this model's ops "
+                                     f"({left or 'no weighted ops'} left in float)")
+        self.facts.update(quantized_ops=quantized, float_weight_ops=left)
 
     def bind(self, x: torch.Tensor) -> Callable[[], object]:
         session = self._session(x)

@@ -50,7 +50,9 @@ def _check_against_eager(backend: OrtBackend, suite_name: str, cache_dir: Path,
     logits = runner.predict(batches[5])
     assert logits.dtype == torch.float32 and logits.device.type == "cpu"
     assert _rel_err(logits, eager.predict(batches[5])) < tol
-    assert set(runner.facts) == FACTS and runner.facts["ort_threads"] == ctx.threads
+    int8_facts = {"quantized_ops", "float_weight_ops"} if backend.precision == "int8" else set()
+    assert set(runner.facts) == FACTS | int8_facts
+    assert runner.facts["ort_threads"] == ctx.threads
 
     step = runner.bind(batches[3])  # another batch size on the same session: dynamic batch
     out = step()
@@ -67,6 +69,28 @@ def test_ort_cpu_matches_eager(suite_name: str, cache_dir: Path) -> None:
 def test_ort_cpu_int8_is_close_to_eager(suite_name: str, cache_dir: Path) -> None:
     # int8 weights and activations: ~0.5-2% relative error on these models
     _check_against_eager(ORT_CPU_INT8, suite_name, cache_dir, tol=0.05)
+
+
+def test_int8_records_what_was_quantised_and_what_stayed_float(cache_dir: Path) -> None:
+    """At `small`, quantize_dynamic quantises the rnn's head but leaves its exported LSTM in
+    float: the row must say so rather than pass for an all-int8 model."""
+    suite = BUILTIN["rnn"]
+    data = suite.data("small")
+    ctx = CaseContext(cache_dir=cache_dir, threads=1, model_key="rnn-small-seed0")
+    runner = ORT_CPU_INT8.inference(suite.model("small", data, seed=0), ctx)
+    runner.bind(data.x_test[:4])
+    assert runner.facts["quantized_ops"] == "MatMulInteger:1"
+    assert runner.facts["float_weight_ops"] == "LSTM:1"
+
+
+def test_int8_file_without_integer_ops_is_unavailable(monkeypatch: pytest.MonkeyPatch,
+                                                      cache_dir: Path) -> None:
+    """A quantised file with no integer op would be an fp32 run under an int8 name."""
+    monkeypatch.setattr("harness.backends.ort.op_census",
+                        lambda path, ops: "" if "MatMulInteger" in ops else "LSTM:1")
+    model, ctx, batches = _case("rnn", cache_dir)
+    with pytest.raises(BackendUnavailable, match="quantised none of this model's ops"):
+        ORT_CPU_INT8.inference(model, ctx).bind(batches[3])
 
 
 def test_training_is_unsupported() -> None:

@@ -80,3 +80,12 @@ def test_foreign_benchmarks_are_kept_under_their_group_and_name(tmp_path):
     assert list(table["suite"]) == ["algos"] and list(table["backend"]) == ["test_sort"]
     assert table["median_ms"].iloc[0] == pytest.approx(2.0)
     assert table["ci99_low_ms"].isna().all()  # no raw data: no interval, not a guessed one
+
+
+def test_imported_run_gets_the_html_report(benchmark_json, tmp_path):
+    from harness.report import write_report
+
+    run_dir = import_benchmark_json(benchmark_json, tmp_path, run_id="for-report")
+    index = write_report([run_dir], tmp_path / "report")
+    assert "cnn-tiny-cpu-eager-infer-bs32" in (tmp_path / "report" / "summary.csv").read_text()
+    assert index.stat().st_size > 0

@@ -1,0 +1,49 @@
+"""The report and the comparison on real `tiny` sweeps, not synthetic tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.cases import SweepConfig
+from harness.report import compare_runs, write_report
+from harness.runner import run_sweep, start_run
+
+CONFIG = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),
+                     batch_sizes=(8,), quick=True, threads=1, timeout_s=300)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    results = tmp_path_factory.mktemp("results")
+    runs = []
+    for run_id in ("first", "second"):
+        run_dir = start_run(CONFIG, results, run_id)
+        run_sweep(run_dir, CONFIG, progress=False)
+        runs.append(run_dir)
+    return runs[0], runs[1]
+
+
+def test_report_of_a_real_run_shows_its_cases_and_writes_its_tables(two_runs, tmp_path):
+    index = write_report([two_runs[0]], tmp_path / "report")
+    html = index.read_text()
+    summary = pd.read_csv(tmp_path / "report" / "summary.csv")
+    assert set(summary["case_id"]) == {
+        "cnn-tiny-cpu-eager-train-bs8", "cnn-tiny-cpu-eager-infer-bs8",
+        "cnn-tiny-ort-cpu-infer-bs8", "cnn-tiny-ort-cpu-train-bs8"}
+    # the ORT training case is skipped, and the page gives its reason
+    assert "training is not supported" in html
+    assert html.count("<script") >= 2 and "plotly" in html.lower()
+
+
+def test_two_real_runs_compare_case_by_case(two_runs, tmp_path):
+    comparison = compare_runs(*two_runs)
+    judged = comparison.table.dropna(subset=["ratio"])
+    assert len(judged) == 3  # the three finished cases; the skipped one gets no verdict
+    assert set(judged["verdict"]) <= {"faster", "slower", "same"}
+    assert comparison.only_in_base.empty and comparison.only_in_new.empty
+    assert comparison.exit_code == int(comparison.has_regression)
+    index = write_report(list(two_runs), tmp_path / "both")
+    assert (tmp_path / "both" / "comparison.csv").exists() and index.exists()

@@ -1,66 +1,104 @@
-"""Fidelity of the harness's timing: its median vs `torch.utils.benchmark.Timer` on the same step.
+"""Fidelity of the harness's timing: its median vs an independent timer on the same step.
 
-For CPU eager inference on transformer `small` and cnn `small` (trained-weights irrelevant to
-speed, so freshly initialised ones are used), the same bound step (same model, same fixed
-input, same thread count) is timed in this one process by both. The two are interleaved
-(harness, Timer, harness, Timer, ...) and each round is a pair: the reported ratio is the
-median of the per-round ratios, so a round in which the machine changed speed (a shared VM
-does) moves one pair, not the result. Goal: 1.00 +- 0.03.
+For inference on transformer `small` and cnn `small` (freshly initialised weights: speed does
+not depend on them), the harness times the runner's bound step with `time_loop` and
+`DEFAULT_POLICY`. The reference is independent of that loop:
+- PyTorch backends (e.g. cpu-eager): `torch.utils.benchmark.Timer.blocked_autorange` on the
+  same bound step;
+- ONNX Runtime backends (e.g. ort-cpu): a plain loop of `session.run` on the same session and
+  input array, each call timed with `time.perf_counter` after a warm-up, as one would by hand.
+Same process, same model, inputs and thread count. The two are interleaved (harness, reference,
+harness, reference, ...) and each round is a pair: the reported ratio is the median of the
+per-round ratios, so a round in which the machine changed speed (a shared VM does) moves one
+pair, not the result. Goal: 1.00 +- 0.03.
 
-    .venv/bin/python benchmarks/fidelity.py [--rounds 3] [--batch-size 32]
+    .venv/bin/python benchmarks/fidelity.py [--backend cpu-eager|ort-cpu] [--rounds 7]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch.utils.benchmark import Timer
 
 from harness.backends import get_backend
-from harness.backends.base import CaseContext
+from harness.backends.base import CaseContext, InferenceRunner
+from harness.backends.onnx_export import INPUT_NAME
+from harness.backends.ort import OrtInference
 from harness.environment import cpu_count
 from harness.measure.stats import summarize
 from harness.measure.timing import DEFAULT_POLICY, time_loop
 from suites.registry import BUILTIN
 
 CASES = (("transformer", "small"), ("cnn", "small"))
+PLAIN_WARMUP_ITERS = 10
+PLAIN_BUDGET_S = 2.0
+
+
+def timer_median_ms(step: Callable[[], object], threads: int) -> float:
+    measurement = Timer("step()", globals={"step": step},
+                        num_threads=threads).blocked_autorange(min_run_time=2.0)
+    return measurement.median * 1e3
+
+
+def plain_session_median_ms(runner: OrtInference, x: torch.Tensor) -> float:
+    """The hand-written ORT benchmark: warm up, then time single `session.run` calls."""
+    session, feeds = runner.session, {INPUT_NAME: x.numpy()}
+    for _ in range(PLAIN_WARMUP_ITERS):
+        session.run(None, feeds)
+    samples: list[float] = []
+    while sum(samples) < PLAIN_BUDGET_S:
+        start = time.perf_counter()
+        session.run(None, feeds)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1e3
+
+
+def reference_median_ms(runner: InferenceRunner, step: Callable[[], object], x: torch.Tensor,
+                        threads: int) -> float:
+    if isinstance(runner, OrtInference):
+        return plain_session_median_ms(runner, x)
+    return timer_median_ms(step, threads)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="cpu-eager")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--backend", default="cpu-eager")
     args = parser.parse_args()
+    backend = get_backend(args.backend)
     threads = cpu_count()
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
+    backend.settings()
     print(f"backend {args.backend}, batch {args.batch_size}, {threads} threads, "
           f"torch {torch.__version__}")
-    print(f"{'case':20s} {'harness ms':>11s} {'Timer ms':>9s} {'ratio':>6s}  per-round ratios")
-    for suite_name, size in CASES:
-        suite = BUILTIN[suite_name]
-        data = suite.data(size)
-        model = suite.model(size, data, seed=0)
-        backend = get_backend(args.backend)
-        backend.settings()
-        runner = backend.inference(model, CaseContext(Path("results/.cache"), threads, "fid"))
-        step = runner.bind(suite.synthetic_batch(data, args.batch_size, seed=0)[0])
-        harness_ms, timer_ms = [], []
-        for _ in range(args.rounds):
-            harness_ms.append(summarize(time_loop(step, runner.sync,
-                                                  DEFAULT_POLICY).samples_ms).median)
-            measurement = Timer("step()", globals={"step": step},
-                                num_threads=threads).blocked_autorange(min_run_time=2.0)
-            timer_ms.append(measurement.median * 1e3)
-        ratios = [a / b for a, b in zip(harness_ms, timer_ms, strict=True)]
-        h, t = statistics.median(harness_ms), statistics.median(timer_ms)
-        rounds = " ".join(f"{r:.3f}" for r in ratios)
-        print(f"{suite_name + '/' + size:20s} {h:11.4f} {t:9.4f} "
-              f"{statistics.median(ratios):6.3f}  {rounds}")
+    print(f"{'case':20s} {'harness ms':>11s} {'ref ms':>9s} {'ratio':>6s}  per-round ratios")
+    with tempfile.TemporaryDirectory() as cache_dir:
+        for suite_name, size in CASES:
+            suite = BUILTIN[suite_name]
+            data = suite.data(size)
+            model = suite.model(size, data, seed=0)
+            ctx = CaseContext(Path(cache_dir), threads, f"fidelity-{suite_name}-{size}")
+            runner = backend.inference(model, ctx)
+            x = suite.synthetic_batch(data, args.batch_size, seed=0)[0]
+            step = runner.bind(x)
+            harness_ms, reference_ms = [], []
+            for _ in range(args.rounds):
+                samples = time_loop(step, runner.sync, DEFAULT_POLICY).samples_ms
+                harness_ms.append(summarize(samples).median)
+                reference_ms.append(reference_median_ms(runner, step, x, threads))
+            ratios = [h / r for h, r in zip(harness_ms, reference_ms, strict=True)]
+            print(f"{suite_name + '/' + size:20s} {statistics.median(harness_ms):11.4f} "
+                  f"{statistics.median(reference_ms):9.4f} {statistics.median(ratios):6.3f}  "
+                  + " ".join(f"{r:.3f}" for r in ratios))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ def test_backend(benchmark, case: Case, request, tmp_path_factory) -> None:
     ctx = CaseContext(tmp_path_factory.getbasetemp() / "archbench-cache", threads,
                       model_key=f"{case.suite}-{case.size}-bench", seed=0)
     backend.settings()
+    # model facts first: preparing a CUDA backend moves the model to the device in place
+    facts = {"params": count_params(model),
+             "flops_per_sample": flops_per_sample(model, data.x_test[:1])}
     x, y = suite.synthetic_batch(data, case.batch_size, seed=0)
     if case.phase == "infer":
         runner = backend.inference(model, ctx)
@@ -49,8 +52,7 @@ def test_backend(benchmark, case: Case, request, tmp_path_factory) -> None:
     benchmark.extra_info.update(
         suite=case.suite, size=case.size, backend=case.backend, phase=case.phase,
         batch_size=case.batch_size, device=backend.device, precision=backend.precision,
-        params=count_params(model), flops_per_sample=flops_per_sample(model, data.x_test[:1]),
-        torch_threads=threads, torch_version=torch.__version__,
+        **facts, torch_threads=threads, torch_version=torch.__version__,
         onnxruntime_version=onnxruntime.__version__, **runner.facts)
     benchmark.pedantic(synchronised_step, rounds=config.getoption("--archbench-rounds"),
                        warmup_rounds=config.getoption("--archbench-warmup"), iterations=1)

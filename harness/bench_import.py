@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.cases import Case
 from harness.errors import UsageError
-from harness.measure.stats import summarize
+from harness.measure.stats import NOISE_THRESHOLD, summarize, timing_columns
 from harness.results import MANIFEST, SCHEMA, save_case, write_json_atomic
 
 _IDENTITY_DEFAULTS = {"phase": "infer", "batch_size": 1, "device": "", "precision": ""}
@@ -41,6 +41,11 @@ def read_benchmark_json(path: Path) -> dict[str, Any]:
         if not isinstance(stats, dict) or not all(k in stats for k in ("median", "rounds")):
             raise UsageError(f"malformed pytest-benchmark file {path}: benchmark #{index} has "
                              "no 'stats' with 'median' and 'rounds'")
+        batch_size = (bench.get("extra_info") or {}).get("batch_size", 1)
+        if not (isinstance(stats["median"], (int, float)) and stats["median"] > 0
+                and isinstance(batch_size, int) and batch_size > 0):
+            raise UsageError(f"malformed pytest-benchmark file {path}: benchmark #{index} needs "
+                             "a positive median and a positive integer extra_info.batch_size")
     return document
 
 
@@ -59,19 +64,14 @@ def _identity(bench: dict[str, Any]) -> dict[str, Any]:
 def _statistics(stats: dict[str, Any], batch_size: int) -> tuple[dict[str, Any], list[float]]:
     data_ms = [value * 1e3 for value in stats.get("data") or []]
     if data_ms:
-        s = summarize(data_ms)
-        row = {"n": s.n, "median_ms": s.median, "mean_ms": s.mean, "std_ms": s.std,
-               "min_ms": s.min, "max_ms": s.max, "iqr_ms": s.iqr, "p90_ms": s.p90,
-               "p99_ms": s.p99, "ci99_low_ms": s.ci_low, "ci99_high_ms": s.ci_high,
-               "noisy": s.noisy}
+        row = timing_columns(summarize(data_ms), batch_size)
     else:
         def ms(key: str) -> float:
             return stats[key] * 1e3 if stats.get(key) is not None else math.nan
         row = {"n": stats["rounds"], "median_ms": ms("median"), "mean_ms": ms("mean"),
                "std_ms": ms("stddev"), "min_ms": ms("min"), "max_ms": ms("max"),
-               "iqr_ms": ms("iqr")}
-        row["noisy"] = bool(row["iqr_ms"] / row["median_ms"] > 0.10) if row["median_ms"] else None
-    row["throughput_sps"] = batch_size / (row["median_ms"] / 1e3)
+               "iqr_ms": ms("iqr"), "throughput_sps": batch_size / (ms("median") / 1e3),
+               "noisy": bool(ms("iqr") / ms("median") > NOISE_THRESHOLD)}
     row["timed_s"] = stats.get("total")
     return row, data_ms
 

@@ -47,6 +47,14 @@ class SweepConfig:
     threads: int = 0  # 0: every CPU available to the process
     timeout_s: float = DEFAULT_TIMEOUT_S
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise UsageError(f"threads must be 0 (all available CPUs) or a positive integer, "
+                             f"got {self.threads}")
+        if not self.timeout_s > 0:
+            raise UsageError(f"timeout must be a positive number of seconds, "
+                             f"got {self.timeout_s}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -7,6 +7,7 @@ on stderr naming the valid choices, exit status 2, and no traceback unless --deb
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -119,11 +120,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.summary import status_counts, summary_table
 
     if args.resume:
-        selection = (args.suites, args.sizes, args.backends, args.phases, args.batch_sizes,
-                     args.suite_files)
-        if any(selection):
-            raise UsageError("--resume takes the run's own configuration; drop the selection "
-                             "options (--suite, --size, --backend, --phase, --batch-size)")
+        ignored = {"--suite": args.suites, "--size": args.sizes, "--backend": args.backends,
+                   "--phase": args.phases, "--batch-size": args.batch_sizes,
+                   "--suite-file": args.suite_files, "--quick": args.quick,
+                   "--threads": args.threads, "--seed": args.seed, "--timeout": args.timeout,
+                   "--run-id": args.run_id}
+        given = [flag for flag, value in ignored.items() if value not in (None, False, [])]
+        if given:
+            raise UsageError(f"--resume takes the run's own configuration; drop "
+                             f"{', '.join(given)}")
         run_dir, config = resume_config(args.resume, args.results)
     else:
         overrides = {key: value for key, value in {
@@ -138,8 +143,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     print(f"run {run_dir.name}: results in {run_dir}", file=sys.stderr)
     start = time.perf_counter()
+    # SIGTERM/SIGHUP (a cancelled CI job, `timeout`) end the sweep like Ctrl-C, so the case
+    # running in its own session is killed instead of outliving the sweep.
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, _raise_interrupt)
     try:
-        run_sweep(run_dir, config, progress=False if args.no_progress else None)
+        rows = run_sweep(run_dir, config, progress=False if args.no_progress else None)
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished cases are kept. Resume with: "
               f"archbench run --resume {run_dir.name} --results {args.results}",
@@ -148,14 +157,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     frame = load_results(run_dir)
     print(summary_table(frame))
-    timed_s, warmup_s = frame["timed_s"].sum(), frame["warmup_s"].sum()
-    print(f"\n{len(frame)} cases ({status_counts(frame)}) in {elapsed:.0f} s wall: "
-          f"{timed_s:.0f} s timed ({timed_s / elapsed:.0%}), {warmup_s:.0f} s warm-up")
+    now = frame[frame["case_id"].isin([row["case_id"] for row in rows])]  # not earlier sessions'
+    timed_s, warmup_s = now["timed_s"].sum(), now["warmup_s"].sum()
+    print(f"\n{len(frame)} cases ({status_counts(frame)}); {len(now)} run now in "
+          f"{elapsed:.0f} s wall: {timed_s:.0f} s timed ({timed_s / elapsed:.0%}), "
+          f"{warmup_s:.0f} s warm-up")
     print(f"results: {run_dir}")
     if args.report:
         report_path = _write_report([run_dir], None, "cpu-eager", 0.10)
         print(f"report: {report_path}")
     return 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _write_report(run_dirs: Sequence[Path], out: Path | None, baseline: str,

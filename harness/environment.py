@@ -6,6 +6,7 @@ context (which would hold device memory while the cases measure it).
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import socket
@@ -20,11 +21,34 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def cpu_count() -> int:
-    """Logical CPUs this process may run on (respects affinity masks and container limits)."""
+    """CPUs this process may use: its affinity mask, capped by a cgroup CPU quota.
+
+    A container limited to 2 CPUs on a 64-core host still sees 64 in its affinity mask; 64
+    threads would then be throttled to 2 CPUs' worth of time, slow and noisy.
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cpus, quota)) if quota else cpus
+
+
+def _cgroup_cpu_quota() -> int | None:
+    """ceil(quota / period) from cgroup v2 (cpu.max) or v1 (cfs_quota_us); None if unlimited."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return math.ceil(int(quota) / int(period))
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return math.ceil(quota / period) if quota > 0 else None
 
 
 def cpu_model() -> str:
@@ -38,11 +62,16 @@ def cpu_model() -> str:
 
 
 def gpu_name() -> str:
+    """The name of the GPU the cases will use: the first one CUDA_VISIBLE_DEVICES names (NVML
+    ignores that variable and counts every device)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
     try:
         import pynvml
         pynvml.nvmlInit()
         try:
-            name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(0))
+            handle = (pynvml.nvmlDeviceGetHandleByUUID(visible) if visible.startswith("GPU-")
+                      else pynvml.nvmlDeviceGetHandleByIndex(int(visible or 0)))
+            name = pynvml.nvmlDeviceGetName(handle)
         finally:
             pynvml.nvmlShutdown()
         return name.decode() if isinstance(name, bytes) else str(name)

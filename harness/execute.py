@@ -2,10 +2,13 @@
 
 Order of work, and why:
 1. Threads and seeds are set first, explicitly, and recorded.
-2. Data and (for inference) the trained reference weights are obtained before the memory
-   baseline, so that the baseline is the process before the model exists.
+2. Data, the synthetic batch and (for inference) the trained weights and their fp64 parity
+   reference are obtained before the memory baseline, so the baseline is the process before
+   the measured model exists.
 3. The backend prepares the model (export, session, compilation): cold-start facts.
-4. Cold call, then one more call (first steady latency), then the timing protocol.
+4. Cold call, then one more call (first steady latency), then the timing protocol. The peak
+   resident memory is read right here, so it covers preparation and the timed region, not the
+   evaluation and training budget that follow.
 5. Accuracy and parity are measured after timing, on real held-out data, outside every timed
    region. For training, the weights are reset to their initial values after timing and the
    stated budget is trained through the same backend.
@@ -13,12 +16,14 @@ Order of work, and why:
 
 from __future__ import annotations
 
-import copy
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from harness.backends import get_backend
@@ -28,7 +33,7 @@ from harness.environment import cpu_count
 from harness.measure import memory
 from harness.measure.model_facts import count_params, flops_per_sample
 from harness.measure.parity import PARITY_SAMPLES, parity
-from harness.measure.stats import summarize
+from harness.measure.stats import summarize, timing_columns
 from harness.measure.timing import DEFAULT_POLICY, QUICK_POLICY, TimingResult, time_loop
 from harness.training import final_loss, predict_in_batches, run_budget
 from harness.weights import REFERENCE_BACKEND, model_key, store_state, trained_state
@@ -73,27 +78,43 @@ def run_case(case: Case, config: SweepConfig, cache_dir: Path) -> CaseOutput:
     out.row["train_steps"] = steps
     key = model_key(suite, case.size, steps, config.seed)
     ctx = CaseContext(cache_dir, threads, key, config.seed)
-    weights = (trained_state(suite, case.size, data, steps, config.seed, cache_dir, threads)
-               if case.phase == "infer" else None)
+    weights = reference = None
+    if case.phase == "infer":
+        weights = trained_state(suite, case.size, data, steps, config.seed, cache_dir, threads)
+        reference = fp64_reference(suite, case.size, data, weights, config.seed)
+    x, y = suite.synthetic_batch(data, case.batch_size, config.seed)
+    policy = QUICK_POLICY if config.quick else DEFAULT_POLICY
 
+    # Memory: everything above (data, weights, the fp64 reference) predates the baseline.
     baseline_mb = memory.current_rss_mb()
-    memory.reset_peak_rss()
+    peak_was_reset = memory.reset_peak_rss()
     model = suite.model(case.size, data, config.seed)
     if weights is not None:
         model.load_state_dict(weights)
     out.row["params"] = count_params(model)
     out.row["flops_per_sample"] = flops_per_sample(model, data.x_test[:1])
 
-    policy = QUICK_POLICY if config.quick else DEFAULT_POLICY
-    x, y = suite.synthetic_batch(data, case.batch_size, config.seed)
-    if case.phase == "infer":
-        _infer(case, backend, model, data, x, policy, ctx, out)
-    else:
-        _train(case, backend, suite, model, data, x, y, policy, ctx, steps, out)
+    def record_peak() -> None:
+        """Called right after the timed region: preparation and timing, not evaluation."""
+        peak = memory.peak_rss_mb()
+        out.row.update(peak_rss_mb=peak,
+                       rss_increase_mb=peak - baseline_mb if peak_was_reset else math.nan)
 
-    peak = memory.peak_rss_mb()
-    out.row.update(peak_rss_mb=peak, rss_increase_mb=peak - baseline_mb)
+    if case.phase == "infer":
+        _infer(case, backend, model, data, x, reference, policy, ctx, record_peak, out)
+    else:
+        _train(case, backend, suite, model, data, x, y, policy, ctx, steps, record_peak, out)
     return out
+
+
+def fp64_reference(suite: Suite, size: str, data: TaskData, weights: dict[str, torch.Tensor],
+                   seed: int) -> np.ndarray:
+    """Logits of the same weights in fp64 on the CPU, for the parity batch."""
+    model = suite.model(size, data, seed).double().eval()
+    model.load_state_dict(weights)
+    parity_x = data.x_test[:PARITY_SAMPLES]
+    with torch.inference_mode():
+        return model(parity_x.double() if parity_x.is_floating_point() else parity_x).numpy()
 
 
 def _measure(step, sync, policy, device: str, out: CaseOutput) -> None:
@@ -113,37 +134,25 @@ def _measure(step, sync, policy, device: str, out: CaseOutput) -> None:
         out.row["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / memory.MB
         out.row["cuda_peak_reserved_mb"] = torch.cuda.max_memory_reserved() / memory.MB
         out.row["device_mem_used_mb"] = memory.nvml_process_memory_mb(
-            torch.cuda.current_device())
+            memory.torch_device_uuid(torch.cuda.current_device()))
     _record_timing(timing, out)
 
 
 def _record_timing(timing: TimingResult, out: CaseOutput) -> None:
-    samples_ms = timing.samples_ms
-    stats = summarize(samples_ms)
-    batch_size = out.row["batch_size"]
-    out.samples["iter_ms"] = samples_ms
-    out.row.update(
-        n=stats.n, median_ms=stats.median, mean_ms=stats.mean, std_ms=stats.std,
-        min_ms=stats.min, max_ms=stats.max, iqr_ms=stats.iqr, p90_ms=stats.p90,
-        p99_ms=stats.p99, ci99_low_ms=stats.ci_low, ci99_high_ms=stats.ci_high,
-        noisy=stats.noisy, throughput_sps=batch_size / (stats.median / 1e3),
-        timed_s=timing.timed_s, warmup_iters=timing.warmup_iters, warmup_s=timing.warmup_s,
-        stop_reason=timing.stop_reason)
+    out.samples["iter_ms"] = timing.samples_ms
+    out.row.update(timing_columns(summarize(timing.samples_ms), out.row["batch_size"]))
+    out.row.update(timed_s=timing.timed_s, warmup_iters=timing.warmup_iters,
+                   warmup_s=timing.warmup_s, stop_reason=timing.stop_reason)
 
 
 def _infer(case: Case, backend: Backend, model: torch.nn.Module, data: TaskData,
-           x: torch.Tensor, policy, ctx: CaseContext, out: CaseOutput) -> None:
+           x: torch.Tensor, reference: np.ndarray, policy, ctx: CaseContext,
+           record_peak: Callable[[], None], out: CaseOutput) -> None:
     out.row["batch_size"] = case.batch_size
-    parity_x = data.x_test[:PARITY_SAMPLES]
-    with torch.inference_mode():
-        reference_model = copy.deepcopy(model).double().eval()
-        reference_input = parity_x if not parity_x.is_floating_point() else parity_x.double()
-        reference = reference_model(reference_input).numpy()
-    del reference_model
-
     runner = backend.inference(model, ctx)
     step = runner.bind(x)
     _measure(step, runner.sync, policy, backend.device, out)
+    record_peak()
     out.row.update(runner.facts)
     out.row.update(runner.counters())
 
@@ -157,12 +166,13 @@ def _infer(case: Case, backend: Backend, model: torch.nn.Module, data: TaskData,
 
 def _train(case: Case, backend: Backend, suite: Suite, model: torch.nn.Module, data: TaskData,
            x: torch.Tensor, y: torch.Tensor, policy, ctx: CaseContext, steps: int,
-           out: CaseOutput) -> None:
+           record_peak: Callable[[], None], out: CaseOutput) -> None:
     out.row["batch_size"] = case.batch_size
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     trainer = backend.training(model, suite.task, ctx)
     step = trainer.bind(x, y)
     _measure(step, trainer.sync, policy, backend.device, out)
+    record_peak()
     out.row.update(trainer.facts)
     out.row.update(trainer.counters())
 

@@ -63,7 +63,8 @@ SCHEMA: dict[str, str] = {
     "ci99_low_ms": "lower bound of the distribution-free 99% confidence interval of the median",
     "ci99_high_ms": "upper bound of that interval (NaN when n is too small to have one)",
     "noisy": "True when IQR / median > 10%",
-    "throughput_sps": "samples per second at the median iteration time",
+    "throughput_sps": "batch_size / median iteration time; on CUDA every iteration ends in a "
+    "device sync, so this is unpipelined throughput (launch latency included)",
     "timed_s": "seconds spent inside timed iterations",
     "warmup_iters": "untimed warm-up iterations",
     "warmup_s": "seconds spent warming up",
@@ -84,12 +85,15 @@ SCHEMA: dict[str, str] = {
     "in eager)",
     "recompiles": "torch.compile recompilations beyond the first compile",
     # memory
-    "peak_rss_mb": "peak resident memory of the case's process (kernel high-water mark)",
-    "rss_increase_mb": "peak resident memory minus the process's baseline before the model was "
-    "built",
-    "cuda_peak_allocated_mb": "torch allocator peak allocated during the timed region",
+    "peak_rss_mb": "peak resident memory of the case's process (kernel high-water mark) from "
+    "the model's creation through preparation and the timed region",
+    "rss_increase_mb": "peak_rss_mb minus the process's baseline before the model was built "
+    "(NaN where the kernel would not reset its high-water mark)",
+    "cuda_peak_allocated_mb": "torch allocator peak allocated during the timed region (for ORT "
+    "only its IO-binding buffers: see device_mem_used_mb)",
     "cuda_peak_reserved_mb": "torch allocator peak reserved during the timed region",
-    "device_mem_used_mb": "GPU memory in use by this process according to NVML (sees ORT too)",
+    "device_mem_used_mb": "GPU memory NVML attributes to this process just after the timed "
+    "region (sees ORT's allocations too; NaN where the driver lists no per-process usage)",
     # accuracy
     "accuracy": "held-out task accuracy (train: after the training budget; infer: trained weights "
     "evaluated through this backend)",

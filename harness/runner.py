@@ -30,6 +30,7 @@ from harness.environment import collect_environment
 from harness.errors import UsageError
 from harness.results import (
     MANIFEST,
+    SCHEMA,
     finished_case_ids,
     load_manifest,
     resolve_run,
@@ -101,6 +102,10 @@ def run_planned(planned: PlannedCase, config: SweepConfig, run_dir: Path, cache_
     if planned.skip_reason:
         return {**identity, "status": "skipped", "reason": planned.skip_reason}, {}
     result = run_isolated(case, config, cache_dir, run_dir / LOGS_DIR / f"{case.case_id}.log")
+    unknown = sorted(set(result["row"]) - set(SCHEMA))
+    if unknown:  # checked before anything is written: a bad file would break every later load
+        result = {**_failure("error", f"the case returned columns not in the schema: "
+                                      f"{', '.join(unknown)}"), "wall_s": result["wall_s"]}
     row = {**identity, **result["row"], "status": result["status"],
            "reason": result["reason"], "wall_s": result["wall_s"]}
     return row, result["samples"]
@@ -126,7 +131,7 @@ def run_isolated(case: Case, config: SweepConfig, cache_dir: Path, log_path: Pat
             except subprocess.TimeoutExpired:
                 _kill_group(process)
                 timed_out = True
-            except KeyboardInterrupt:  # the case runs in its own session: stop it too
+            except BaseException:  # Ctrl-C, SIGTERM (see cli): the case has its own session
                 _kill_group(process)
                 raise
         wall_s = time.perf_counter() - start

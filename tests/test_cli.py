@@ -180,3 +180,22 @@ def test_show_of_a_run_with_a_malformed_case_file_is_one_line(results_dir: Path)
     (results_dir / "r" / CASES_DIR).mkdir()
     (results_dir / "r" / CASES_DIR / "x.json").write_text('{"row": ')
     assert_usage_error(run_cli("show", "r", "--results", results_dir), "malformed case file")
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["run", "--threads", "-1"], "threads must be 0 (all available CPUs) or a positive integer"),
+    (["run", "--timeout", "0"], "timeout must be a positive number of seconds"),
+])
+def test_bad_numbers_are_one_line_errors(argv: list[str], expected: str, results_dir: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*argv, "--results", str(results_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0]
+    assert not results_dir.exists()  # refused before any run folder was made
+
+
+def test_resume_refuses_options_it_would_ignore(results_dir: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--resume", "anything", "--quick", "--threads", "2",
+                 "--results", str(results_dir)]) == 2
+    assert "drop --quick, --threads" in capsys.readouterr().err

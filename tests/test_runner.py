@@ -179,3 +179,19 @@ def test_run_ids_default_to_a_sortable_utc_timestamp(results_dir: Path) -> None:
     assert len(name) == len("20250101-000000") and name[8] == "-"
     assert name.replace("-", "").isdigit()
     assert os.path.isdir(run_dir)
+
+
+def test_a_row_with_columns_outside_the_schema_becomes_an_error_row(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Checked before anything is written: an unknown column in a stored case would break
+    every later load of the run."""
+    from harness import runner
+    from harness.cases import Case, PlannedCase
+
+    monkeypatch.setattr(runner, "run_isolated", lambda *args: {
+        "status": "ok", "reason": "", "row": {"median_ms": 1.0, "made_up_column": 3},
+        "samples": {"iter_ms": [1.0]}, "wall_s": 2.0})
+    case = Case("cnn", "tiny", "cpu-eager", "infer", 8)
+    row, samples = runner.run_planned(PlannedCase(case), SweepConfig(), tmp_path, tmp_path)
+    assert row["status"] == "error" and "made_up_column" in row["reason"]
+    assert "median_ms" not in row and samples == {}

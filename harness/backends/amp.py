@@ -17,9 +17,11 @@ class AutocastBackend(TorchBackend):
         reason = super().unavailable_reason()
         if reason:
             return reason
+        # including_emulation=False: emulated bf16 is not bf16, and the emulation probe would
+        # create a CUDA context in the sweep's parent process.
         if (self.device == "cuda" and self.autocast_dtype == torch.bfloat16
-                and not torch.cuda.is_bf16_supported()):
-            return f"{torch.cuda.get_device_name()} does not support bf16"
+                and not torch.cuda.is_bf16_supported(including_emulation=False)):
+            return "this GPU has no native bf16 (compute capability < 8.0)"
         return None
 
 

@@ -26,6 +26,14 @@ from suites.base import Task
 PHASES = ("train", "infer")
 
 
+def no_cuda_reason() -> str | None:
+    """Why torch sees no CUDA device here, or None when it does (creates no CUDA context)."""
+    if torch.cuda.is_available():
+        return None
+    build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+    return f"no CUDA device visible to torch (torch {torch.__version__}, {build})"
+
+
 class BackendUnavailable(Exception):
     """Raised inside a case when the backend turns out not to be runnable here (-> skipped)."""
 

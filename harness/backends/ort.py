@@ -33,7 +33,13 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from harness.backends.base import Backend, BackendUnavailable, CaseContext, InferenceRunner
+from harness.backends.base import (
+    Backend,
+    BackendUnavailable,
+    CaseContext,
+    InferenceRunner,
+    no_cuda_reason,
+)
 from harness.backends.onnx_export import (
     FLOAT_WEIGHT_OPS,
     INPUT_NAME,
@@ -62,10 +68,8 @@ class OrtBackend(Backend):
         if self.provider not in providers:
             return (f"onnxruntime build has no {self.provider} (installed: onnxruntime "
                     f"{ort.__version__}, providers: {', '.join(providers)})")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            build = torch.version.cuda or "a CPU-only build"
-            return (f"no CUDA device visible to torch, which holds the device buffers "
-                    f"(torch {torch.__version__}, {build})")
+        if self.device == "cuda" and (reason := no_cuda_reason()):
+            return f"{reason}; torch holds the device buffers"
         return None
 
     def phase_unsupported_reason(self, phase: str) -> str | None:

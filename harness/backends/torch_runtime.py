@@ -14,7 +14,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.backends.base import Backend, CaseContext, InferenceRunner, TrainRunner
+from harness.backends.base import (
+    Backend,
+    CaseContext,
+    InferenceRunner,
+    TrainRunner,
+    no_cuda_reason,
+)
 from harness.measure import dynamo
 from suites.base import Task
 
@@ -39,10 +45,7 @@ class TorchBackend(Backend):
         return False
 
     def unavailable_reason(self) -> str | None:
-        if self.device == "cuda" and not torch.cuda.is_available():
-            build = torch.version.cuda or "a CPU-only build"
-            return f"no CUDA device (torch {torch.__version__}, {build})"
-        return None
+        return no_cuda_reason() if self.device == "cuda" else None
 
     def settings(self) -> dict[str, Any]:
         """Strict fp32 (TF32 off) so that fp32 means fp32; cudnn autotuning on for speed."""

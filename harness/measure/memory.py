@@ -48,21 +48,33 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / MB
 
 
-def nvml_process_memory_mb(device_index: int = 0) -> float | None:
-    """GPU memory the driver attributes to this process, or to all processes where per-process
-    accounting is hidden (containers); None without NVML."""
+def torch_device_uuid(index: int) -> str:
+    """NVML's UUID string ('GPU-...') of torch's CUDA device `index`."""
+    import torch
+
+    uuid = str(torch.cuda.get_device_properties(index).uuid)
+    return uuid if uuid.startswith("GPU-") else f"GPU-{uuid}"
+
+
+def nvml_process_memory_mb(device_uuid: str) -> float | None:
+    """GPU memory the driver attributes to this process on the device with this UUID.
+
+    None without NVML, or where the driver lists no usage for this pid (common in containers,
+    whose pids NVML does not see): the whole device's usage would include other processes,
+    and a number that claims to be this case's must not. The device is found by UUID because
+    NVML ignores CUDA_VISIBLE_DEVICES: torch's index 0 may be NVML's index 3.
+    """
     try:
         import pynvml
     except ImportError:
         return None
     try:
         pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(device_index)
+        handle = pynvml.nvmlDeviceGetHandleByUUID(device_uuid)
         processes = pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
         mine = [p.usedGpuMemory for p in processes
                 if p.pid == os.getpid() and p.usedGpuMemory is not None]
-        used = sum(mine) if mine else pynvml.nvmlDeviceGetMemoryInfo(handle).used
-        return used / MB
+        return sum(mine) / MB if mine else None
     except pynvml.NVMLError:
         return None
     finally:

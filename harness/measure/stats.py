@@ -95,3 +95,12 @@ def summarize(samples: Sequence[float]) -> Summary:
         ci_low=ci_low,
         ci_high=ci_high,
     )
+
+
+def timing_columns(stats: Summary, batch_size: int) -> dict[str, float | int | bool]:
+    """The results-table columns of a Summary of per-iteration milliseconds."""
+    return {"n": stats.n, "median_ms": stats.median, "mean_ms": stats.mean,
+            "std_ms": stats.std, "min_ms": stats.min, "max_ms": stats.max,
+            "iqr_ms": stats.iqr, "p90_ms": stats.p90, "p99_ms": stats.p99,
+            "ci99_low_ms": stats.ci_low, "ci99_high_ms": stats.ci_high, "noisy": stats.noisy,
+            "throughput_sps": batch_size / (stats.median / 1e3)}

@@ -10,9 +10,14 @@ Protocol (also in the README):
    timed total reaches `t_max` (the case is noisy; the row's noise flag will say so).
 
 Per-iteration timing (rather than timing blocks of iterations, as `torch.utils.benchmark` does)
-keeps the distribution, which the report and the comparison need; the cost is one clock read
-(~50 ns) per iteration, negligible at the >= 10 us iterations measured here. Garbage collection
-is paused while sampling, as `timeit` does, so a collection does not land in one random sample.
+keeps the distribution, which the report and the comparison need; on the CPU the cost is one
+clock read (~50 ns) per iteration, negligible at the >= 10 us iterations measured here. On CUDA
+each iteration ends in a device synchronisation, so the host cannot queue the next step while
+the GPU finishes this one: a sample is the latency of one step, launch overhead included, and
+throughput derived from it is unpipelined throughput. For the small models here that is the
+honest figure for a request-at-a-time server and an underestimate for a pipelined training loop.
+Garbage collection is paused while sampling, as `timeit` does, so a collection does not land in
+one random sample.
 
 The clock is injectable: tests drive the loop with a deterministic fake clock.
 """

@@ -121,8 +121,9 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
         Section("memory", "Memory",
                 "Top: peak resident memory of each case's process, which includes the Python "
                 "interpreter and the libraries (the increase over the process baseline is in "
-                "the hover). Bottom: peak GPU memory as the driver reports it (NVML), or "
-                "torch's reserved peak where NVML recorded nothing. Lower is cheaper.",
+                "the hover). Bottom: GPU memory of the case: what the driver (NVML) attributes "
+                "to its process just after the timed region, or else torch's reserved peak "
+                "(which, for ONNX Runtime, covers only its IO buffers). Lower is cheaper.",
                 figures.memory_figure(memory), (Table(memory, "memory", collapsed=True),),
                 ("memory.csv",)),
         Section("accuracy", "Accuracy and parity",

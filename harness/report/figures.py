@@ -264,10 +264,10 @@ def memory_figure(memory: pd.DataFrame) -> go.Figure:
         return no_data(title, "no finished case")
     table, multi_run, found = _prepare(memory)
     table["row"] = row_labels(table, multi_run)
-    has_device = table["device_peak_mb"].notna().any()
+    has_device = table["device_mb"].notna().any()
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                         subplot_titles=("host: peak resident memory of the case's process",
-                                        "device: peak GPU memory"))
+                                        "device: GPU memory of the case"))
     trace_groups = []
     for index, group in enumerate(found):
         sub = in_group(table, group)
@@ -275,10 +275,10 @@ def memory_figure(memory: pd.DataFrame) -> go.Figure:
             cases = sub[sub["backend"] == backend]
             hover = [f"<b>{c.row} · {c.backend}</b><br>peak RSS {fmt_num(c.peak_rss_mb, '.1f')} MB"
                      f" (+{fmt_num(c.rss_increase_mb, '.1f')} MB over the process baseline)<br>"
-                     f"device peak {fmt_num(c.device_peak_mb, '.1f')} MB (torch allocated "
+                     f"device {fmt_num(c.device_mb, '.1f')} MB (torch allocated "
                      f"{fmt_num(c.cuda_peak_allocated_mb, '.1f')} MB, reserved "
                      f"{fmt_num(c.cuda_peak_reserved_mb, '.1f')} MB)" for c in cases.itertuples()]
-            for row, column in ((1, "peak_rss_mb"), (2, "device_peak_mb")):
+            for row, column in ((1, "peak_rss_mb"), (2, "device_mb")):
                 fig.add_trace(go.Bar(
                     x=cases["row"], y=cases[column], name=backend, legendgroup=backend,
                     showlegend=row == 1, offsetgroup=backend, customdata=hover,

@@ -103,13 +103,13 @@ def tradeoff_table(results: pd.DataFrame, baseline: str) -> pd.DataFrame:
 def memory_table(results: pd.DataFrame) -> pd.DataFrame:
     """Peak host and device memory of every finished case.
 
-    ``device_peak_mb`` prefers NVML's count over torch's allocator: NVML also sees what ONNX
+    ``device_mb`` prefers NVML's count over torch's allocator: NVML also sees what ONNX
     Runtime and the CUDA context hold, which torch's allocator does not; the allocator's
     reserved peak is the fallback where NVML recorded nothing.
     """
     table = _ok(results)[[*CASE_COLUMNS, "peak_rss_mb", "rss_increase_mb", "cuda_peak_allocated_mb",
                           "cuda_peak_reserved_mb", "device_mem_used_mb"]].copy()
-    table["device_peak_mb"] = table["device_mem_used_mb"].fillna(table["cuda_peak_reserved_mb"])
+    table["device_mb"] = table["device_mem_used_mb"].fillna(table["cuda_peak_reserved_mb"])
     return table.reset_index(drop=True)
 
 

@@ -61,7 +61,7 @@ def _fake_pynvml(processes: list[tuple[int, int | None]], used: int,
 
     module.nvmlInit = init
     module.nvmlShutdown = shutdown
-    module.nvmlDeviceGetHandleByIndex = lambda index: f"gpu{index}"
+    module.nvmlDeviceGetHandleByUUID = lambda uuid: f"handle-{uuid}"
     module.nvmlDeviceGetComputeRunningProcesses = lambda handle: [
         types.SimpleNamespace(pid=pid, usedGpuMemory=mem) for pid, mem in processes]
     module.nvmlDeviceGetMemoryInfo = lambda handle: types.SimpleNamespace(used=used)
@@ -72,22 +72,23 @@ def test_nvml_reads_this_process_memory(monkeypatch: pytest.MonkeyPatch) -> None
     fake = _fake_pynvml([(os.getpid(), 300 * memory.MB), (1, 999 * memory.MB)],
                         used=5000 * memory.MB)
     monkeypatch.setitem(sys.modules, "pynvml", fake)
-    assert memory.nvml_process_memory_mb() == 300
+    assert memory.nvml_process_memory_mb("GPU-0") == 300
     assert fake.shutdowns == 1
 
 
-def test_nvml_falls_back_to_device_total_when_processes_are_hidden(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nvml_is_none_when_this_process_is_not_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In containers NVML often cannot see our pid; the device total would include other
+    processes, so no number is better than someone else's."""
     fake = _fake_pynvml([(1, 999 * memory.MB), (os.getpid(), None)], used=1234 * memory.MB)
     monkeypatch.setitem(sys.modules, "pynvml", fake)
-    assert memory.nvml_process_memory_mb() == 1234
+    assert memory.nvml_process_memory_mb("GPU-0") is None
 
 
 def test_nvml_without_a_driver_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", _fake_pynvml([], 0, fail_init=True))
-    assert memory.nvml_process_memory_mb() is None
+    assert memory.nvml_process_memory_mb("GPU-0") is None
 
 
 def test_nvml_without_the_library_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)  # import pynvml -> ImportError
-    assert memory.nvml_process_memory_mb() is None
+    assert memory.nvml_process_memory_mb("GPU-0") is None

@@ -97,7 +97,7 @@ def test_memory_prefers_nvml_and_falls_back_to_the_allocator():
                             "cuda_peak_allocated_mb": [90.0, np.nan],
                             "cuda_peak_reserved_mb": [100.0, np.nan],
                             "device_mem_used_mb": [np.nan, 300.0]})
-    assert tables.memory_table(results)["device_peak_mb"].tolist() == [100.0, 300.0]
+    assert tables.memory_table(results)["device_mb"].tolist() == [100.0, 300.0]
 
 
 def test_failures_table_lists_every_unfinished_case(runs):

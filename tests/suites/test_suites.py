@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -125,15 +124,14 @@ def test_unknown_size_names_the_valid_ones() -> None:
 @pytest.mark.parametrize("name", SUITES)
 def test_tiny_learns_above_chance_within_its_budget(name: str, tmp_path: Path) -> None:
     """The task's own budget, through the cpu-eager trainer: held-out accuracy well above the
-    10% of guessing, in a few seconds."""
+    10% of guessing. (How long the budget takes is measured, not asserted here: see
+    docs/measurements.md; a test must not depend on the machine's speed.)"""
     suite = BUILTIN[name]
     data = suite.data("tiny")
     model = suite.model("tiny", data, seed=0)
     trainer = CPU_EAGER.training(model, suite.task, CaseContext(tmp_path, 1, "test"))
-    start = time.perf_counter()
     losses = run_budget(trainer.step, data, suite.task.train_batch, suite.task.train_steps,
                         seed=0)
-    elapsed = time.perf_counter() - start
     model.eval()
     with torch.no_grad():
         accuracy = top1_accuracy(model(data.x_test), data.y_test)
@@ -141,4 +139,3 @@ def test_tiny_learns_above_chance_within_its_budget(name: str, tmp_path: Path) -
     assert sum(losses[-20:]) < sum(losses[:20])
     assert accuracy > 0.3, f"{name} tiny: held-out accuracy {accuracy:.3f} after " \
                            f"{suite.task.train_steps} steps"
-    assert elapsed < 10

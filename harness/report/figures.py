@@ -61,6 +61,11 @@ def _grid(rows: list[str], columns: list[str], fill: object = np.nan) -> np.ndar
     return np.full((len(rows), len(columns)), fill, dtype=dtype)
 
 
+def _cell_grids(rows: list[str], columns: list[str]) -> tuple[np.ndarray, ...]:
+    """Values (NaN: no cell), texts and hovers ("": none) of one rows × columns heatmap."""
+    return _grid(rows, columns), _grid(rows, columns, ""), _grid(rows, columns, "")
+
+
 def _true(value: object) -> bool:
     """A nullable boolean cell as a plain bool: missing counts as False."""
     return not pd.isna(value) and bool(value)
@@ -87,10 +92,8 @@ def summary_figure(summary: pd.DataFrame) -> go.Figure:
         sub = in_group(table, group)
         rows, backends = list(dict.fromkeys(sub["row"])), _backends(sub)
         most_rows = max(most_rows, len(rows))
-        share, text, hover = _grid(rows, backends), _grid(rows, backends, ""), _grid(
-            rows, backends, "")
-        failed, failed_text, failed_hover = _grid(rows, backends), _grid(
-            rows, backends, ""), _grid(rows, backends, "")
+        share, text, hover = _cell_grids(rows, backends)
+        failed, failed_text, failed_hover = _cell_grids(rows, backends)
         finished = sub["status"] == "ok"
         row_best = sub[finished].groupby("row")["throughput_sps"].max()
         for position, case in sub.iterrows():
@@ -232,8 +235,7 @@ def speedup_figure(speedup: pd.DataFrame, baseline: str) -> go.Figure:
         sub = in_group(table, group)
         rows, backends = list(dict.fromkeys(sub["row"])), _backends(sub)
         most_rows = max(most_rows, len(rows))
-        z, text, hover = _grid(rows, backends), _grid(rows, backends, ""), _grid(
-            rows, backends, "")
+        z, text, hover = _cell_grids(rows, backends)
         for case in sub.itertuples():
             if pd.isna(case.speedup):
                 continue  # the baseline did not finish on this row: nothing to divide by

@@ -195,3 +195,30 @@ def test_a_row_with_columns_outside_the_schema_becomes_an_error_row(
     row, samples = runner.run_planned(PlannedCase(case), SweepConfig(), tmp_path, tmp_path)
     assert row["status"] == "error" and "made_up_column" in row["reason"]
     assert "median_ms" not in row and samples == {}
+
+
+def test_sigterm_to_the_sweep_kills_the_running_case(tmp_path: Path) -> None:
+    """A cancelled CI job sends SIGTERM: the case runs in its own session, so without the
+    handler it (and what it started) would outlive the sweep and load the machine."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "hang.pids"
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", "--results", str(tmp_path / "results"),
+         "--suite-file", str(FAULTY_SUITE_FILE), "--suite", "hangs", "--backend", "cpu-eager",
+         "--phase", "infer", "--quick", "--no-progress"],
+        env={**os.environ, PID_FILE_ENV: str(pid_file)}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pid_file.exists(), "the hanging case never started"
+    worker, child = (int(pid) for pid in pid_file.read_text().split())
+    sweep.send_signal(signal.SIGTERM)
+    _, err = sweep.communicate(timeout=30)
+    assert sweep.returncode == 130
+    assert "Resume with: archbench run --resume" in err
+    assert not alive(worker) and not alive(child)

@@ -27,14 +27,20 @@ import numpy as np
 import torch
 
 from harness.backends import get_backend
-from harness.backends.base import Backend, CaseContext
+from harness.backends.base import Backend, CaseContext, InferenceRunner, TrainRunner
 from harness.cases import Case, SweepConfig
 from harness.environment import cpu_count
 from harness.measure import memory
 from harness.measure.model_facts import count_params, flops_per_sample
 from harness.measure.parity import PARITY_SAMPLES, parity
 from harness.measure.stats import summarize, timing_columns
-from harness.measure.timing import DEFAULT_POLICY, QUICK_POLICY, TimingResult, time_loop
+from harness.measure.timing import (
+    DEFAULT_POLICY,
+    QUICK_POLICY,
+    TimingPolicy,
+    TimingResult,
+    time_loop,
+)
 from harness.training import final_loss, predict_in_batches, run_budget
 from harness.weights import REFERENCE_BACKEND, model_key, store_state, trained_state
 from suites.base import Suite, TaskData, top1_accuracy
@@ -71,7 +77,7 @@ def run_case(case: Case, config: SweepConfig, cache_dir: Path) -> CaseOutput:
     out = CaseOutput()
     out.row.update(backend.settings())
     out.row.update(device=backend.device, precision=backend.precision, seed=config.seed,
-                   torch_threads=torch.get_num_threads(),
+                   batch_size=case.batch_size, torch_threads=torch.get_num_threads(),
                    torch_interop_threads=torch.get_num_interop_threads())
     data = suite.data(case.size)
     steps = budget_steps(suite, config.quick)
@@ -117,25 +123,31 @@ def fp64_reference(suite: Suite, size: str, data: TaskData, weights: dict[str, t
         return model(parity_x.double() if parity_x.is_floating_point() else parity_x).numpy()
 
 
-def _measure(step, sync, policy, device: str, out: CaseOutput) -> None:
-    """Cold call, first steady call, then the timing protocol; fills timing columns."""
+def _measure(runner: InferenceRunner | TrainRunner, step: Callable[[], object],
+             policy: TimingPolicy, device: str, record_peak: Callable[[], None],
+             out: CaseOutput) -> None:
+    """Cold call, first steady call, then the timing protocol; then the peak memory and what
+    the runner learned while preparing (cold-start facts, compile counters)."""
     start = time.perf_counter()
     step()
-    sync()
+    runner.sync()
     out.row["cold_call_s"] = time.perf_counter() - start
     start = time.perf_counter()
     step()
-    sync()
+    runner.sync()
     out.row["first_iter_ms"] = (time.perf_counter() - start) * 1e3
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    timing = time_loop(step, sync, policy)
+    timing = time_loop(step, runner.sync, policy)
+    record_peak()
     if device == "cuda":
         out.row["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / memory.MB
         out.row["cuda_peak_reserved_mb"] = torch.cuda.max_memory_reserved() / memory.MB
         out.row["device_mem_used_mb"] = memory.nvml_process_memory_mb(
             memory.torch_device_uuid(torch.cuda.current_device()))
     _record_timing(timing, out)
+    out.row.update(runner.facts)
+    out.row.update(runner.counters())
 
 
 def _record_timing(timing: TimingResult, out: CaseOutput) -> None:
@@ -146,15 +158,10 @@ def _record_timing(timing: TimingResult, out: CaseOutput) -> None:
 
 
 def _infer(case: Case, backend: Backend, model: torch.nn.Module, data: TaskData,
-           x: torch.Tensor, reference: np.ndarray, policy, ctx: CaseContext,
+           x: torch.Tensor, reference: np.ndarray, policy: TimingPolicy, ctx: CaseContext,
            record_peak: Callable[[], None], out: CaseOutput) -> None:
-    out.row["batch_size"] = case.batch_size
     runner = backend.inference(model, ctx)
-    step = runner.bind(x)
-    _measure(step, runner.sync, policy, backend.device, out)
-    record_peak()
-    out.row.update(runner.facts)
-    out.row.update(runner.counters())
+    _measure(runner, runner.bind(x), policy, backend.device, record_peak, out)
 
     logits = predict_in_batches(runner.predict, data.x_test, case.batch_size)
     out.row["accuracy"] = top1_accuracy(logits, data.y_test)
@@ -165,16 +172,11 @@ def _infer(case: Case, backend: Backend, model: torch.nn.Module, data: TaskData,
 
 
 def _train(case: Case, backend: Backend, suite: Suite, model: torch.nn.Module, data: TaskData,
-           x: torch.Tensor, y: torch.Tensor, policy, ctx: CaseContext, steps: int,
-           record_peak: Callable[[], None], out: CaseOutput) -> None:
-    out.row["batch_size"] = case.batch_size
+           x: torch.Tensor, y: torch.Tensor, policy: TimingPolicy, ctx: CaseContext,
+           steps: int, record_peak: Callable[[], None], out: CaseOutput) -> None:
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     trainer = backend.training(model, suite.task, ctx)
-    step = trainer.bind(x, y)
-    _measure(step, trainer.sync, policy, backend.device, out)
-    record_peak()
-    out.row.update(trainer.facts)
-    out.row.update(trainer.counters())
+    _measure(trainer, trainer.bind(x, y), policy, backend.device, record_peak, out)
 
     # The budget starts from the same initial weights for every backend (copied in place, so a
     # compiled graph stays valid), with a fresh optimizer.

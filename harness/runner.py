@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -69,8 +68,8 @@ def resume_config(run: str, results_dir: Path) -> tuple[Path, SweepConfig]:
     return run_dir, SweepConfig.from_dict(manifest["config"])
 
 
-def run_sweep(run_dir: Path, config: SweepConfig, progress: bool | None = None,
-              on_case: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+def run_sweep(run_dir: Path, config: SweepConfig, progress: bool | None = None
+              ) -> list[dict[str, Any]]:
     """Run every planned case that has no record yet; return the rows produced now."""
     run_id = run_dir.name
     environment = collect_environment()
@@ -86,8 +85,6 @@ def run_sweep(run_dir: Path, config: SweepConfig, progress: bool | None = None,
         row.update(run_id=run_id, **environment, timestamp=_now())
         save_case(run_dir, row, samples)
         rows.append(row)
-        if on_case:
-            on_case(row)
     return rows
 
 

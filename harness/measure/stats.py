@@ -48,6 +48,13 @@ class Summary:
         return bool(self.rel_iqr > NOISE_THRESHOLD)
 
 
+def relative_iqr(samples: Sequence[float]) -> float:
+    """IQR / median of raw samples, without a full `summarize`: the timing loop's stopping rule
+    evaluates it many times while sampling (`Summary.rel_iqr` is the same ratio)."""
+    p25, median, p75 = np.percentile(samples, [25, 50, 75])
+    return float((p75 - p25) / median) if median > 0 else math.inf
+
+
 def median_ci_ranks(n: int, confidence: float = CONFIDENCE) -> tuple[int, int] | None:
     """1-based ranks (lo, hi) of the order statistics bounding the median, or None if n is small.
 

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
+from harness.measure.stats import relative_iqr
 
 Clock = Callable[[], float]
 
@@ -72,11 +72,6 @@ class TimingResult:
         return [s * 1e3 for s in self.samples_s]
 
 
-def _rel_iqr(samples: list[float]) -> float:
-    p25, median, p75 = np.percentile(samples, [25, 50, 75])
-    return (p75 - p25) / median if median > 0 else math.inf
-
-
 def time_loop(step: Callable[[], object], sync: Callable[[], None],
               policy: TimingPolicy = DEFAULT_POLICY, clock: Clock = time.perf_counter
               ) -> TimingResult:
@@ -107,7 +102,7 @@ def time_loop(step: Callable[[], object], sync: Callable[[], None],
                 break
             if len(samples) >= next_check and total >= policy.t_min:
                 next_check = max(len(samples) + 1, math.ceil(len(samples) * 1.05))
-                if _rel_iqr(samples) <= policy.rel_iqr_target:
+                if relative_iqr(samples) <= policy.rel_iqr_target:
                     result.stop_reason = "converged"
                     break
     finally:

@@ -20,7 +20,8 @@ from typing import Any
 from harness.cases import Case
 from harness.errors import UsageError
 from harness.measure.stats import NOISE_THRESHOLD, summarize, timing_columns
-from harness.results import MANIFEST, SCHEMA, save_case, write_json_atomic
+from harness.results import MANIFEST, save_case, write_json_atomic
+from harness.schema import SCHEMA
 
 _IDENTITY_DEFAULTS = {"phase": "infer", "batch_size": 1, "device": "", "precision": ""}
 

@@ -29,13 +29,13 @@ from harness.environment import collect_environment
 from harness.errors import UsageError
 from harness.results import (
     MANIFEST,
-    SCHEMA,
     finished_case_ids,
     load_manifest,
     resolve_run,
     save_case,
     write_json_atomic,
 )
+from harness.schema import SCHEMA
 
 LOGS_DIR = "logs"
 CACHE_DIR = ".cache"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.environment import archbench_commit, collect_environment, cpu_count
-from harness.results import SCHEMA
+from harness.schema import SCHEMA
 
 
 def test_environment_fills_schema_columns() -> None:

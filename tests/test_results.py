@@ -13,11 +13,8 @@ import pytest
 from harness.errors import UsageError
 from harness.results import (
     CASES_DIR,
-    COLUMNS,
     MANIFEST,
     SAMPLES,
-    SCHEMA,
-    STATUSES,
     TABLE,
     finished_case_ids,
     load_manifest,
@@ -25,9 +22,9 @@ from harness.results import (
     load_samples,
     resolve_run,
     save_case,
-    to_frame,
     write_json_atomic,
 )
+from harness.schema import COLUMNS, SCHEMA, STATUSES, to_frame
 
 OK_ROW = {
     "run_id": "r1", "case_id": "cnn-tiny-cpu-eager-infer-bs32", "suite": "cnn", "size": "tiny",

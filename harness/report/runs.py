@@ -104,7 +104,8 @@ def order_cases(frame: pd.DataFrame, run_ids: Sequence[str]) -> pd.DataFrame:
         "phase": frame["phase"].map(phase_rank),
         "batch": frame["batch_size"],
     }, index=frame.index)
-    keys["params"] = pd.to_numeric(keys["params"], errors="coerce").fillna(float("inf"))
+    keys["params"] = (pd.to_numeric(keys["params"], errors="coerce").astype("float64")
+                      .fillna(float("inf")))
     order = keys.sort_values(list(keys.columns), kind="stable").index
     return frame.loc[order].reset_index(drop=True)
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.results import MANIFEST, SAMPLES, TABLE, samples_frame, to_frame, write_json_atomic
+from harness.results import MANIFEST, SAMPLES, TABLE, write_json_atomic
+from harness.schema import samples_frame, to_frame
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 SUITES = {"cnn": {"tiny": 20_000, "small": 200_000},

@@ -5,6 +5,11 @@ The result is an ordinary run folder (manifest, cases/, results.parquet, samples
 benchmark suite (`benchmarks/test_backends.py`) carry their identity in `extra_info`; any other
 benchmark is imported too, named by its group and test name.
 
+The file is untrusted (an artefact from another machine's CI), and its names end up in file
+names (`cases/<case-id>.json`). So every name of a case id is encoded (`harness.names`): a name
+that follows the rule is kept, any other gets a safe stand-in, and the manifest's `renamed`
+maps each stand-in back to the original. The import never refuses a name.
+
 Statistics are recomputed from the raw rounds when the file has them (`--benchmark-save-data`),
 so the confidence interval and noise flag mean the same as in a sweep; otherwise they come from
 pytest-benchmark's own summary, and the interval is missing (NA), not guessed.
@@ -20,10 +25,13 @@ from typing import Any
 from harness.cases import Case
 from harness.errors import UsageError
 from harness.measure.stats import NOISE_THRESHOLD, summarize, timing_columns
+from harness.names import encode_name
 from harness.results import MANIFEST, save_case, write_json_atomic
 from harness.schema import SCHEMA
 
 _IDENTITY_DEFAULTS = {"phase": "infer", "batch_size": 1, "device": "", "precision": ""}
+_NAMES = ("suite", "size", "backend", "phase")  # the names of a case id
+_MAX_BATCH_SIZE = 2**31 - 1  # Int64 column; and 'bs<N>' must stay short, it is in a file name
 
 
 def read_benchmark_json(path: Path) -> dict[str, Any]:
@@ -44,22 +52,33 @@ def read_benchmark_json(path: Path) -> dict[str, Any]:
                              "no 'stats' with 'median' and 'rounds'")
         batch_size = (bench.get("extra_info") or {}).get("batch_size", 1)
         if not (isinstance(stats["median"], (int, float)) and stats["median"] > 0
-                and isinstance(batch_size, int) and batch_size > 0):
+                and isinstance(batch_size, int) and 0 < batch_size <= _MAX_BATCH_SIZE):
             raise UsageError(f"malformed pytest-benchmark file {path}: benchmark #{index} needs "
-                             "a positive median and a positive integer extra_info.batch_size")
+                             "a positive median and an integer extra_info.batch_size from 1 to "
+                             f"{_MAX_BATCH_SIZE}")
     return document
 
 
-def _identity(bench: dict[str, Any]) -> dict[str, Any]:
+def _identity(bench: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The identifying columns of a benchmark's row, case_id included, with its names
+    encoded; and the names that had to change (stand-in -> original)."""
     extra = bench.get("extra_info") or {}
     if {"suite", "size", "backend"} <= set(extra):
         identity = {**_IDENTITY_DEFAULTS, **{k: extra[k] for k in extra if k in SCHEMA}}
+        from_file = _NAMES
     else:  # someone else's benchmark: keep it, named by its group and test
         identity = {**_IDENTITY_DEFAULTS, "suite": bench.get("group") or "pytest-benchmark",
                     "size": "-", "backend": bench.get("name", "?")}
+        from_file = ("suite", "backend")  # size '-' is the importer's own placeholder
+    renamed: dict[str, str] = {}
+    for key in from_file:
+        original = str(identity[key])
+        identity[key] = encode_name(original)
+        if identity[key] != original:
+            renamed[identity[key]] = original
     case = Case(identity["suite"], identity["size"], identity["backend"], identity["phase"],
                 int(identity["batch_size"]))
-    return {**identity, "case_id": case.case_id}
+    return {**identity, "case_id": case.case_id}, renamed
 
 
 def _statistics(stats: dict[str, Any], batch_size: int) -> tuple[dict[str, Any], list[float]]:
@@ -93,12 +112,13 @@ def import_benchmark_json(path: Path, results_dir: Path, run_id: str | None = No
         "archbench_commit": (commit.get("id") or "")[:12] + ("-dirty" if commit.get("dirty")
                                                               else ""),
     }
+    identities = [_identity(bench) for bench in document["benchmarks"]]
     write_json_atomic(run_dir / MANIFEST, {
         "run_id": run_id, "source": f"pytest-benchmark {document.get('version', '?')}",
         "imported_from": str(Path(path).resolve()), "started": document.get("datetime", ""),
-        "environment": environment, "config": {}})
-    for bench in document["benchmarks"]:
-        identity = _identity(bench)
+        "environment": environment, "config": {},
+        "renamed": {new: old for _, renamed in identities for new, old in renamed.items()}})
+    for bench, (identity, _) in zip(document["benchmarks"], identities, strict=True):
         statistics, samples = _statistics(bench["stats"], int(identity["batch_size"]))
         extra = bench.get("extra_info") or {}
         versions = {k: extra[k] for k in ("torch_version", "onnxruntime_version") if k in extra}

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.errors import UsageError, one_line, unknown_choice
+from harness.names import check_name
 from suites import cnn, rnn, transformer
 from suites.base import Suite
 
@@ -39,8 +40,16 @@ def load_suite_file(path: str | Path) -> list[Suite]:
     if not found:
         raise UsageError(f"suite file '{path}' defines no Suite; write e.g. "
                          "SUITE = Suite(name=..., sizes=..., build=..., task=...)")
+    for suite in found:
+        _check_names(suite, path)
     return [replace(suite, source=str(path.resolve())) for suite in found]
 
+
+def _check_names(suite: Suite, path: Path) -> None:
+    """Suite and size names become file names (case ids), so each must be a plain one."""
+    check_name("suite", suite.name, f"in suite file '{path}'")
+    for size in suite.sizes:
+        check_name("size", size, f"of suite {suite.name!r} in suite file '{path}'")
 
 
 def available_suites(suite_files: Iterable[str | Path] = ()) -> dict[str, Suite]:

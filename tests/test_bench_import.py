@@ -12,7 +12,8 @@ import pytest
 from harness.bench_import import import_benchmark_json
 from harness.cli import main
 from harness.errors import UsageError
-from harness.results import load_results, load_samples
+from harness.results import load_manifest, load_results, load_samples
+from tests.test_names import HOSTILE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +59,9 @@ def test_import_via_cli_then_show(benchmark_json, tmp_path, capsys):
     ("not json at all", "not JSON"),
     ('{"machine_info": {}}', "'benchmarks' list"),
     ('{"benchmarks": [{"name": "x"}]}', "benchmark #0"),
+    # a batch size this long would make the case id too long for a file name
+    ('{"benchmarks": [{"stats": {"median": 1, "rounds": 1}, "extra_info": {"batch_size": '
+     + str(10**300) + "}}]}", "benchmark #0"),
 ])
 def test_malformed_file_is_one_clear_line(tmp_path, capsys, content, message):
     path = tmp_path / "bad.json"
@@ -89,3 +93,36 @@ def test_imported_run_gets_the_html_report(benchmark_json, tmp_path):
     index = write_report([run_dir], tmp_path / "report")
     assert "cnn-tiny-cpu-eager-infer-bs32" in (tmp_path / "report" / "summary.csv").read_text()
     assert index.stat().st_size > 0
+
+
+def _benchmarks_named(name: str) -> list[dict]:
+    """The name in each field of an archbench benchmark's case id, and as a foreign one's."""
+    stats = {"median": 0.002, "rounds": 3}
+    identity = {"suite": "cnn", "size": "tiny", "backend": "cpu-eager", "phase": "infer",
+                "batch_size": 1}
+    return [*({"name": "test_backend", "stats": stats, "extra_info": {**identity, field: name}}
+              for field in ("suite", "size", "backend", "phase")),
+            {"name": name, "group": name, "stats": stats}]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_no_imported_name_writes_outside_the_run_folder(name: str, tmp_path: Path) -> None:
+    """Imported names are untrusted: `test_x[../../../../tmp/pwned]` wrote outside the run
+    folder. Every name is encoded instead, the import still succeeds with every row, and the
+    manifest maps each stand-in back to the original."""
+    if name.startswith("/"):  # absolute names point into tmp_path, so the walk sees a write
+        name = f"{tmp_path}{name}"
+    source = tmp_path / "hostile.json"
+    source.write_text(json.dumps({"benchmarks": _benchmarks_named(name)}))
+    results = tmp_path / "deep" / "er" / "results"  # so '../../../..' stays inside tmp_path
+    results.mkdir(parents=True)
+    before = set(tmp_path.rglob("*"))
+    run_dir = import_benchmark_json(source, results, run_id="imported")
+    written = set(tmp_path.rglob("*")) - before
+    assert written and all(path.is_relative_to(run_dir) for path in written), sorted(written)
+    cases_dir = run_dir / "cases"
+    cases = [path for path in written if path.is_relative_to(cases_dir) and path != cases_dir]
+    assert all(path.parent == cases_dir and path.is_file() for path in cases)  # no sub-folder
+    table = load_results(run_dir)
+    assert len(table) == len(cases) == 5 and table["case_id"].is_unique
+    assert set(load_manifest(run_dir)["renamed"].values()) == {name}

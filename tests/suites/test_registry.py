@@ -8,9 +8,11 @@ import pytest
 from torch import nn
 
 from harness.errors import UsageError
+from harness.names import is_valid_name
 from suites.base import Suite
 from suites.registry import BUILTIN, available_suites, get_suite, load_suite_file
 from tests.conftest import FAULTY_SUITE_FILE, MLP_SUITE_FILE
+from tests.test_names import HOSTILE
 
 
 def test_user_suite_file_loads_by_path() -> None:
@@ -89,3 +91,32 @@ def test_two_user_files_with_the_same_suite_name_clash(tmp_path: Path) -> None:
 def test_missing_suite_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
         load_suite_file(tmp_path / "absent.py")
+
+
+def test_builtin_suite_and_size_names_follow_the_name_rule() -> None:
+    names = [(suite.name, size) for suite in BUILTIN.values() for size in suite.sizes]
+    assert names and all(is_valid_name(suite) and is_valid_name(size) for suite, size in names)
+
+
+RENAMED_CNN = """
+from dataclasses import replace
+from suites.cnn import SUITE as CNN
+SUITE = replace(CNN, name={name!r}, sizes={{{size!r}: CNN.sizes["tiny"]}},
+                default_sizes=({size!r},))
+"""
+
+
+@pytest.mark.parametrize("kind", ["suite", "size"])
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_suite_file_name_that_would_become_a_path_is_refused(kind: str, name: str,
+                                                                write_suite_file) -> None:
+    """Suite and size names become file names: `../../tmp/pwned` wrote outside the run folder,
+    `x<b>ss</b>` made a sub-folder of cases/ whose case vanished from the table."""
+    names = {"name": "mine", "size": "tiny", **{"name" if kind == "suite" else "size": name}}
+    path = write_suite_file(RENAMED_CNN.format(**names))
+    with pytest.raises(UsageError) as info:
+        available_suites([path])
+    message = str(info.value)
+    assert len(message.splitlines()) == 1, message
+    assert f"invalid {kind} name {name!r}" in message and str(path) in message
+    assert "letters, digits, '_', '.', '+' or '-'" in message

@@ -3,8 +3,9 @@
 Inference accuracy must be of *trained* weights (a random model's accuracy says nothing about
 a backend), and every inference backend must see the *same* weights so that their accuracies
 differ only by the backend. So each suite/size is trained once, with PyTorch eager fp32 on the
-CPU for the task's budget, and cached under a key that covers the model's definition, the size,
-the budget, the seed and the torch version.
+CPU for the task's budget, and cached under a key that covers everything the weights depend on
+(`model_key`): stale weights would pass for trained ones and skew every inference row after an
+edit, and the ONNX export cache inherits the key.
 
 A sweep's own `cpu-eager` train case runs exactly that training (same initial weights, batches,
 seed and optimizer; see `harness.training.run_budget`), so it stores its result here and the
@@ -13,7 +14,9 @@ inference cases after it do not train the same weights a second time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import inspect
 import json
 import os
@@ -26,46 +29,105 @@ from harness.backends.eager import CPU_EAGER
 from harness.training import run_budget
 from suites.base import Suite, TaskData
 
+#: Modules whose code shapes the trained weights whatever the suite: Task and its optimizer,
+#: the digits data, the budget, this cache, and the reference backend's training step.
+TRAINING_MODULES = ("suites.base", "suites.digits", "harness.training", "harness.weights",
+                    "harness.backends.base", "harness.backends.eager",
+                    "harness.backends.torch_runtime")
 
-def model_key(suite: Suite, size: str, steps: int, seed: int) -> str:
-    """Hash of everything the trained weights depend on."""
-    definition = inspect.getsource(inspect.getmodule(suite.build))
+
+def model_key(suite: Suite, size: str, steps: int, seed: int,
+              data: TaskData | None = None) -> str:
+    """Hash of everything the trained weights depend on.
+
+    That is: the source files of the code that takes part (`code_files`), the task's data
+    (`data`, loaded from the suite when not given), the size's config, the budget, the seed and
+    the torch version. Whole files rather than single functions, so that an edit to a helper
+    or a default retrains too; an edit that did not matter costs one retraining.
+    """
+    data = suite.data(size) if data is None else data
     task = suite.task
     payload = json.dumps({
-        "definition": definition, "suite": suite.name, "size": size,
+        "code": sorted({source_digest(path) for path in code_files(suite)}),
+        "data": data_digest(data), "suite": suite.name, "size": size,
         "config": dict(suite.config(size)), "steps": steps, "seed": seed,
         "train_batch": task.train_batch, "lr": task.lr, "task": task.name,
-        "torch": torch.__version__,
+        "loss": getattr(task.loss, "__qualname__", ""), "torch": torch.__version__,
     }, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def code_files(suite: Suite) -> set[str]:
+    """Source files of the code that builds and trains the suite's model.
+
+    `TRAINING_MODULES`, the files that define the suite's build, task loader, loss and task
+    class, and a user's suite file itself. A module that those import from elsewhere is not
+    seen: after editing one, delete the cache (`results/.cache/weights/`).
+    """
+    files = {importlib.util.find_spec(name).origin for name in TRAINING_MODULES}
+    for code in (suite.build, suite.task.load, suite.task.loss, type(suite.task)):
+        try:
+            path = inspect.getsourcefile(code)
+        except TypeError:  # built-in (C) code has no source file; the torch version covers it
+            continue
+        if path is not None:
+            files.add(path)
+    if suite.source != "builtin":
+        files.add(suite.source)
+    return files
+
+
+def source_digest(path: str) -> str:
+    """Digest of a file's bytes, read once per process and version of the file: a stat per
+    key is cheap, reading every file for every key is not."""
+    stat = os.stat(path)
+    return _file_digest(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.cache
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    """`mtime_ns` and `size` only key the cache: an edited file is read again."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def data_digest(data: TaskData) -> str:
+    """Digest of the whole split (the held-out half too: cheap, and no case to argue)."""
+    digest = hashlib.sha256(str(data.num_classes).encode())
+    for tensor in (data.x_train, data.y_train, data.x_test, data.y_test):
+        digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 REFERENCE_BACKEND: Backend = CPU_EAGER
 
 
-def _path(suite: Suite, size: str, steps: int, seed: int, cache_dir: Path) -> Path:
-    return cache_dir / "weights" / f"{suite.name}-{size}-{model_key(suite, size, steps, seed)}.pt"
+def _path(suite: Suite, size: str, key: str, cache_dir: Path) -> Path:
+    return cache_dir / "weights" / f"{suite.name}-{size}-{key}.pt"
 
 
-def store_state(suite: Suite, size: str, steps: int, seed: int, cache_dir: Path,
-                module: torch.nn.Module) -> None:
-    """Cache the weights of a module trained by the reference backend for the budget."""
-    path = _path(suite, size, steps, seed, cache_dir)
+def _save(module: torch.nn.Module, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp)
     os.replace(tmp, path)
 
 
+def store_state(suite: Suite, size: str, steps: int, seed: int, cache_dir: Path,
+                module: torch.nn.Module) -> None:
+    """Cache the weights of a module trained by the reference backend for the budget."""
+    _save(module, _path(suite, size, model_key(suite, size, steps, seed), cache_dir))
+
+
 def trained_state(suite: Suite, size: str, data: TaskData, steps: int, seed: int,
                   cache_dir: Path, threads: int) -> dict[str, torch.Tensor]:
     """The state dict after the budget, from the cache or trained now (and cached)."""
-    path = _path(suite, size, steps, seed, cache_dir)
+    key = model_key(suite, size, steps, seed, data)
+    path = _path(suite, size, key, cache_dir)
     if not path.exists():
         model = suite.model(size, data, seed)
-        key = model_key(suite, size, steps, seed)
         trainer = REFERENCE_BACKEND.training(model, suite.task,
                                              CaseContext(cache_dir, threads, key, seed))
         run_budget(trainer.step, data, suite.task.train_batch, steps, seed)
-        store_state(suite, size, steps, seed, cache_dir, model)
+        _save(model, path)
     return torch.load(path, weights_only=True)

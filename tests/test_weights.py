@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import torch
 
+from harness import weights
 from harness.cases import Case, SweepConfig
 from harness.execute import budget_steps, run_case
 from harness.weights import model_key, trained_state
-from suites.registry import BUILTIN
+from suites.registry import BUILTIN, load_suite_file
+from tests.conftest import MLP_SUITE_FILE
 
 CNN = BUILTIN["cnn"]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_model_key_changes_with_everything_the_weights_depend_on() -> None:
@@ -20,6 +25,59 @@ def test_model_key_changes_with_everything_the_weights_depend_on() -> None:
     others = {model_key(CNN, "small", 30, 0), model_key(CNN, "tiny", 31, 0),
               model_key(CNN, "tiny", 30, 1), model_key(BUILTIN["rnn"], "tiny", 30, 0)}
     assert key not in others and len(others) == 4
+
+
+@pytest.mark.parametrize("module", [
+    "suites/cnn.py", "suites/base.py", "suites/digits.py", "harness/training.py",
+    "harness/weights.py", "harness/backends/base.py", "harness/backends/eager.py",
+    "harness/backends/torch_runtime.py"])
+def test_model_key_changes_when_code_the_weights_depend_on_changes(module: str,
+                                                                    monkeypatch) -> None:
+    """Only the suite's module was hashed: an edit to the data, the budget, the optimizer or
+    the training step reused stale weights (and stale ONNX exports)."""
+    key = model_key(CNN, "tiny", 30, 0)
+    read = weights.source_digest
+    edited = ROOT / module
+
+    def source_digest(path: str) -> str:
+        return read(path) + ("+edit" if Path(path).resolve() == edited else "")
+
+    monkeypatch.setattr(weights, "source_digest", source_digest)
+    assert model_key(CNN, "tiny", 30, 0) != key
+
+
+def test_model_key_changes_when_a_user_suite_file_is_edited(tmp_path: Path) -> None:
+    path = tmp_path / "my_mlp.py"
+    source = MLP_SUITE_FILE.read_text()
+    path.write_text(source)
+    (suite,) = load_suite_file(path)
+    key = model_key(suite, "tiny", 30, 0)
+    path.write_text(source.replace("nn.ReLU()", "nn.GELU()"))
+    (edited,) = load_suite_file(path)
+    assert model_key(edited, "tiny", 30, 0) != key
+    assert model_key(edited, "tiny", 30, 0) == model_key(edited, "tiny", 30, 0)
+
+
+def test_model_key_changes_with_the_task_data() -> None:
+    data = CNN.data("tiny")
+    y_train = data.y_train.clone()
+    y_train[0] = (y_train[0] + 1) % data.num_classes
+    relabelled = replace(data, y_train=y_train)
+    key = model_key(CNN, "tiny", 30, 0)
+    assert model_key(CNN, "tiny", 30, 0, data) == key  # the suite's own data by default
+    assert model_key(CNN, "tiny", 30, 0, relabelled) != key
+    other_loader = replace(CNN, task=replace(CNN.task, load=lambda config: relabelled))
+    assert model_key(other_loader, "tiny", 30, 0) != key
+
+
+def test_model_key_reads_each_source_file_once_per_process(monkeypatch) -> None:
+    key = model_key(CNN, "tiny", 30, 0)
+
+    def no_reading(self: Path) -> bytes:
+        raise AssertionError(f"{self} read again")
+
+    monkeypatch.setattr(Path, "read_bytes", no_reading)
+    assert model_key(CNN, "tiny", 30, 0) == key
 
 
 def test_trained_state_is_trained_once_then_read_from_the_cache(tmp_path: Path) -> None:

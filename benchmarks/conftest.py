@@ -24,7 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated sizes (default: tiny; bench-ci: tiny,small)")
     group.addoption("--archbench-backends", default="",
                     help="comma-separated backends (default: every available backend except "
-                         "the compile ones, whose compilation takes tens of seconds each)")
+                         "the compile ones, whose compilation takes tens of seconds each, and "
+                         "those a default sweep leaves out, such as emulated bf16)")
     group.addoption("--archbench-phases", default=",".join(PHASES))
     group.addoption("--archbench-batch-size", type=int, default=32)
     group.addoption("--archbench-rounds", type=int, default=5,
@@ -40,7 +41,8 @@ def benchmark_cases(config: pytest.Config) -> list[Case]:
     """suite x size x backend x phase, with backends this machine can run only."""
     available = available_backends()
     backends = _listed(config, "--archbench-backends") or [
-        name for name in available if not name.endswith("-compile")]
+        name for name in available if not name.endswith("-compile")
+        and BACKENDS[name].default_skip_reason() is None]
     for name in backends:
         if name not in BACKENDS:
             raise pytest.UsageError(str(unknown_choice("backend", name, list(BACKENDS))))

@@ -34,7 +34,8 @@ class Case:
 @dataclass(frozen=True)
 class SweepConfig:
     """What to run. Empty selections mean: every suite, each suite's default sizes, every
-    backend (unavailable ones become skipped rows)."""
+    backend (unavailable ones become skipped rows, as do backends with a default-skip reason,
+    such as emulated bf16, which run only when named)."""
 
     suites: tuple[str, ...] = ()
     sizes: tuple[str, ...] = ()
@@ -95,7 +96,8 @@ def expand(config: SweepConfig) -> list[PlannedCase]:
         for size in config.sizes or suite.default_sizes:
             suite.config(size)  # raises, naming the suite's sizes
             for backend in backends:
-                unavailable = backend.unavailable_reason()
+                unavailable = backend.unavailable_reason() or (
+                    None if config.backends else backend.default_skip_reason())
                 for phase in config.phases:
                     reason = unavailable or backend.phase_unsupported_reason(phase)
                     for batch_size in config.batch_sizes:

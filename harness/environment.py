@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from harness import cpu_features
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,20 +65,38 @@ def cpu_model() -> str:
 
 def gpu_name() -> str:
     """The name of the GPU the cases will use: the first one CUDA_VISIBLE_DEVICES names (NVML
-    ignores that variable and counts every device)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    ignores that variable and counts every device).
+
+    "" means no GPU: no NVML library or driver, no device, or CUDA_VISIBLE_DEVICES set to hide
+    them all. Any other failure is not swallowed into "": the name decides whether two runs
+    come from the same machine, so it says that it could not be read.
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    first = visible.split(",")[0].strip() if visible is not None else "0"
+    if not first or first.startswith("-"):
+        return ""  # the variable hides every device from CUDA
     try:
         import pynvml
-        pynvml.nvmlInit()
-        try:
-            handle = (pynvml.nvmlDeviceGetHandleByUUID(visible) if visible.startswith("GPU-")
-                      else pynvml.nvmlDeviceGetHandleByIndex(int(visible or 0)))
-            name = pynvml.nvmlDeviceGetName(handle)
-        finally:
-            pynvml.nvmlShutdown()
-        return name.decode() if isinstance(name, bytes) else str(name)
-    except Exception:  # no driver, no device, no library: all mean "no GPU name"
+    except ImportError:
         return ""
+    try:
+        pynvml.nvmlInit()
+    except (pynvml.NVMLError_LibraryNotFound, pynvml.NVMLError_DriverNotLoaded,
+            pynvml.NVMLError_NoPermission):
+        return ""
+    except pynvml.NVMLError as exc:
+        return f"unknown GPU (NVML: {exc})"
+    try:
+        handle = (pynvml.nvmlDeviceGetHandleByUUID(first) if first.startswith(("GPU-", "MIG-"))
+                  else pynvml.nvmlDeviceGetHandleByIndex(int(first)))
+        name = pynvml.nvmlDeviceGetName(handle)
+    except (pynvml.NVMLError_NotFound, pynvml.NVMLError_InvalidArgument, ValueError):
+        return ""  # no such device: CUDA will see none either
+    except pynvml.NVMLError as exc:
+        return f"unknown GPU (NVML: {exc})"
+    finally:
+        pynvml.nvmlShutdown()
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 @lru_cache(maxsize=1)
@@ -107,6 +127,8 @@ def collect_environment() -> dict[str, Any]:
         "hostname": socket.gethostname(),
         "cpu_model": cpu_model(),
         "cpu_cores": cpu_count(),
+        "cpu_isa": cpu_features.cpu_isa(),
+        "cpu_flags": cpu_features.flags_text(),
         "gpu_name": gpu_name(),
         "cuda_version": torch.version.cuda or "",
         "python_version": platform.python_version(),

@@ -51,6 +51,12 @@ SCHEMA: dict[str, str] = {
     "warmup_iters": "untimed warm-up iterations",
     "warmup_s": "seconds spent warming up",
     "stop_reason": "why sampling stopped: converged (IQR within target) or t_max",
+    # what else the machine did during the timed region (harness/measure/contention.py)
+    "other_cpu_pct": "CPU time other processes used while timing, % of all the CPUs' time",
+    "steal_pct": "CPU time the hypervisor gave to other VMs while timing, % of all CPU time",
+    "load_avg_1m": "1-minute load average at the end of the timed region (includes the case)",
+    "contention_note": "why a number may be slow or noisy: other processes, steal, or the case "
+    "itself on a quiet machine (empty when quiet and not noisy)",
     # cold start, kept out of the steady-state numbers above
     "cold_call_s": "the first call after preparation (lazy compilation, autotuning, allocation)",
     "first_iter_ms": "the second call: first latency after the cold call",
@@ -60,6 +66,8 @@ SCHEMA: dict[str, str] = {
     "session_s": "ONNX Runtime session creation time",
     "onnx_file_mb": "size of the ONNX file the session loaded",
     "quantized_ops": "int8: the integer ops of the quantised graph, e.g. 'ConvInteger:2'",
+    "quantization": "int8: how the file was quantised (weights per channel/tensor, 8- or 7-bit "
+    "reduce_range, and why for this CPU)",
     "float_weight_ops": "int8: weighted ops quantize_dynamic left in float, e.g. 'LSTM:1' "
     "(empty: everything was quantised)",
     "graph_breaks": "torch.compile graph breaks, including frames dynamo could not trace at all",
@@ -93,12 +101,18 @@ SCHEMA: dict[str, str] = {
     "cudnn_benchmark": "torch.backends.cudnn.benchmark during the case",
     "tf32_matmul": "torch.backends.cuda.matmul.allow_tf32 during the case",
     "tf32_cudnn": "torch.backends.cudnn.allow_tf32 during the case",
+    "precision_emulated": "True when the hardware has no native support for the precision and "
+    "it ran emulated (bf16 on a CPU without bf16 instructions)",
+    "precision_note": "why the precision was emulated (empty when native)",
     "seed": "seed of model initialisation, data split and synthetic inputs",
     "wall_s": "wall time of the whole case, process start to finish",
     # environment
     "hostname": "machine name",
     "cpu_model": "CPU model string",
     "cpu_cores": "logical CPUs available to the process",
+    "cpu_isa": "kernel set ATen dispatches to (AVX512, AVX2, ...; torch.backends.cpu)",
+    "cpu_flags": "the CPU's flags that decide native bf16/int8 (avx512f, avx512_bf16, amx_bf16, "
+    "avx512_vnni, avx_vnni, ...), as /proc/cpuinfo lists them",
     "gpu_name": "CUDA device name (empty without CUDA)",
     "cuda_version": "CUDA version torch was built with (empty for CPU builds)",
     "python_version": "Python version",
@@ -114,14 +128,15 @@ _INT_COLUMNS = {"batch_size", "params", "n", "warmup_iters", "train_steps", "gra
                 "compiled_graphs", "recompiles", "torch_threads", "torch_interop_threads",
                 "ort_threads", "seed", "cpu_cores"}
 _FLOAT_COLUMNS = {"flops_per_sample", "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms",
-                  "iqr_ms", "p90_ms", "p99_ms", "ci99_low_ms", "ci99_high_ms",
+                  "other_cpu_pct", "steal_pct", "load_avg_1m", "iqr_ms", "p90_ms", "p99_ms",
+                  "ci99_low_ms", "ci99_high_ms",
                   "throughput_sps", "timed_s", "warmup_s", "cold_call_s", "first_iter_ms",
                   "compile_s", "export_s", "session_s", "onnx_file_mb", "peak_rss_mb",
                   "rss_increase_mb", "cuda_peak_allocated_mb", "cuda_peak_reserved_mb",
                   "device_mem_used_mb", "accuracy", "final_loss", "parity_max_abs_err",
                   "parity_rel_err", "parity_top1_agree", "parity_tol", "wall_s"}
 _BOOL_COLUMNS = {"noisy", "export_cached", "parity_ok", "cudnn_benchmark", "tf32_matmul",
-                 "tf32_cudnn"}
+                 "tf32_cudnn", "precision_emulated"}
 
 
 def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from harness.cpu_features import isa_caps_key
+
+# Tests that compile in pytest's own process get the same per-cap inductor cache as cases do:
+# a suite run once natively and once with AVX2 caps must not share compiled kernels.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(
+    tempfile.gettempdir(), "archbench-tests-inductor", isa_caps_key()))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # one good user suite, "mlp": the README's example, so the documented file is what is tested

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.backends import BACKENDS, get_backend
+from harness.backends import BACKENDS, amp, get_backend
 from harness.backends.base import Backend
 from harness.cases import Case, SweepConfig, expand
+from harness.cpu_features import Bf16Support
 from harness.errors import UsageError
 from suites.registry import BUILTIN
 from tests.conftest import MLP_SUITE_FILE
@@ -109,3 +110,23 @@ def test_config_round_trips_through_a_dict_and_json_lists() -> None:
 def test_config_with_unknown_keys_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown keys \\['speed'\\]; valid keys: .*quick"):
         SweepConfig.from_dict({"suites": ["cnn"], "speed": 11})
+
+
+def test_a_default_skip_reason_leaves_a_backend_out_unless_it_is_named(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    emulated = "bf16 is emulated: this CPU has no bf16 instructions"
+    monkeypatch.setattr(amp, "cpu_bf16_support", lambda: Bf16Support(False, False, emulated))
+    default = {p.case.backend: p.skip_reason
+               for p in expand(SweepConfig(suites=("cnn",), sizes=("tiny",)))}
+    assert default["cpu-amp-bf16"].startswith(emulated)
+    assert "runs when named (--backend cpu-amp-bf16)" in default["cpu-amp-bf16"]
+    assert default["cpu-eager"] is None
+    named = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-amp-bf16",)))
+    assert [p.skip_reason for p in named] == [None, None]
+
+
+def test_native_bf16_runs_in_the_default_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(amp, "cpu_bf16_support", lambda: Bf16Support(True, True, ""))
+    default = {p.case.backend: p.skip_reason
+               for p in expand(SweepConfig(suites=("cnn",), sizes=("tiny",)))}
+    assert default["cpu-amp-bf16"] is None

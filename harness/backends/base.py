@@ -112,6 +112,14 @@ class Backend(ABC):
         """None when this machine can run the backend, else why not (one line)."""
         return None
 
+    def default_skip_reason(self) -> str | None:
+        """Why a sweep that does not name this backend leaves it out (a skipped row), or None.
+
+        For a backend that runs here but would mislead or eat the budget of a default sweep
+        (emulated bf16); a user who names it still gets it.
+        """
+        return None
+
     def phase_unsupported_reason(self, phase: str) -> str | None:
         if phase not in self.phases:
             return f"{self.name} does not support {phase}"

@@ -45,6 +45,7 @@ from harness.backends.onnx_export import (
     INPUT_NAME,
     INTEGER_OPS,
     OUTPUT_NAME,
+    Int8Settings,
     onnx_file,
     op_census,
 )
@@ -142,7 +143,8 @@ class OrtInference(InferenceRunner):
         if not quantized:
             raise BackendUnavailable(f"quantize_dynamic quantised none of this model's ops "
                                      f"({left or 'no weighted ops'} left in float)")
-        self.facts.update(quantized_ops=quantized, float_weight_ops=left)
+        self.facts.update(quantized_ops=quantized, float_weight_ops=left,
+                          quantization=Int8Settings.for_this_cpu().description)
 
     def bind(self, x: torch.Tensor) -> Callable[[], object]:
         session = self._session(x)

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from onnx import numpy_helper
 
 from harness.backends.base import BackendUnavailable, CaseContext
 from harness.backends.eager import CPU_EAGER
+from harness.backends.onnx_export import Int8Settings, cache_path
 from harness.backends.ort import ORT_CPU, ORT_CPU_INT8, ORT_CUDA, ORT_CUDA_FP16, OrtBackend
+from harness.measure.parity import TOLERANCES
 from suites.registry import BUILTIN
 
 SUITES = ("cnn", "rnn", "transformer")
@@ -41,8 +45,9 @@ def _rel_err(out: torch.Tensor, ref: torch.Tensor) -> float:
     return float((out - ref).norm() / ref.norm())
 
 
-def _check_against_eager(backend: OrtBackend, suite_name: str, cache_dir: Path,
-                         tol: float) -> None:
+def _check_against_eager(backend: OrtBackend, suite_name: str, cache_dir: Path) -> None:
+    """Within the product's own parity tolerance for the backend's precision."""
+    tol = TOLERANCES[backend.precision]
     model, ctx, batches = _case(suite_name, cache_dir)
     eager = CPU_EAGER.inference(model, ctx)
     runner = backend.inference(model, ctx)
@@ -50,7 +55,8 @@ def _check_against_eager(backend: OrtBackend, suite_name: str, cache_dir: Path,
     logits = runner.predict(batches[5])
     assert logits.dtype == torch.float32 and logits.device.type == "cpu"
     assert _rel_err(logits, eager.predict(batches[5])) < tol
-    int8_facts = {"quantized_ops", "float_weight_ops"} if backend.precision == "int8" else set()
+    int8_facts = ({"quantized_ops", "float_weight_ops", "quantization"}
+                  if backend.precision == "int8" else set())
     assert set(runner.facts) == FACTS | int8_facts
     assert runner.facts["ort_threads"] == ctx.threads
 
@@ -62,13 +68,42 @@ def _check_against_eager(backend: OrtBackend, suite_name: str, cache_dir: Path,
 
 @pytest.mark.parametrize("suite_name", SUITES)
 def test_ort_cpu_matches_eager(suite_name: str, cache_dir: Path) -> None:
-    _check_against_eager(ORT_CPU, suite_name, cache_dir, tol=1e-4)
+    _check_against_eager(ORT_CPU, suite_name, cache_dir)
 
 
 @pytest.mark.parametrize("suite_name", SUITES)
 def test_ort_cpu_int8_is_close_to_eager(suite_name: str, cache_dir: Path) -> None:
-    # int8 weights and activations: ~0.5-2% relative error on these models
-    _check_against_eager(ORT_CPU_INT8, suite_name, cache_dir, tol=0.05)
+    _check_against_eager(ORT_CPU_INT8, suite_name, cache_dir)
+
+
+@pytest.mark.parametrize(("vnni", "reduce_range"), [(True, False), (False, True)])
+def test_int8_settings_fit_the_cpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                   vnni: bool, reduce_range: bool) -> None:
+    """Without VNNI, 7-bit weights (reduce_range) keep U8S8 products from saturating."""
+    monkeypatch.setattr("harness.backends.onnx_export.has_vnni", lambda: vnni)
+    settings = Int8Settings.for_this_cpu()
+    assert settings == Int8Settings(per_channel=True, reduce_range=reduce_range)
+    assert ("7-bit" in settings.description) is reduce_range
+    assert ("no VNNI" in settings.description) is reduce_range
+    key = cache_path(tmp_path, "m", "int8")
+    monkeypatch.setattr("harness.backends.onnx_export.has_vnni", lambda: not vnni)
+    assert cache_path(tmp_path, "m", "int8") != key  # other settings, another file
+
+
+@pytest.mark.parametrize("vnni", [True, False])
+def test_int8_file_has_the_weights_the_settings_ask_for(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, vnni: bool) -> None:
+    monkeypatch.setattr("harness.backends.onnx_export.has_vnni", lambda: vnni)
+    model, ctx, batches = _case("transformer", tmp_path)
+    runner = ORT_CPU_INT8.inference(model, ctx)
+    runner.bind(batches[3])
+    assert runner.facts["quantization"] == Int8Settings.for_this_cpu().description
+    path = cache_path(tmp_path, ctx.model_key, "int8")
+    weights = [numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer
+               if t.data_type == onnx.TensorProto.INT8 and t.dims]
+    assert weights
+    largest = max(int(abs(w.astype(int)).max()) for w in weights)
+    assert largest <= 64 if not vnni else largest > 64
 
 
 def test_int8_records_what_was_quantised_and_what_stayed_float(cache_dir: Path) -> None:
@@ -135,11 +170,10 @@ CUDA_REASON = ORT_CUDA.unavailable_reason()
 
 @pytest.mark.cuda
 @pytest.mark.skipif(CUDA_REASON is not None, reason=CUDA_REASON or "")
-@pytest.mark.parametrize("backend,tol", [(ORT_CUDA, 1e-4), (ORT_CUDA_FP16, 1e-2)],
-                         ids=["ort-cuda", "ort-cuda-fp16"])
+@pytest.mark.parametrize("backend", [ORT_CUDA, ORT_CUDA_FP16], ids=["ort-cuda", "ort-cuda-fp16"])
 @pytest.mark.parametrize("suite_name", SUITES)
-def test_ort_cuda_matches_eager(backend: OrtBackend, tol: float, suite_name: str,
-                                cache_dir: Path) -> None:
+def test_ort_cuda_matches_eager(backend: OrtBackend, suite_name: str, cache_dir: Path) -> None:
+    tol = TOLERANCES[backend.precision]
     model, ctx, batches = _case(suite_name, cache_dir)
     eager = CPU_EAGER.inference(model, ctx)
     runner = backend.inference(model, ctx)

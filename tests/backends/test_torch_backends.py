@@ -17,6 +17,7 @@ from harness.backends.base import CaseContext
 from harness.backends.compile import CPU_COMPILE, CUDA_COMPILE
 from harness.backends.eager import CPU_EAGER, CUDA_EAGER
 from harness.cases import SweepConfig
+from harness.cpu_features import cpu_bf16_support
 from harness.measure.parity import parity
 from harness.runner import run_sweep, start_run
 from harness.training import train_batches
@@ -24,7 +25,22 @@ from suites.registry import BUILTIN
 from tests.conftest import FAULTY_SUITE_FILE
 
 SUITES = ("cnn", "rnn", "transformer")
+BF16 = cpu_bf16_support()
+#: oneDNN builds no bf16 LSTM where it has no bf16 at all (an AVX2 CPU): the case is an error
+#: row there (test_bf16_lstm_without_onednn_bf16_is_an_error_row), so these tests skip it.
+NO_BF16_LSTM = pytest.mark.skipif(
+    not BF16.onednn, reason=f"oneDNN has no bf16 LSTM on this CPU ({BF16.reason})")
+
+
+def _bf16_params(suites: tuple[str, ...]) -> list:
+    """Each suite, with the rnn marked to skip where oneDNN cannot run a bf16 LSTM."""
+    return [pytest.param(s, marks=NO_BF16_LSTM) if s == "rnn" else s for s in suites]
+
+
 CPU_BACKENDS = (CPU_EAGER, CPU_AMP_BF16)
+CPU_CASES = [pytest.param(b, s, marks=NO_BF16_LSTM, id=f"{s}-{b.name}")
+             if (b is CPU_AMP_BF16 and s == "rnn") else pytest.param(b, s, id=f"{s}-{b.name}")
+             for s in SUITES for b in CPU_BACKENDS]
 CUDA_BACKENDS = (CUDA_EAGER, CUDA_COMPILE, CUDA_AMP_BF16, CUDA_AMP_FP16)
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 
@@ -42,8 +58,7 @@ def tiny(suite_name: str, batch_size: int = 8):
     return suite, data, model, x, y
 
 
-@pytest.mark.parametrize("backend", CPU_BACKENDS, ids=lambda b: b.name)
-@pytest.mark.parametrize("suite_name", SUITES)
+@pytest.mark.parametrize(("backend", "suite_name"), CPU_CASES)
 def test_inference_produces_logits(backend, suite_name: str, ctx: CaseContext) -> None:
     _, _, model, x, _ = tiny(suite_name)
     runner = backend.inference(model, ctx)
@@ -57,7 +72,7 @@ def test_inference_produces_logits(backend, suite_name: str, ctx: CaseContext) -
     assert runner.facts == {} and runner.counters() == {}  # eager: no cold-start facts
 
 
-@pytest.mark.parametrize("suite_name", SUITES)
+@pytest.mark.parametrize("suite_name", _bf16_params(SUITES))
 def test_bf16_outputs_are_close_to_fp32_within_bf16_tolerance(suite_name: str,
                                                                ctx: CaseContext) -> None:
     _, _, model, x, _ = tiny(suite_name, batch_size=64)
@@ -69,8 +84,7 @@ def test_bf16_outputs_are_close_to_fp32_within_bf16_tolerance(suite_name: str,
     assert not parity(bf16.numpy(), fp32.numpy(), "fp32").ok
 
 
-@pytest.mark.parametrize("backend", CPU_BACKENDS, ids=lambda b: b.name)
-@pytest.mark.parametrize("suite_name", SUITES)
+@pytest.mark.parametrize(("backend", "suite_name"), CPU_CASES)
 def test_training_steps_decrease_the_loss(backend, suite_name: str, ctx: CaseContext) -> None:
     suite, data, model, _, _ = tiny(suite_name)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -190,7 +204,38 @@ def test_op_without_bf16_support_is_an_error_row_and_the_sweep_goes_on(tmp_path:
     run_dir = start_run(config, tmp_path / "results", "bf16")
     rows = {row["backend"]: row for row in run_sweep(run_dir, config, progress=False)}
     assert rows["cpu-amp-bf16"]["status"] == "error"
-    assert rows["cpu-amp-bf16"]["reason"] == ("RuntimeError: \"addmm_impl_cpu_\" not "
-                                              "implemented for 'BFloat16'")
+    assert rows["cpu-amp-bf16"]["reason"].startswith(
+        "RuntimeError: \"addmm_impl_cpu_\" not implemented for 'BFloat16'")
     assert rows["cpu-eager"]["status"] == "ok", rows["cpu-eager"]["reason"]
     assert rows["cpu-eager"]["parity_ok"] is True
+
+
+AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+
+
+def test_bf16_lstm_without_onednn_bf16_is_an_error_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an AVX2 CPU (reproduced with the libraries' own caps, which the case's process
+    inherits), oneDNN builds no bf16 LSTM: the named backend still runs, as an error row that
+    says bf16 was emulated, and the default sweep leaves it out with the reason."""
+    for name, value in AVX2.items():
+        monkeypatch.setenv(name, value)
+    config = SweepConfig(suites=("rnn",), sizes=("tiny",), backends=("cpu-amp-bf16",),
+                         phases=("infer",), quick=True, threads=1, timeout_s=120)
+    run_dir = start_run(config, tmp_path / "results", "avx2")
+    (row,) = run_sweep(run_dir, config, progress=False)
+    assert row["status"] == "error"
+    assert "LSTM" in row["reason"] and "bf16 is emulated" in row["reason"], row["reason"]
+
+
+def test_emulated_bf16_rows_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in AVX2.items():
+        monkeypatch.setenv(name, value)
+    config = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-amp-bf16",),
+                         phases=("infer",), quick=True, threads=1, timeout_s=120)
+    run_dir = start_run(config, tmp_path / "results", "avx2")
+    (row,) = run_sweep(run_dir, config, progress=False)
+    assert row["status"] == "ok", row["reason"]
+    assert row["precision_emulated"] is True
+    assert row["precision_note"].startswith("bf16 is emulated: ATen dispatches to AVX2")
+    assert row["cpu_isa"] == "AVX2"

@@ -29,11 +29,14 @@ import torch
 from harness.backends import get_backend
 from harness.backends.base import Backend, CaseContext, InferenceRunner, TrainRunner
 from harness.cases import Case, SweepConfig
-from harness.environment import cpu_count
+from harness.environment import collect_environment, cpu_count
+from harness.errors import one_line
 from harness.measure import memory
+from harness.measure.contention import ContentionMonitor
+from harness.measure.contention import note as contention_note
 from harness.measure.model_facts import count_params, flops_per_sample
 from harness.measure.parity import PARITY_SAMPLES, parity
-from harness.measure.stats import summarize, timing_columns
+from harness.measure.stats import Summary, summarize, timing_columns
 from harness.measure.timing import (
     DEFAULT_POLICY,
     QUICK_POLICY,
@@ -75,6 +78,7 @@ def run_case(case: Case, config: SweepConfig, cache_dir: Path) -> CaseOutput:
     suite = get_suite(case.suite, config.suite_files)
     backend = get_backend(case.backend)
     out = CaseOutput()
+    out.row.update(collect_environment())
     out.row.update(backend.settings())
     out.row.update(device=backend.device, precision=backend.precision, seed=config.seed,
                    batch_size=case.batch_size, torch_threads=torch.get_num_threads(),
@@ -106,10 +110,17 @@ def run_case(case: Case, config: SweepConfig, cache_dir: Path) -> CaseOutput:
         out.row.update(peak_rss_mb=peak,
                        rss_increase_mb=peak - baseline_mb if peak_was_reset else math.nan)
 
-    if case.phase == "infer":
-        _infer(case, backend, model, data, x, reference, policy, ctx, record_peak, out)
-    else:
-        _train(case, backend, suite, model, data, x, y, policy, ctx, steps, record_peak, out)
+    try:
+        if case.phase == "infer":
+            _infer(case, backend, model, data, x, reference, policy, ctx, record_peak, out)
+        else:
+            _train(case, backend, suite, model, data, x, y, policy, ctx, steps, record_peak,
+                   out)
+    except RuntimeError as exc:
+        if out.row.get("precision_note"):  # an op emulated bf16 cannot build, say: say why
+            message = one_line(exc).removeprefix(f"{type(exc).__name__}: ")
+            raise RuntimeError(f"{message} ({out.row['precision_note']})") from exc
+        raise
     return out
 
 
@@ -138,23 +149,29 @@ def _measure(runner: InferenceRunner | TrainRunner, step: Callable[[], object],
     out.row["first_iter_ms"] = (time.perf_counter() - start) * 1e3
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    timing = time_loop(step, runner.sync, policy)
+    monitor = ContentionMonitor()
+    timing = time_loop(step, runner.sync, policy, monitor=monitor)
     record_peak()
     if device == "cuda":
         out.row["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / memory.MB
         out.row["cuda_peak_reserved_mb"] = torch.cuda.max_memory_reserved() / memory.MB
         out.row["device_mem_used_mb"] = memory.nvml_process_memory_mb(
             memory.torch_device_uuid(torch.cuda.current_device()))
-    _record_timing(timing, out)
+    stats = _record_timing(timing, out)
+    if monitor.result is not None:
+        out.row.update(monitor.result.columns())
+    out.row["contention_note"] = contention_note(monitor.result, stats.noisy, stats.rel_iqr)
     out.row.update(runner.facts)
     out.row.update(runner.counters())
 
 
-def _record_timing(timing: TimingResult, out: CaseOutput) -> None:
+def _record_timing(timing: TimingResult, out: CaseOutput) -> Summary:
     out.samples["iter_ms"] = timing.samples_ms
-    out.row.update(timing_columns(summarize(timing.samples_ms), out.row["batch_size"]))
+    stats = summarize(timing.samples_ms)
+    out.row.update(timing_columns(stats, out.row["batch_size"]))
     out.row.update(timed_s=timing.timed_s, warmup_iters=timing.warmup_iters,
                    warmup_s=timing.warmup_s, stop_reason=timing.stop_reason)
+    return stats
 
 
 def _infer(case: Case, backend: Backend, model: torch.nn.Module, data: TaskData,

@@ -6,6 +6,8 @@ import math
 
 import pandas as pd
 
+from harness.measure.contention import run_warning
+
 
 def _median_with_ci(row: pd.Series) -> str:
     if pd.isna(row["median_ms"]):
@@ -36,10 +38,24 @@ def summary_table(frame: pd.DataFrame, reason_width: int = 60) -> str:
         "peak MB": frame["peak_rss_mb"].map(lambda v: _number(v, ".0f")),
         "acc": frame["accuracy"].map(lambda v: _number(v, ".3f")),
         "parity": frame["parity_ok"].map(lambda v: "" if pd.isna(v) else ("ok" if v else "FAIL")),
-        "reason": frame["reason"].fillna("").map(
+        "reason / note": _reason_or_note(frame).map(
             lambda r: r if len(r) <= reason_width else r[:reason_width - 1] + "…"),
     })
     return view.to_string(index=False)
+
+
+def _reason_or_note(frame: pd.DataFrame) -> pd.Series:
+    """Why a case did not finish; for a finished one, why its number may be slow or noisy."""
+    reason = frame["reason"].fillna("")
+    note = frame["contention_note"].fillna("")
+    return reason.where(frame["status"] != "ok", note)
+
+
+def contention_summary(frame: pd.DataFrame) -> str | None:
+    """The warning a terminal summary ends with when cases were timed on a busy machine."""
+    ok = frame[frame["status"] == "ok"]
+    return run_warning(ok["other_cpu_pct"].astype(float).tolist(),
+                       ok["steal_pct"].astype(float).tolist())
 
 
 def status_counts(frame: pd.DataFrame) -> str:

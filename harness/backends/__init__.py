@@ -6,7 +6,9 @@
 - `ort.py`      ONNX Runtime (ort-cpu, ort-cpu-int8, ort-cuda, ort-cuda-fp16)
 
 `base.py` defines the interface they implement; `torch_runtime.py` the runner the PyTorch ones
-share. Adding a backend = a module defining instances, plus one line below.
+share. Adding a backend = a module defining instances, plus one line in `BACKENDS` (and, if it
+should not get a spare colour in reports, one in `COLORS`). The report reads both, so it needs
+no change for a new backend.
 """
 
 from __future__ import annotations
@@ -15,13 +17,27 @@ from harness.backends import amp, compile, eager, ort
 from harness.backends.base import Backend, BackendUnavailable, CaseContext
 from harness.errors import unknown_choice
 
+#: The registry, in the order a reader expects backends side by side (reports, `archbench
+#: list`, a default sweep): torch on the CPU, torch on CUDA, then ONNX Runtime; within each,
+#: plain before compiled before reduced precision.
 BACKENDS: dict[str, Backend] = {
     backend.name: backend
     for backend in (
-        eager.CPU_EAGER, compile.CPU_COMPILE, amp.CPU_AMP_BF16, ort.ORT_CPU, ort.ORT_CPU_INT8,
+        eager.CPU_EAGER, compile.CPU_COMPILE, amp.CPU_AMP_BF16,
         eager.CUDA_EAGER, compile.CUDA_COMPILE, amp.CUDA_AMP_BF16, amp.CUDA_AMP_FP16,
-        ort.ORT_CUDA, ort.ORT_CUDA_FP16,
+        ort.ORT_CPU, ort.ORT_CPU_INT8, ort.ORT_CUDA, ort.ORT_CUDA_FP16,
     )
+}
+
+#: Report colour of each backend. A family shares a hue so that a glance groups it: torch on
+#: the CPU blue, torch on CUDA green, ONNX Runtime on the CPU orange, on CUDA red; the variants
+#: are lighter or darker shades. A backend missing here gets a spare colour in reports.
+COLORS: dict[str, str] = {
+    "cpu-eager": "#1f77b4", "cpu-compile": "#74a9cf", "cpu-amp-bf16": "#08306b",
+    "cuda-eager": "#2ca02c", "cuda-compile": "#98df8a", "cuda-amp-bf16": "#00441b",
+    "cuda-amp-fp16": "#41ab5d",
+    "ort-cpu": "#ff7f0e", "ort-cpu-int8": "#fdae6b", "ort-cuda": "#d62728",
+    "ort-cuda-fp16": "#fc9272",
 }
 
 
@@ -36,5 +52,5 @@ def available_backends() -> list[str]:
     return [name for name, backend in BACKENDS.items() if backend.unavailable_reason() is None]
 
 
-__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "CaseContext", "available_backends",
-           "get_backend"]
+__all__ = ["BACKENDS", "COLORS", "Backend", "BackendUnavailable", "CaseContext",
+           "available_backends", "get_backend"]

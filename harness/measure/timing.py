@@ -29,10 +29,19 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from harness.measure.stats import relative_iqr
 
 Clock = Callable[[], float]
+
+
+class SamplingMonitor(Protocol):
+    """Told when sampling starts and stops, e.g. to read what else the machine did meanwhile."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -73,9 +82,12 @@ class TimingResult:
 
 
 def time_loop(step: Callable[[], object], sync: Callable[[], None],
-              policy: TimingPolicy = DEFAULT_POLICY, clock: Clock = time.perf_counter
-              ) -> TimingResult:
-    """Run the protocol above on `step` and return every timed sample (seconds)."""
+              policy: TimingPolicy = DEFAULT_POLICY, clock: Clock = time.perf_counter,
+              monitor: SamplingMonitor | None = None) -> TimingResult:
+    """Run the protocol above on `step` and return every timed sample (seconds).
+
+    `monitor` brackets the sampling phase only (not the warm-up).
+    """
     result = TimingResult()
     start = clock()
     while result.warmup_iters < policy.warmup_iters or clock() - start < policy.warmup_s:
@@ -89,6 +101,8 @@ def time_loop(step: Callable[[], object], sync: Callable[[], None],
     next_check = policy.n_min  # the IQR check is O(n log n): do it at geometric intervals
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    if monitor is not None:
+        monitor.start()
     try:
         while True:
             begin = clock()
@@ -106,6 +120,8 @@ def time_loop(step: Callable[[], object], sync: Callable[[], None],
                     result.stop_reason = "converged"
                     break
     finally:
+        if monitor is not None:
+            monitor.stop()
         if gc_was_enabled:
             gc.enable()
     return result

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.measure.contention import run_warning
 from harness.report import figures, tables
 from harness.report.compare import ALPHA, Comparison, compare
 from harness.report.page import Section, Table, render_page
@@ -30,6 +31,7 @@ def write_report(run_dirs: Sequence[Path], out_dir: Path, baseline: str = "cpu-e
     """
     runs = load_runs(run_dirs)
     baseline, notes = _choose_baseline(runs.results, baseline)
+    notes += contention_warnings(runs.results)
     comparison = None
     if len(runs.run_ids) == 2:
         base_id, new_id = runs.run_ids
@@ -54,6 +56,18 @@ def _choose_baseline(results: pd.DataFrame, baseline: str) -> tuple[str, list[st
     chosen = present[0]
     return chosen, [f"baseline backend '{baseline}' is not in these runs; speedups are "
                     f"relative to '{chosen}' instead"]
+
+
+def contention_warnings(results: pd.DataFrame) -> list[str]:
+    """Per run, a warning when some of its cases were timed while the machine was busy."""
+    warnings = []
+    for run_id, rows in results.groupby("run_id", sort=False):
+        ok = rows[rows["status"] == "ok"]
+        warning = run_warning(ok["other_cpu_pct"].astype(float).tolist(),
+                              ok["steal_pct"].astype(float).tolist())
+        if warning:
+            warnings.append(f"run {run_id}: {warning} (hover a cell for the case's note)")
+    return warnings
 
 
 def _meta(runs: RunSet, baseline: str) -> list[str]:
@@ -171,24 +185,26 @@ def _comparison_section(comparison: Comparison) -> tuple[Section, dict[str, pd.D
     shown = [Table(comparison.table.assign(regression=comparison.table["verdict"] == "slower"),
                    f"{comparison.new_id} against {comparison.base_id} (regressions highlighted)",
                    highlight="regression")]
-    for name, side, cases in (("only_in_base.csv", comparison.base_id, comparison.only_in_base),
-                              ("only_in_new.csv", comparison.new_id, comparison.only_in_new)):
+    for name, caption, cases in (
+            ("newly_broken.csv", f"newly broken: ok in {comparison.base_id}, not in "
+                                 f"{comparison.new_id}", comparison.newly_broken),
+            ("now_skipped.csv", f"now skipped: ok in {comparison.base_id}, skipped in "
+                                f"{comparison.new_id} (not counted as broken)",
+             comparison.now_skipped),
+            ("only_in_base.csv", f"cases only in {comparison.base_id}", comparison.only_in_base),
+            ("only_in_new.csv", f"cases only in {comparison.new_id}", comparison.only_in_new)):
         csvs[name] = cases
         if len(cases):
-            shown.append(Table(cases, f"cases only in {side}"))
-    counts = comparison.table["verdict"].value_counts()
-    verdict = (f"{counts.get('slower', 0)} slower, {counts.get('faster', 0)} faster, "
-               f"{counts.get('same', 0)} same; "
-               + ("a regression: archbench compare exits 1." if comparison.has_regression
-                  else "no regression."))
+            shown.append(Table(cases, caption))
     return Section(
         "comparison", f"Comparison: {comparison.new_id} against {comparison.base_id}",
-        f"{verdict} Each point is a case present in both runs: its median iteration time in "
-        f"{comparison.new_id} divided by that in {comparison.base_id}, with a ≥98% confidence "
-        f"interval (bar). Left of 1 is faster, right slower. The grey band is the "
-        f"±{comparison.threshold:.0%} threshold: a case is called slower or faster only outside "
-        f"it and when Mann-Whitney U gives p < {ALPHA:g}. Cases that did not finish in both "
-        "runs have no verdict.",
+        f"Outcome, as archbench compare sees it: {comparison.outcome()}. Each point is a case "
+        f"present in both runs: its median iteration time in {comparison.new_id} divided by "
+        f"that in {comparison.base_id}, with a ≥98% confidence interval (bar). Left of 1 is "
+        f"faster, right slower. The grey band is the ±{comparison.threshold:.0%} threshold: a "
+        f"case is called slower or faster only outside it and when Mann-Whitney U gives "
+        f"p < {ALPHA:g}. Cases that did not finish in both runs have no verdict; a case that "
+        f"finished in {comparison.base_id} and failed in or is missing from "
+        f"{comparison.new_id} is newly broken, which fails the comparison like a regression.",
         figures.comparison_figure(comparison.table, comparison.threshold), shown, tuple(csvs),
         comparison.warnings), csvs
-

@@ -18,6 +18,17 @@ The statistics, and why these:
 * **Verdict:** ``slower`` / ``faster`` only when p < 0.01 *and* the median moved by more than
   the threshold (default 10%) either way; otherwise ``same``. Cases that did not finish in one
   of the runs get no verdict: they are listed with their status instead.
+
+A gate must also fail on a case that stopped working, which no timing can show: a case ``ok``
+in base that is ``error``, ``crashed`` or ``timeout`` in new, or absent from new, is *newly
+broken* and fails the comparison like a regression, unless ``allow_broken``. A case ``ok`` in
+base and ``skipped`` in new is not broken: a skip is decided before anything runs (a backend
+this machine cannot run, a phase the backend lacks), so it says where the run ran, not that
+the code broke; it is listed as *now skipped*, so that lost coverage is still seen.
+
+Numbers from different machines, libraries, thread counts or timing rules differ for those
+reasons alone, so the comparison warns about each such difference, and ``strict`` refuses it
+(`harness.report.facts`).
 """
 
 from __future__ import annotations
@@ -33,12 +44,12 @@ from scipy.stats import mannwhitneyu
 
 from harness.errors import UsageError
 from harness.measure.stats import median_ci
+from harness.report.facts import fact_warnings, run_facts
 from harness.report.runs import CASE_KEY, RunSet, load_runs
 
 ALPHA = 0.01
-#: Fields of a manifest's environment that make timings incomparable when they differ.
-MACHINE_FIELDS = ("hostname", "cpu_model", "gpu_name")
-LIBRARY_FIELDS = ("torch_version", "onnxruntime_version", "python_version")
+#: Statuses of a case that was run and did not finish (`skipped` was never run).
+BROKEN_STATUSES = ("error", "crashed", "timeout")
 
 #: Verdict first: it is what a reader scans for; the evidence follows.
 COLUMNS = [*CASE_KEY, "verdict", "ratio", "ci_low", "ci_high", "p_value", "base_median_ms",
@@ -86,21 +97,10 @@ def compare_samples(base: np.ndarray, new: np.ndarray, threshold: float,
                             p_value=p_value, verdict=verdict(ratio, p_value, threshold, alpha))
 
 
-def environment_warnings(base_env: Mapping[str, Any], new_env: Mapping[str, Any]) -> list[str]:
-    """One warning per kind of difference (machine, libraries) that makes timings incomparable."""
-    warnings = []
-    for kind, fields in (("machines", MACHINE_FIELDS), ("library versions", LIBRARY_FIELDS)):
-        changed = [f"{name} '{base_env.get(name) or '?'}' vs '{new_env.get(name) or '?'}'"
-                   for name in fields if (base_env.get(name) or "") != (new_env.get(name) or "")]
-        if changed:
-            warnings.append(f"the runs come from different {kind}: {', '.join(changed)}; "
-                            "timings may differ for that reason alone")
-    return warnings
-
-
 @dataclass
 class Comparison:
-    """Every case of two runs, matched on `CASE_KEY`, with a verdict where both finished."""
+    """Every case of two runs, matched on `CASE_KEY`, with a verdict where both finished, and
+    the cases that stopped finishing."""
 
     base_id: str
     new_id: str
@@ -108,23 +108,57 @@ class Comparison:
     table: pd.DataFrame
     only_in_base: pd.DataFrame
     only_in_new: pd.DataFrame
+    #: ok in base, error/crashed/timeout in new or missing from it (status 'missing').
+    newly_broken: pd.DataFrame
+    #: ok in base, skipped in new: listed, not counted as broken.
+    now_skipped: pd.DataFrame
+    allow_broken: bool = False
     warnings: list[str] = field(default_factory=list)
 
     @property
     def has_regression(self) -> bool:
+        """Whether a case got significantly slower beyond the threshold."""
         return bool((self.table["verdict"] == "slower").any())
 
     @property
+    def fails_on_broken(self) -> bool:
+        """Whether newly broken cases fail the comparison (some exist and are not allowed)."""
+        return len(self.newly_broken) > 0 and not self.allow_broken
+
+    @property
     def exit_code(self) -> int:
-        """1 when a case got significantly slower beyond the threshold (fails CI), else 0."""
-        return 1 if self.has_regression else 0
+        """1 when a case got significantly slower beyond the threshold, or a case that finished
+        in base is broken or missing in new (unless allowed): either fails CI. Else 0."""
+        return 1 if self.has_regression or self.fails_on_broken else 0
+
+    def outcome(self) -> str:
+        """The verdict of the whole comparison in words, with the exit code."""
+        counts = self.table["verdict"].value_counts()
+        allowed = " (allowed)" if self.allow_broken and len(self.newly_broken) else ""
+        failing = [what for what, fails in (("a regression", self.has_regression),
+                                            ("newly broken cases", self.fails_on_broken))
+                   if fails]
+        result = f"{' and '.join(failing)} (exit 1)" if failing else "no regression (exit 0)"
+        return (f"{counts.get('slower', 0)} slower, {counts.get('faster', 0)} faster, "
+                f"{counts.get('same', 0)} same, {len(self.newly_broken)} newly broken{allowed}: "
+                f"{result}")
 
     def format_text(self) -> str:
-        """The comparison for a terminal: warnings, the table, what could not be compared."""
+        """The comparison for a terminal: warnings, broken cases, the table, the rest."""
         lines = [f"Comparing new run '{self.new_id}' against base run '{self.base_id}': "
                  f"ratio = new/base median time; a change is called when Mann-Whitney "
                  f"p < {ALPHA:g} and the median moved more than {self.threshold:.0%}."]
         lines += [f"warning: {warning}" for warning in self.warnings]
+        if len(self.newly_broken):
+            lines += ["", f"Newly broken ({len(self.newly_broken)}): ok in base, not in new"
+                          + (" (allowed)" if self.allow_broken else "")]
+            lines += [f"  {_case_name(row)}: {row.status}" + _in_parentheses(row.reason)
+                      for row in self.newly_broken.itertuples()]
+        if len(self.now_skipped):
+            lines += ["", f"Now skipped ({len(self.now_skipped)}): ok in base, skipped in new "
+                          "(not counted as broken)"]
+            lines += [f"  {_case_name(row)}: skipped" + _in_parentheses(row.reason)
+                      for row in self.now_skipped.itertuples()]
         judged = self.table[self.table["verdict"].notna()]
         if len(judged):
             lines += ["", _format_judged(judged).to_string(index=False)]
@@ -133,22 +167,19 @@ class Comparison:
             lines += ["", f"Not compared ({len(unjudged)}): did not finish in both runs "
                           "or has no raw samples"]
             lines += [f"  {_case_name(row)}: base {row.base_status}, new {row.new_status}"
-                      + (f" ({row.note})" if row.note else "") for row in unjudged.itertuples()]
+                      + _in_parentheses(row.note) for row in unjudged.itertuples()]
         for name, cases in (("base", self.only_in_base), ("new", self.only_in_new)):
             if len(cases):
                 lines += ["", f"Only in {name} ({len(cases)}):"]
                 lines += [f"  {_case_name(row)} ({row.status})" for row in cases.itertuples()]
-        counts = judged["verdict"].value_counts()
-        outcome = "regression (exit 1)" if self.has_regression else "no regression (exit 0)"
-        lines += ["", f"{counts.get('slower', 0)} slower, {counts.get('faster', 0)} faster, "
-                      f"{counts.get('same', 0)} same: {outcome}"]
+        lines += ["", self.outcome()]
         return "\n".join(lines)
 
 
 def compare_frames(base: pd.DataFrame, new: pd.DataFrame, base_samples: pd.DataFrame,
-                   new_samples: pd.DataFrame, threshold: float
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The comparison table, and the cases only in base and only in new (pure: frames in)."""
+                   new_samples: pd.DataFrame, threshold: float) -> dict[str, pd.DataFrame]:
+    """The case tables of a comparison (pure: frames in), named as `Comparison`'s fields:
+    ``table``, ``only_in_base``, ``only_in_new``, ``newly_broken`` and ``now_skipped``."""
     keep = [*CASE_KEY, "case_id", "status", "reason"]
     merged = base[keep].merge(new[keep], on=CASE_KEY, how="outer", suffixes=("_base", "_new"),
                               indicator=True)
@@ -160,32 +191,48 @@ def compare_frames(base: pd.DataFrame, new: pd.DataFrame, base_samples: pd.DataF
     table = pd.DataFrame(rows, columns=COLUMNS).astype({"base_n": "Int64", "new_n": "Int64"})
     table["rank"] = table["verdict"].map(_VERDICT_ORDER).fillna(len(_VERDICT_ORDER))
     table = table.sort_values(["rank", "ratio"], ascending=[True, False], kind="stable")
-    return (table.drop(columns="rank").reset_index(drop=True),
-            _one_side(only_base, "_base"), _one_side(only_new, "_new"))
+    was_ok = both["status_base"].eq("ok").fillna(False)
+    skipped = both[was_ok & both["status_new"].eq("skipped").fillna(False)]
+    return {"table": table.drop(columns="rank").reset_index(drop=True),
+            "only_in_base": _one_side(only_base, "_base"),
+            "only_in_new": _one_side(only_new, "_new"),
+            "newly_broken": _newly_broken(both[was_ok], only_base),
+            "now_skipped": _one_side(skipped, "_new")}
 
 
-def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10,
-                 strict: bool = False) -> Comparison:
-    """Load two runs and compare them; with `strict`, refuse runs from different environments."""
-    return compare(load_runs([base_dir]), load_runs([new_dir]), threshold, strict)
+def _newly_broken(was_ok: pd.DataFrame, only_base: pd.DataFrame) -> pd.DataFrame:
+    """Cases ok in base (`was_ok`: matched in both runs) that failed in new or are gone."""
+    broke = was_ok[was_ok["status_new"].isin(BROKEN_STATUSES).fillna(False)]
+    gone = only_base[only_base["status_base"].eq("ok").fillna(False)]
+    return pd.concat([
+        _one_side(broke, "_new"),
+        _one_side(gone, "_base").assign(status="missing", reason="not in the new run"),
+    ], ignore_index=True)
 
 
-def compare(base: RunSet, new: RunSet, threshold: float = 0.10,
-            strict: bool = False) -> Comparison:
+def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10, strict: bool = False,
+                 allow_broken: bool = False) -> Comparison:
+    """Load two runs and compare them; with `strict`, refuse runs that measured differently
+    (`harness.report.facts`); with `allow_broken`, newly broken cases are listed, not failed."""
+    return compare(load_runs([base_dir]), load_runs([new_dir]), threshold, strict, allow_broken)
+
+
+def compare(base: RunSet, new: RunSet, threshold: float = 0.10, strict: bool = False,
+            allow_broken: bool = False) -> Comparison:
     """Compare two loaded single runs (the report reuses this for its comparison section)."""
     if not 0 <= threshold < 1:
         raise UsageError(f"threshold must be a fraction in [0, 1), e.g. 0.1 for 10%; "
                          f"got {threshold}")
     (base_id, base_manifest), = base.manifests.items()
     (new_id, new_manifest), = new.manifests.items()
-    warnings = environment_warnings(base_manifest.get("environment") or {},
-                                    new_manifest.get("environment") or {})
+    warnings = fact_warnings(base_id, run_facts(base_manifest, base.results),
+                             new_id, run_facts(new_manifest, new.results))
     if strict and warnings:
         raise UsageError("refusing to compare (--strict): " + "; ".join(warnings))
-    table, only_base, only_new = compare_frames(base.results, new.results, base.samples,
-                                                new.samples, threshold)
-    return Comparison(base_id=base_id, new_id=new_id, threshold=threshold, table=table,
-                      only_in_base=only_base, only_in_new=only_new, warnings=warnings)
+    return Comparison(base_id=base_id, new_id=new_id, threshold=threshold,
+                      allow_broken=allow_broken, warnings=warnings,
+                      **compare_frames(base.results, new.results, base.samples, new.samples,
+                                       threshold))
 
 
 def _iterations(samples: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -227,6 +274,10 @@ def _reasons(case: Any) -> str:
 def _one_side(cases: pd.DataFrame, suffix: str) -> pd.DataFrame:
     columns = {f"{name}{suffix}": name for name in ("case_id", "status", "reason")}
     return cases[[*CASE_KEY, *columns]].rename(columns=columns).reset_index(drop=True)
+
+
+def _in_parentheses(text: object) -> str:
+    return "" if pd.isna(text) or not text else f" ({text})"
 
 
 def _case_name(row: Any) -> str:

@@ -26,14 +26,21 @@ from harness.report.plotting import (
     no_data,
     rows_height,
 )
-from harness.report.runs import backend_rank, group_label, groups, in_group, row_labels
+from harness.report.runs import (
+    Group,
+    backend_rank,
+    group_label,
+    groups,
+    in_group,
+    row_labels,
+)
 
 _NO_HOVER_NAME = "<extra></extra>"
 _TOP_AXIS_PX = 50  # heatmaps put backend names and the axis title above the plot
 _SUBPLOT_TITLE_PX = 26
 
 
-def _prepare(table: pd.DataFrame) -> tuple[pd.DataFrame, bool, list[tuple[str, int]]]:
+def _prepare(table: pd.DataFrame) -> tuple[pd.DataFrame, bool, list[Group]]:
     """Escaped copy of `table`, whether it spans several runs, and its (phase, batch) groups.
 
     The groups come from the escaped copy: they select its rows and label the dropdown.
@@ -42,11 +49,11 @@ def _prepare(table: pd.DataFrame) -> tuple[pd.DataFrame, bool, list[tuple[str, i
     return escaped, table["run_id"].nunique() > 1, groups(escaped)
 
 
-def _labels(found: list[tuple[str, int]]) -> list[str]:
+def _labels(found: list[Group]) -> list[str]:
     return [group_label(group) for group in found]
 
 
-def _rows_per_group(table: pd.DataFrame, found: list[tuple[str, int]]) -> list[list[str]]:
+def _rows_per_group(table: pd.DataFrame, found: list[Group]) -> list[list[str]]:
     """Each group's row labels in table order: model, then backend."""
     return [list(dict.fromkeys(in_group(table, group)["label"])) for group in found]
 
@@ -115,6 +122,8 @@ def summary_figure(summary: pd.DataFrame) -> go.Figure:
                 f"IQR {fmt_num(case['iqr_pct'], '.1f')}% of median, "
                 f"n={fmt_num(case['n'], '.0f')}<br>"
                 f"{fmt_num(100 * share[i, j], '.0f')}% of the row's best"
+                + (f"<br>{wrap_markup(case['contention_note'])}"
+                   if not pd.isna(case["contention_note"]) and case["contention_note"] else "")
             )
         fig.add_trace(go.Heatmap(
             z=share, x=backends, y=rows, text=text, texttemplate="%{text}", customdata=hover,
@@ -262,8 +271,8 @@ def speedup_figure(speedup: pd.DataFrame, baseline: str) -> go.Figure:
 def memory_figure(memory: pd.DataFrame) -> go.Figure:
     """Peak host memory (resident set) and peak device memory per case, grouped by backend."""
     title = "Peak memory per case"
-    if memory.empty:
-        return no_data(title, "no finished case")
+    if memory[["peak_rss_mb", "device_mb"]].isna().all(axis=None):  # also when empty
+        return no_data(title, "no finished case recorded its memory")
     table, multi_run, found = _prepare(memory)
     table["row"] = row_labels(table, multi_run)
     has_device = table["device_mb"].notna().any()
@@ -302,8 +311,8 @@ def memory_figure(memory: pd.DataFrame) -> go.Figure:
 def accuracy_figure(accuracy: pd.DataFrame) -> go.Figure:
     """Task accuracy (bars) beside parity error against the fp64 reference (markers, log)."""
     title = "Accuracy and numerical parity"
-    if accuracy.empty:
-        return no_data(title, "no finished case")
+    if accuracy[["accuracy", "parity_rel_err"]].isna().all(axis=None):  # also when empty
+        return no_data(title, "no finished case recorded its accuracy or parity")
     table, multi_run, found = _prepare(accuracy)
     table["label"] = row_labels(table, multi_run, with_backend=True)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.04,

@@ -12,17 +12,12 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from harness.report.runs import BACKEND_ORDER
+from harness.backends import COLORS
 
-#: Families share a hue so that a glance groups them: torch on CPU blue, torch on CUDA green,
-#: ONNX Runtime on CPU orange, on CUDA red; lighter or darker shades for the variants.
-BACKEND_COLORS = dict(zip(BACKEND_ORDER, (
-    "#1f77b4", "#74a9cf", "#08306b",
-    "#2ca02c", "#98df8a", "#00441b", "#41ab5d",
-    "#ff7f0e", "#fdae6b", "#d62728", "#fc9272",
-), strict=True))
-_SPARE_COLORS = [c for c in qualitative.D3 if c not in BACKEND_COLORS.values()] + list(
-    qualitative.Dark2)
+#: For backends without a colour of their own: none is a registered backend's colour, so an
+#: unknown backend is never mistaken for a known one (plotly spells hex digits in upper case).
+_SPARE_COLORS = [color for color in (*qualitative.D3, *qualitative.Dark2)
+                 if color.lower() not in {known.lower() for known in COLORS.values()}]
 
 STATUS_COLORS = {"error": "#d62728", "crashed": "#7f0000", "timeout": "#ff7f0e",
                  "skipped": "#9e9e9e"}
@@ -37,9 +32,11 @@ MENU_PX = 44  # extra top margin for the phase/batch dropdown
 
 
 def backend_color(backend: str) -> str:
-    """A stable colour per backend; unknown backends get a spare colour keyed by their name."""
-    if backend in BACKEND_COLORS:
-        return BACKEND_COLORS[backend]
+    """The backend's colour from the registry (`harness.backends.COLORS`); any other backend
+    (one without a colour, an imported run's test name) gets a spare colour keyed by its name,
+    so that it keeps that colour in every figure and every report."""
+    if backend in COLORS:
+        return COLORS[backend]
     return _SPARE_COLORS[sum(map(ord, backend)) % len(_SPARE_COLORS)]
 
 

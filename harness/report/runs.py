@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.backends import BACKENDS
 from harness.errors import UsageError
 from harness.results import load_manifest, load_results, load_samples, resolve_run
 
@@ -23,15 +24,10 @@ CASE_KEY = ["suite", "size", "backend", "phase", "batch_size"]
 #: A case within a run.
 CASE_ID = ["run_id", *CASE_KEY]
 
-#: Known backends in the order a reader expects them: torch on CPU, torch on CUDA, then ONNX
-#: Runtime; plain before compiled before reduced precision. Unknown backends sort after these.
-BACKEND_ORDER = (
-    "cpu-eager", "cpu-compile", "cpu-amp-bf16",
-    "cuda-eager", "cuda-compile", "cuda-amp-bf16", "cuda-amp-fp16",
-    "ort-cpu", "ort-cpu-int8", "ort-cuda", "ort-cuda-fp16",
-)
 #: Inference first: it is what most readers compare backends on.
 PHASE_ORDER = ("infer", "train")
+#: A figure's selector entry: (phase, batch size), either None where the run recorded none.
+Group = tuple[str | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -74,14 +70,22 @@ def load_runs(run_dirs: Sequence[Path]) -> RunSet:
 
 
 def backend_rank(backend: str) -> tuple[int, str]:
-    """Sort key for backend names: known ones in `BACKEND_ORDER`, then the rest by name."""
-    if backend in BACKEND_ORDER:
-        return BACKEND_ORDER.index(backend), ""
-    return len(BACKEND_ORDER), backend
+    """Sort key for backend names: the registry's order (`harness.backends.BACKENDS`), then any
+    other name alphabetically.
+
+    The order lives with the backends so that a new backend needs no change here; names outside
+    the registry are normal too (an imported run names its backends after its tests).
+    """
+    order = list(BACKENDS)
+    if backend in order:
+        return order.index(backend), ""
+    return len(order), backend
 
 
 def phase_rank(phase: object) -> tuple[int, str]:
-    """Sort key for phases: `PHASE_ORDER`, then any other phase by name."""
+    """Sort key for phases: `PHASE_ORDER`, then any other phase by name, then none recorded."""
+    if _missing(phase):
+        return len(PHASE_ORDER) + 1, ""
     if phase in PHASE_ORDER:
         return PHASE_ORDER.index(phase), ""
     return len(PHASE_ORDER), str(phase)
@@ -110,21 +114,38 @@ def order_cases(frame: pd.DataFrame, run_ids: Sequence[str]) -> pd.DataFrame:
     return frame.loc[order].reset_index(drop=True)
 
 
-def groups(frame: pd.DataFrame) -> list[tuple[str, int]]:
-    """The (phase, batch size) pairs present, in reading order: what a figure's selector offers."""
-    pairs = frame[["phase", "batch_size"]].dropna().drop_duplicates()
-    found = [(str(p), int(b)) for p, b in pairs.itertuples(index=False)]
-    return sorted(found, key=lambda group: (phase_rank(group[0]), group))
+def groups(frame: pd.DataFrame) -> list[Group]:
+    """The (phase, batch size) pairs present, in reading order: what a figure's selector offers.
+
+    Either may be missing (None): a run imported from another project need not record them,
+    and its rows must still be drawn, under a group of their own.
+    """
+    pairs = frame[["phase", "batch_size"]].drop_duplicates()
+    found = {(None if _missing(phase) else str(phase), None if _missing(batch) else int(batch))
+             for phase, batch in pairs.itertuples(index=False)}
+    return sorted(found, key=lambda group: (phase_rank(group[0]), group[1] is None,
+                                            group[1] or 0))
 
 
-def group_label(group: tuple[str, int]) -> str:
+def group_label(group: Group) -> str:
     phase, batch_size = group
-    return f"{phase}, batch size {batch_size}"
+    return (f"{phase or 'phase not recorded'}, "
+            + ("batch size not recorded" if batch_size is None else f"batch size {batch_size}"))
 
 
-def in_group(frame: pd.DataFrame, group: tuple[str, int]) -> pd.DataFrame:
+def in_group(frame: pd.DataFrame, group: Group) -> pd.DataFrame:
     phase, batch_size = group
-    return frame[(frame["phase"] == phase) & (frame["batch_size"] == batch_size)]
+    phases, batches = frame["phase"], frame["batch_size"]
+    same_phase = (phases.isna() | (phases == "")) if phase is None else phases == phase
+    same_batch = batches.isna() if batch_size is None else batches == batch_size
+    return frame[(same_phase & same_batch).fillna(False).astype(bool)]
+
+
+def _missing(value: object) -> bool:
+    """NA, None or empty: a field the run did not record (escaped text turns NA into '')."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return True
+    return isinstance(value, str) and value == ""
 
 
 def row_labels(frame: pd.DataFrame, multi_run: bool, *, with_backend: bool = False) -> pd.Series:

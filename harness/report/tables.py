@@ -27,17 +27,19 @@ def _ok(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Every case with its throughput, its noise, and whether it is the best of its row.
+    """Every case with its throughput, its noise (and what else the machine did meanwhile),
+    and whether it is the best of its row.
 
     A row is one model at one phase and batch size; "best" is the highest throughput among the
     cases of that row that finished. Failed and skipped cases stay in, with their reason.
     """
     table = results[[*CASE_COLUMNS, "status", "reason", "params", "flops_per_sample", "n",
                      "throughput_sps", "median_ms", "ci99_low_ms", "ci99_high_ms", "iqr_ms",
-                     "noisy"]].copy()
+                     "noisy", "other_cpu_pct", "steal_pct", "contention_note"]].copy()
     table["iqr_pct"] = 100 * table["iqr_ms"] / table["median_ms"]
     ok = table["status"] == "ok"
-    row_best = table[ok].groupby(ROW_KEY)["throughput_sps"].transform("max")
+    # dropna=False: an imported run may lack a phase or batch size, and its rows still compete
+    row_best = table[ok].groupby(ROW_KEY, dropna=False)["throughput_sps"].transform("max")
     table["best"] = (ok & table["throughput_sps"].eq(row_best.reindex(table.index))).fillna(False)
     return table.astype({"best": bool})
 

@@ -173,3 +173,22 @@ def test_real_clock_times_real_work() -> None:
     assert result.stop_reason in ("converged", "t_max")
     assert len(result.samples_s) >= QUICK_POLICY.n_min or result.stop_reason == "t_max"
     assert all(s > 0 for s in result.samples_s)
+
+
+def test_the_monitor_brackets_sampling_only() -> None:
+    """Contention is read over the timed samples, not the warm-up."""
+    device = FakeDevice(constant(TICK))
+    marks: list[tuple[str, int]] = []
+
+    class Monitor:
+        def start(self) -> None:
+            marks.append(("start", device.steps))
+
+        def stop(self) -> None:
+            marks.append(("stop", device.steps))
+
+    result = time_loop(device.step, device.sync,
+                       TimingPolicy(warmup_iters=4, warmup_s=0.0, n_min=5, t_min=0.1,
+                                    t_max=1.0), clock=device.clock, monitor=Monitor())
+    assert marks == [("start", result.warmup_iters),
+                     ("stop", result.warmup_iters + len(result.samples_s))]

@@ -39,9 +39,10 @@ def case_id(suite: str, size: str, backend: str, phase: str) -> str:
     return f"{suite}-{size}-{backend}-{phase}-bs{BATCH}"
 
 
-def _status(cid: str, backend: str, phase: str, errors: Mapping[str, str]) -> tuple[str, str]:
-    if cid in errors:
-        return "error", errors[cid]
+def _status(cid: str, backend: str, phase: str,
+            failures: Mapping[str, tuple[str, str]]) -> tuple[str, str]:
+    if cid in failures:
+        return failures[cid]
     if backend.startswith("ort-") and phase == "train":
         return "skipped", "ONNX Runtime backends run inference only"
     if cid == ERROR_CASE:
@@ -65,19 +66,23 @@ def _timing(samples: np.ndarray) -> dict[str, Any]:
 def write_run(results_dir: Path, run_id: str, *, seed: int = 0,
               slowdown: Mapping[str, float] | None = None, sigma: float = 0.03,
               drop: set[str] | frozenset[str] = frozenset(),
-              errors: Mapping[str, str] | None = None,
+              failures: Mapping[str, tuple[str, str]] | None = None,
               environment: Mapping[str, Any] | None = None,
-              config: Mapping[str, Any] | None = None) -> Path:
+              config: Mapping[str, Any] | None = None,
+              rows: Mapping[str, Mapping[str, Any]] | None = None,
+              manifest: Mapping[str, Any] | None = None) -> Path:
     """Write `<results_dir>/<run_id>/` with manifest, results and samples; return the folder.
 
     `slowdown` multiplies the median time of the named case ids; `drop` leaves cases out;
-    `errors` turns the named cases into errors with that reason; `seed` and `sigma` set the
-    noise (log-normal, sigma of the log); `environment` overrides manifest and row fields;
-    `config` adds to the manifest's sweep configuration.
+    `failures` gives the named cases a status other than ok, with its reason (case id ->
+    (status, reason)); `seed` and `sigma` set the noise (log-normal, sigma of the log);
+    `environment` overrides manifest and row fields; `config` adds to the manifest's sweep
+    configuration; `rows` overrides columns of the named cases' rows only (case id ->
+    columns), as a resumed session would; `manifest` adds or replaces top-level manifest keys.
     """
     slowdown = slowdown or {}
     rng = np.random.default_rng(seed)
-    rows, samples = [], []
+    table, samples = [], []
     for suite, sizes in SUITES.items():
         for size, params in sizes.items():
             for backend, (factor, accuracy, rel_err) in BACKENDS.items():
@@ -85,7 +90,7 @@ def write_run(results_dir: Path, run_id: str, *, seed: int = 0,
                     cid = case_id(suite, size, backend, phase)
                     if cid in drop:
                         continue
-                    status, reason = _status(cid, backend, phase, errors or {})
+                    status, reason = _status(cid, backend, phase, failures or {})
                     row: dict[str, Any] = {
                         "run_id": run_id, "case_id": cid, "suite": suite, "size": size,
                         "backend": backend, "device": "cpu",
@@ -115,14 +120,14 @@ def write_run(results_dir: Path, run_id: str, *, seed: int = 0,
                             "first_iter_ms": median * 1.5,
                             "export_s": 1.5 if ort else None, "export_cached": False if ort
                             else None, "session_s": 0.3 if ort else None})
-                    rows.append(row)
+                    table.append({**row, **(rows or {}).get(cid, {})})
     run_dir = results_dir / run_id
     run_dir.mkdir(parents=True)
     write_json_atomic(run_dir / MANIFEST, {
         "run_id": run_id, "environment": {**ENVIRONMENT, **(environment or {})},
         "config": {"suites": list(SUITES), "backends": list(BACKENDS), "batch_sizes": [BATCH],
-                   **(config or {})}})
-    to_frame(rows).to_parquet(run_dir / TABLE, index=False)
+                   **(config or {})}, **(manifest or {})})
+    to_frame(table).to_parquet(run_dir / TABLE, index=False)
     samples_frame(samples).to_parquet(run_dir / SAMPLES, index=False)
     return run_dir
 

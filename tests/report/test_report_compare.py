@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from fake_runs import BATCH, case_id
+from fake_runs import BACKENDS, BATCH, SUITES, case_id
 
 from harness.errors import UsageError
 from harness.report import compare_runs
-from harness.report.compare import compare_samples, environment_warnings, verdict
+from harness.report.compare import compare_samples, verdict
 
 RNG = np.random.default_rng(1234)
 
@@ -75,17 +75,6 @@ def test_verdict_needs_both_significance_and_size(ratio, p_value, threshold, exp
     assert verdict(ratio, p_value, threshold) == expected
 
 
-def test_environment_warnings_name_what_differs():
-    env = {"hostname": "a", "cpu_model": "X", "gpu_name": "", "torch_version": "2.4.0",
-           "onnxruntime_version": "1.18.0", "python_version": "3.11.9"}
-    assert environment_warnings(env, dict(env)) == []
-    machine = environment_warnings(env, {**env, "hostname": "b"})
-    assert len(machine) == 1 and "machines" in machine[0] and "hostname 'a' vs 'b'" in machine[0]
-    libraries = environment_warnings(env, {**env, "torch_version": "2.5.0"})
-    assert len(libraries) == 1 and "library versions" in libraries[0]
-    assert "torch_version '2.4.0' vs '2.5.0'" in libraries[0]
-
-
 # --- whole runs ---------------------------------------------------------------------------------
 
 
@@ -136,6 +125,9 @@ def test_cases_in_one_run_only_are_listed(fake_run):
     text = comparison.format_text()
     assert "Only in base (1)" in text and "Only in new (1)" in text
     assert "cnn · tiny · cpu-eager · infer" in text
+    # the case that finished in base and is gone from new is newly broken: the gate fails
+    assert comparison.newly_broken[["case_id", "status"]].values.tolist() == [[gone, "missing"]]
+    assert "Newly broken (1)" in text and comparison.exit_code == 1
 
 
 def test_cases_not_ok_are_listed_with_status_and_no_verdict(fake_run):
@@ -153,13 +145,50 @@ def test_cases_not_ok_are_listed_with_status_and_no_verdict(fake_run):
 
 def test_a_case_that_stopped_finishing_is_listed_not_judged(fake_run):
     broken = case_id("cnn", "tiny", "cpu-eager", "infer")
-    comparison = compare_runs(fake_run("base", seed=1),
-                              fake_run("new", seed=2, errors={broken: "CUDA out of memory"}))
+    comparison = compare_runs(fake_run("base", seed=1), fake_run(
+        "new", seed=2, failures={broken: ("error", "CUDA out of memory")}))
     row = comparison.table.set_index(["suite", "size", "backend", "phase"]).loc[
         ("cnn", "tiny", "cpu-eager", "infer")]
     assert (row["base_status"], row["new_status"]) == ("ok", "error")
     assert pd.isna(row["verdict"]) and row["note"] == "new: CUDA out of memory"
-    assert comparison.exit_code == 0
+
+
+def test_cases_that_broke_fail_the_comparison_unless_allowed(fake_run):
+    broke = {case_id("cnn", "tiny", "cpu-eager", "infer"): ("error", "CUDA out of memory"),
+             case_id("rnn", "tiny", "cpu-eager", "train"): ("crashed", "killed by SIGSEGV"),
+             case_id("cnn", "small", "cpu-compile", "infer"): ("timeout", "exceeded 60 s")}
+    base, new = fake_run("base", seed=1), fake_run("new", seed=2, failures=broke)
+    comparison = compare_runs(base, new)
+    assert not comparison.has_regression  # no timing got worse ...
+    assert comparison.exit_code == 1  # ... and yet three cases stopped working
+    found = comparison.newly_broken.set_index("case_id")
+    assert {cid: (found.at[cid, "status"], found.at[cid, "reason"]) for cid in found.index} == (
+        broke)
+    text = comparison.format_text()
+    assert "Newly broken (3): ok in base, not in new" in text
+    assert "cnn · tiny · cpu-eager · infer · bs 16: error (CUDA out of memory)" in text
+    assert "3 newly broken: newly broken cases (exit 1)" in text
+    allowed = compare_runs(base, new, allow_broken=True)
+    assert allowed.exit_code == 0 and len(allowed.newly_broken) == 3
+    assert "3 newly broken (allowed): no regression (exit 0)" in allowed.format_text()
+
+
+def test_cases_broken_in_both_runs_or_only_in_new_are_not_newly_broken(fake_run):
+    # the fake runs' error and timeout cases fail in both; a case not ok in base may go away
+    gone = case_id("rnn", "small", "cpu-compile", "infer")  # a timeout in base
+    comparison = compare_runs(fake_run("base", seed=1), fake_run("new", seed=2, drop={gone}))
+    assert comparison.newly_broken.empty and comparison.exit_code == 0
+
+
+def test_a_case_now_skipped_is_listed_but_not_broken(fake_run):
+    skipped = case_id("cnn", "tiny", "cpu-compile", "infer")
+    comparison = compare_runs(fake_run("base", seed=1), fake_run(
+        "new", seed=2, failures={skipped: ("skipped", "no CUDA device visible to torch")}))
+    assert comparison.newly_broken.empty and comparison.exit_code == 0
+    assert comparison.now_skipped["case_id"].tolist() == [skipped]
+    assert ("Now skipped (1): ok in base, skipped in new (not counted as broken)\n"
+            "  cnn · tiny · cpu-compile · infer · bs 16: skipped (no CUDA device visible to "
+            "torch)") in comparison.format_text()
 
 
 def test_different_machine_warns_and_strict_refuses(fake_run):
@@ -171,6 +200,48 @@ def test_different_machine_warns_and_strict_refuses(fake_run):
     assert "warning: the runs come from different machines" in comparison.format_text()
     with pytest.raises(UsageError, match="refusing to compare.*hostname"):
         compare_runs(base, new, strict=True)
+
+
+def test_a_resumed_run_whose_rows_name_another_machine_warns_and_strict_refuses(fake_run):
+    # same manifest as base; the cases of a resumed session carry that session's environment
+    resumed = {case_id("cnn", size, "cpu-eager", phase): {"hostname": "bench-2", "cpu_cores": 4}
+               for size in ("tiny", "small") for phase in ("infer", "train")}
+    base, new = fake_run("base", seed=1), fake_run("new", seed=2, rows=resumed)
+    warnings = compare_runs(base, new).warnings
+    assert any(w.startswith("run 'new' contradicts itself: hostname 'bench-1' + 'bench-2'")
+               for w in warnings)
+    assert any("cpu_cores '8' vs '4' + '8'" in w for w in warnings)
+    with pytest.raises(UsageError, match="refusing to compare.*contradicts itself"):
+        compare_runs(base, new, strict=True)
+
+
+@pytest.mark.parametrize(("new_kwargs", "expected"), [
+    ({"config": {"quick": True}},
+     "a quick run against a full run: config.quick 'False' vs 'True'"),
+    ({"config": {"threads": 2}}, "different thread counts: config.threads '0' vs '2'"),
+    ({"manifest": {"threads": 2}}, "different thread counts: threads '8' vs '2'"),
+    ({"rows": {case_id("cnn", "tiny", "cpu-eager", "infer"): {"torch_threads": 1}}},
+     "torch_threads '8' vs '1' + '8'"),
+    ({"manifest": {"timing_policy": {"t_max": 0.3}}}, "timing_policy.t_max '5' vs '0.3'"),
+    ({"manifest": {"source": "pytest-benchmark 4.0.0", "config": {}}},
+     "an import against a sweep: kind 'sweep' vs 'imported'"),
+])
+def test_runs_that_measured_differently_warn_and_strict_refuses(fake_run, new_kwargs, expected):
+    settings = {"config": {"quick": False, "threads": 0},
+                "rows": {cid: {"torch_threads": 8} for cid in _every_case()},
+                "manifest": {"timing_policy": {"t_max": 5.0}, "threads": 8}}
+    new_settings = {key: {**value, **new_kwargs.get(key, {})} for key, value in settings.items()}
+    base, new = fake_run("base", seed=1, **settings), fake_run("new", seed=2, **new_settings)
+    warnings = compare_runs(base, new).warnings
+    assert [w for w in warnings if expected in w], warnings
+    assert len([w for w in warnings if "contradicts itself" not in w]) == 1
+    with pytest.raises(UsageError, match="refusing to compare"):
+        compare_runs(base, new, strict=True)
+
+
+def _every_case() -> list[str]:
+    return [case_id(suite, size, backend, phase) for suite, sizes in SUITES.items()
+            for size in sizes for backend in BACKENDS for phase in ("infer", "train")]
 
 
 def test_strict_accepts_runs_from_the_same_environment(fake_run):

@@ -9,39 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fake_runs import BACKENDS, SUITES, XSS, case_id
+from page_reading import FIGURE_SECTIONS, plotted_figures, strings_in
 from plotly.offline import get_plotlyjs
 
 from harness.report import figures, tables, write_report
 from harness.report.runs import load_runs
 
-FIGURE_SECTIONS = ["summary", "throughput", "latency", "speedup", "memory", "accuracy",
-                   "cold-start", "tradeoff", "failures"]
 ESCAPED_XSS = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
-
-
-def plotted_figures(page: str) -> dict[str, tuple[list, dict]]:
-    """Every ``Plotly.newPlot(id, data, layout, ...)`` call in the page, decoded as JSON."""
-    decoder, found = json.JSONDecoder(), {}
-    for match in re.finditer(r"Plotly\.newPlot\(\s*", page):
-        position = match.end()
-        values = []
-        for _ in range(3):
-            value, position = decoder.raw_decode(page, position)
-            values.append(value)
-            position = re.compile(r"\s*,\s*").match(page, position).end()
-        found[values[0]] = (values[1], values[2])
-    return found
-
-
-def strings_in(value: object) -> list[str]:
-    """All strings anywhere inside a decoded JSON value."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in strings_in(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in strings_in(item)]
-    return []
 
 
 def test_report_is_one_self_contained_page_with_csvs(fake_run, tmp_path):
@@ -130,6 +104,9 @@ def test_two_runs_are_told_apart_and_compared(fake_run, tmp_path):
     assert comparison["verdict"].eq("slower").sum() == 1
     assert pd.read_csv(out / "only_in_base.csv")["case_id"].tolist() == [
         case_id("rnn", "tiny", "cpu-eager", "infer")]
+    # the dropped case had finished in run-a: the page says the gate fails on it
+    assert pd.read_csv(out / "newly_broken.csv")["status"].tolist() == ["missing"]
+    assert "1 newly broken: a regression and newly broken cases (exit 1)" in page
 
 
 def test_three_runs_have_no_comparison_section(fake_run, tmp_path):
@@ -164,11 +141,12 @@ def test_report_output_folder_is_created(fake_run, tmp_path):
 
 
 def test_a_run_where_nothing_finished_still_reports_why(fake_run, tmp_path):
-    everything = {case_id(suite, size, backend, phase): "ImportError: no module named torch"
+    everything = {case_id(suite, size, backend, phase):
+                  ("error", "ImportError: no module named torch")
                   for suite, sizes in SUITES.items() for size in sizes for backend in BACKENDS
                   for phase in ("infer", "train")}
     out = tmp_path / "out"
-    page = write_report([fake_run("broken", errors=everything)], out).read_text()
+    page = write_report([fake_run("broken", failures=everything)], out).read_text()
     assert len(pd.read_csv(out / "failures.csv")) == len(everything)
     assert "ImportError: no module named torch" in page
     assert "no raw iteration samples in the run" in page  # latency figure says why it is empty

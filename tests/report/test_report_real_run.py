@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,8 @@ import pytest
 
 from harness.cases import SweepConfig
 from harness.report import compare_runs, write_report
+from harness.report.compare import compare
+from harness.report.runs import load_runs
 from harness.runner import run_sweep, start_run
 
 CONFIG = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),
@@ -44,6 +47,28 @@ def test_two_real_runs_compare_case_by_case(two_runs, tmp_path):
     assert len(judged) == 3  # the three finished cases; the skipped one gets no verdict
     assert set(judged["verdict"]) <= {"faster", "slower", "same"}
     assert comparison.only_in_base.empty and comparison.only_in_new.empty
-    assert comparison.exit_code == int(comparison.has_regression)
+    assert comparison.newly_broken.empty and comparison.now_skipped.empty
+    # one machine, one configuration: environment, threads and timing rules all agree
+    assert comparison.warnings == []
     index = write_report(list(two_runs), tmp_path / "both")
     assert (tmp_path / "both" / "comparison.csv").exists() and index.exists()
+
+
+def test_a_real_run_against_itself_is_the_same_everywhere_and_passes(two_runs):
+    comparison = compare_runs(two_runs[0], two_runs[0])
+    judged = comparison.table.dropna(subset=["verdict"])
+    assert len(judged) == 3 and set(judged["verdict"]) == {"same"}
+    assert (judged["ratio"] == 1.0).all()
+    assert comparison.exit_code == 0
+
+
+def test_a_real_case_that_crashes_in_new_fails_the_comparison(two_runs):
+    run = load_runs([two_runs[0]])
+    crashed = "cnn-tiny-cpu-eager-infer-bs8"
+    results = run.results.copy()
+    results.loc[results["case_id"] == crashed, ["status", "reason"]] = ["crashed", "SIGSEGV"]
+    comparison = compare(run, replace(run, results=results))
+    assert comparison.newly_broken[["case_id", "status"]].values.tolist() == [
+        [crashed, "crashed"]]
+    assert not comparison.has_regression and comparison.exit_code == 1
+    assert compare(run, replace(run, results=results), allow_broken=True).exit_code == 0

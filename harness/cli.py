@@ -1,7 +1,9 @@
 """`archbench` commands: list, run, show, report, compare, import.
 
 Errors for people: any bad input (unknown suite, size, backend, malformed file) ends in one line
-on stderr naming the valid choices, exit status 2, and no traceback unless --debug.
+on stderr naming the valid choices, exit status 2, and no traceback unless --debug. So does a
+write the disk refuses (full, read-only), with what to do once it is fixed. Warnings about the
+stored runs (an unreadable case file) are one line each, and each is shown once.
 """
 
 from __future__ import annotations
@@ -10,10 +12,16 @@ import argparse
 import signal
 import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
+from harness.results import StorageError, UnreadableCaseWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_USAGE = 2
 
@@ -73,13 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--threshold", type=float, default=0.10,
                         help="smallest relative change a comparison calls (default 0.10)")
 
-    compare = add("compare", help="compare two runs; exit 1 on a regression")
+    compare = add("compare", help="compare two runs; exit 1 on a regression or a newly "
+                                  "broken case")
     compare.add_argument("base", metavar="BASE")
     compare.add_argument("new", metavar="NEW")
     compare.add_argument("--threshold", type=float, default=0.10,
                          help="smallest relative change called a change (default 0.10)")
     compare.add_argument("--strict", action="store_true",
-                         help="refuse runs from different machines or library versions")
+                         help="refuse runs that differ in machine, core count, library "
+                              "versions, threads, --quick or timing policy")
+    compare.add_argument("--allow-broken", action="store_true",
+                         help="a case that broke in NEW (ok in BASE, error/crashed/timeout or "
+                              "missing in NEW) does not fail the comparison")
     importer = add("import", help="turn pytest-benchmark JSON into an archbench run")
     importer.add_argument("file", type=Path, metavar="FILE.json")
     importer.add_argument("--run-id", help="name of the run (default: from the file name)")
@@ -88,7 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from harness import cpu_features
     from harness.backends import BACKENDS
+    from harness.backends.onnx_export import Int8Settings
+    from harness.environment import cpu_count, cpu_model
     from harness.measure.model_facts import count_params, flops_per_sample
     from harness.summary import human_count
     from suites.registry import available_suites
@@ -104,10 +120,19 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"    {mark}{size:8s} {human_count(count_params(model)):>7s} params  "
                   f"{human_count(flops_per_sample(model, data.x_test[:1])):>7s} FLOPs  "
                   f"input {tuple(data.sample_shape)}")
+    print(f"\nThis CPU: {cpu_model()}, {cpu_count()} CPUs available; ATen kernels "
+          f"{cpu_features.cpu_isa()}; flags: {cpu_features.flags_text() or 'none of note'}")
+    bf16 = cpu_features.cpu_bf16_support()
+    print(f"  bf16: {'native' if bf16.native else bf16.reason}")
+    print(f"  int8: {'VNNI' if cpu_features.has_vnni() else 'no VNNI'}, quantised as "
+          f"{Int8Settings.for_this_cpu().description}")
     print("\nBackends")
     for name, backend in BACKENDS.items():
         reason = backend.unavailable_reason()
+        default_skip = backend.default_skip_reason()
         state = "available" if reason is None else f"unavailable: {reason}"
+        if reason is None and default_skip:
+            state += f"; {default_skip}"
         phases = "+".join(backend.phases)
         print(f"  {name:15s} {backend.device:4s} {backend.precision:5s} {phases:11s} {state}")
     return 0
@@ -147,13 +172,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     # running in its own session is killed instead of outliving the sweep.
     for number in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, _raise_interrupt)
+    resume = f"archbench run --resume {run_dir.name} --results {args.results}"
     try:
         rows = run_sweep(run_dir, config, progress=False if args.no_progress else None)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; finished cases are kept. Resume with: "
-              f"archbench run --resume {run_dir.name} --results {args.results}",
-              file=sys.stderr)
+        print(f"\ninterrupted; finished cases are kept. Resume with: {resume}", file=sys.stderr)
         return 130
+    except StorageError as exc:
+        raise StorageError(f"{exc}; the sweep stopped and finished cases are kept. Once the "
+                           f"folder can be written again, resume with: {resume}") from exc
     elapsed = time.perf_counter() - start
     frame = load_results(run_dir)
     print(summary_table(frame))
@@ -162,6 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\n{len(frame)} cases ({status_counts(frame)}); {len(now)} run now in "
           f"{elapsed:.0f} s wall: {timed_s:.0f} s timed ({timed_s / elapsed:.0%}), "
           f"{warmup_s:.0f} s warm-up")
+    _warn_contention(frame)
     print(f"results: {run_dir}")
     if args.report:
         report_path = _write_report([run_dir], None, "cpu-eager", 0.10)
@@ -190,7 +218,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     frame = load_results(run_dir)
     print(summary_table(frame))
     print(f"\n{len(frame)} cases ({status_counts(frame)}); run {run_dir}")
+    _warn_contention(frame)
     return 0
+
+
+def _warn_contention(frame: pd.DataFrame) -> None:
+    from harness.summary import contention_summary
+
+    warning = contention_summary(frame)
+    if warning:
+        print(f"warning: {warning}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -207,10 +244,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     comparison = compare_runs(resolve_run(args.base, args.results),
                               resolve_run(args.new, args.results),
-                              threshold=args.threshold, strict=args.strict)
-    for warning in comparison.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(comparison.format_text())
+                              threshold=args.threshold, strict=args.strict,
+                              allow_broken=args.allow_broken)
+    print(comparison.format_text())  # warnings first, in the text
     return comparison.exit_code
 
 
@@ -231,16 +267,36 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show, "report": cmd_re
             "compare": cmd_compare, "import": cmd_import}
 
 
+def _show_warnings_once() -> Callable[..., None]:
+    """A `warnings.showwarning` for people: a warning about a stored run as one line, once per
+    command (a report loads each run's results and samples, and both find the same bad file);
+    any other warning as Python shows it."""
+    shown: set[str] = set()
+    python_default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: object,
+             **kwargs: object) -> None:
+        if not issubclass(category, UnreadableCaseWarning):
+            python_default(message, category, *args, **kwargs)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            print(f"archbench: warning: {message}", file=sys.stderr)
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
-    try:
-        args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
-    except UsageError as exc:
-        if debug:
-            raise
-        print(f"archbench: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UnreadableCaseWarning)  # once per command, not process
+        warnings.showwarning = _show_warnings_once()
+        try:
+            args = build_parser().parse_args(argv)
+            return COMMANDS[args.command](args)
+        except (UsageError, StorageError) as exc:
+            if debug:
+                raise
+            print(f"archbench: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -4,83 +4,200 @@ A run is a folder::
 
     <results>/<run_id>/
         manifest.json       the sweep's configuration and the run-level environment
-        cases/<case>.json   one finished case: its row and its raw samples (written atomically,
-                            the moment the case ends, so a killed sweep keeps what it finished)
-        results.parquet     one row per case (rebuilt from cases/ after every case)
+        cases/<case>.json   one finished case: its row and its raw samples (written the moment
+                            the case ends, so a killed sweep keeps what it finished)
+        results.parquet     one row per case, derived from cases/
         samples.parquet     the raw samples, long format: case_id, metric, idx, value
 
-`results.parquet` is derived from `cases/`, never the other way round: the per-case files are
-the durable record, and the table is a convenience that `load_results` rebuilds if it is stale.
+The case files are the durable record; the two tables are derived from them, never the other
+way round, and each table says which state of cases/ it was derived from: its parquet metadata
+holds a digest of every case file's name, size and modification time (ns). A load compares that
+digest with cases/ as it is now and rebuilds both tables on any difference: a case added,
+re-run, or deleted so that `--resume` runs it again (deleting makes nothing newer, so a
+comparison of modification times alone would keep the deleted case). A table that cannot be
+read is rebuilt too; it is never the only copy of anything. A table with no such metadata and no
+cases/ folder was written by another tool and is read as it is.
+
+Every file is written to a temporary name in the same folder and renamed over the real one, so
+a reader, a crash or a full disk never leaves half a file under the real name; a write the disk
+refuses is a `StorageError` naming the file. A case file that still cannot be read (cut short by
+a copy, edited by hand) hides no other case: it is left out of the tables with one warning that
+names it, and counts as unfinished, so that `--resume` runs that case again and overwrites it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from harness.errors import UsageError
-from harness.schema import samples_frame, to_frame
+from harness.schema import SCHEMA, samples_frame, to_frame
 
 MANIFEST = "manifest.json"
 CASES_DIR = "cases"
 TABLE = "results.parquet"
 SAMPLES = "samples.parquet"
+#: Parquet metadata key of a derived table: the digest of the case files it was built from,
+#: and which of them could not be read.
+DERIVED_FROM = b"archbench.derived_from"
+
+
+class StorageError(Exception):
+    """The disk refused a write (full, read-only, a file where a folder should be). One line
+    naming the file; nothing already written is damaged, so a sweep can be resumed."""
+
+
+class UnreadableCaseWarning(UserWarning):
+    """Case files of a run could not be read; the tables were built without them."""
+
+
+@dataclass(frozen=True)
+class CaseFiles:
+    """What a run's cases/ folder holds: readable records (by case id) and unreadable files."""
+
+    records: list[dict[str, Any]]
+    unreadable: list[str]
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn an OSError while writing `path` into a StorageError that names it in one line."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary file renamed over `path`: readers never see half a file.
+
+    The temporary name is hidden, per process and not `*.json`, so that neither a listing of
+    cases/ nor a second process writing the same file at the same time can pick it up."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with writing(path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write JSON so that a reader (or a crash) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=str, allow_nan=True))
-    os.replace(tmp, path)
+    text = json.dumps(payload, indent=1, default=str, allow_nan=True)
+    _write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def case_path(folder: Path, case_id: str, suffix: str) -> Path:
+    """`folder/<case_id><suffix>`, for an id that can only name a direct child of `folder`.
+
+    Case ids are made of suite, size and backend names, which are checked where they are
+    defined; this is the second line, where an id becomes a path: a '/' or '..' would write
+    outside the run, a leading '.' would hide the file from a listing of the run."""
+    if not case_id or case_id.startswith(".") or any(c in case_id for c in "/\\\0"):
+        raise UsageError(f"case id {case_id!r} cannot be a file name in {folder}: a case id "
+                         "must not be empty, start with '.', or contain '/', '\\' or NUL")
+    return folder / f"{case_id}{suffix}"
 
 
 def save_case(run_dir: Path, row: Mapping[str, Any], samples: Mapping[str, list[float]]) -> None:
     """Persist one finished case immediately, then refresh the run's tables."""
-    write_json_atomic(run_dir / CASES_DIR / f"{row['case_id']}.json",
+    write_json_atomic(case_path(run_dir / CASES_DIR, row["case_id"], ".json"),
                       {"row": dict(row), "samples": {k: list(v) for k, v in samples.items()}})
     rebuild_tables(run_dir)
 
 
-def read_cases(run_dir: Path) -> list[dict[str, Any]]:
-    """The per-case records of a run, sorted by case id; a malformed file is a UsageError."""
-    records = []
+def read_cases(run_dir: Path) -> CaseFiles:
+    """The run's case records, sorted by case id, and the names of the files that are not."""
+    records, unreadable = [], []
     for path in sorted((run_dir / CASES_DIR).glob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"malformed case file {path}: {exc}") from exc
-        if not (isinstance(record, dict) and isinstance(record.get("row"), dict)
-                and isinstance(record.get("samples"), dict)):
-            raise UsageError(f"malformed case file {path}: expected an object with 'row' and "
-                             "'samples' objects")
-        records.append(record)
-    return records
+        record = _read_case(path)
+        if record is None:
+            unreadable.append(path.name)
+        else:
+            records.append(record)
+    return CaseFiles(records, unreadable)
 
 
-def rebuild_tables(run_dir: Path) -> None:
-    """Regenerate results.parquet and samples.parquet from the per-case files."""
-    records = read_cases(run_dir)
-    table = to_frame(record["row"] for record in records)
-    samples = samples_frame(
-        {"run_id": record["row"]["run_id"], "case_id": record["row"]["case_id"],
-         "metric": metric, "idx": idx, "value": value}
-        for record in records
-        for metric, values in record["samples"].items()
-        for idx, value in enumerate(values)
-    )
-    table.to_parquet(run_dir / TABLE, index=False)
-    samples.to_parquet(run_dir / SAMPLES, index=False)
+def _read_case(path: Path) -> dict[str, Any] | None:
+    """The record in a case file, or None when it is not one that the tables can hold."""
+    try:
+        record = json.loads(path.read_bytes())
+    except (OSError, ValueError):  # unreadable, cut short, not JSON, not UTF-8
+        return None
+    if not (isinstance(record, dict) and isinstance(record.get("row"), dict)
+            and isinstance(record.get("samples"), dict)):
+        return None
+    row, samples = record["row"], record["samples"]
+    numbers = all(isinstance(values, list)
+                  and all(isinstance(v, (int, float)) for v in values)
+                  for values in samples.values())
+    return record if (row.get("case_id") == path.stem and set(row) <= set(SCHEMA)
+                      and numbers) else None
+
+
+def rebuild_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
+    """Regenerate results.parquet and samples.parquet from the case files; return both."""
+    digest = _case_files_digest(run_dir)  # before reading: a case written meanwhile -> stale
+    cases = read_cases(run_dir)
+    _warn_unreadable(run_dir, cases.unreadable)
+    tables = {
+        TABLE: to_frame(record["row"] for record in cases.records),
+        SAMPLES: samples_frame(
+            {"run_id": record["row"]["run_id"], "case_id": record["row"]["case_id"],
+             "metric": metric, "idx": idx, "value": value}
+            for record in cases.records
+            for metric, values in record["samples"].items()
+            for idx, value in enumerate(values)),
+    }
+    derived_from = json.dumps({"case_files": digest, "unreadable": cases.unreadable}).encode()
+    for name, frame in tables.items():
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               DERIVED_FROM: derived_from})
+        _write_atomic(run_dir / name, lambda tmp, table=table: pq.write_table(table, tmp))
+    return tables
+
+
+def _case_files_digest(run_dir: Path) -> str:
+    """Digest of cases/ as it is now, from the listing alone (cheap enough for every load)."""
+    digest = hashlib.sha256()
+    for path in sorted((run_dir / CASES_DIR).glob("*.json")):
+        stat = path.stat()
+        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _warn_unreadable(run_dir: Path, names: list[str]) -> None:
+    """One warning per run, not per file or per load: attributed to this line whichever load
+    gives it, the same text is shown once (by the default filter, and by the CLI)."""
+    if names:
+        warnings.warn(UnreadableCaseWarning(
+            f"left out {len(names)} unreadable case file(s) of run {run_dir.name}: "
+            f"{', '.join(names)} in {run_dir / CASES_DIR}; `archbench run --resume "
+            f"{run_dir.name}` runs them again"), stacklevel=1)
 
 
 def finished_case_ids(run_dir: Path) -> set[str]:
-    """Case ids that already have a record, whatever their status (resume skips these)."""
-    return {path.stem for path in (run_dir / CASES_DIR).glob("*.json")}
+    """Case ids with a readable record, whatever their status (resume skips these; an
+    unreadable file is a case still to run, and running it overwrites the file)."""
+    cases = read_cases(run_dir)
+    _warn_unreadable(run_dir, cases.unreadable)
+    return {record["row"]["case_id"] for record in cases.records}
 
 
 def resolve_run(path: str | Path, results_dir: str | Path = "results") -> Path:
@@ -94,6 +211,7 @@ def resolve_run(path: str | Path, results_dir: str | Path = "results") -> Path:
         runs = sorted(p.name for p in Path(results_dir).glob("*") if (p / MANIFEST).is_file())
         known = ", ".join(runs[-5:]) if runs else "none"
         raise UsageError(f"no archbench run at '{path}' (recent runs in {results_dir}/: {known})")
+    load_manifest(candidate)  # a folder whose manifest is broken is no run to show
     return candidate
 
 
@@ -122,16 +240,37 @@ def load_samples(path: str | Path, results_dir: str | Path = "results") -> pd.Da
 def _load_table(path: str | Path, results_dir: str | Path, name: str,
                 typed: Callable[[Iterable[Mapping[str, Any]]], pd.DataFrame]) -> pd.DataFrame:
     run_dir = resolve_run(path, results_dir)
-    _refresh_if_stale(run_dir)
+    table = _stored_table(run_dir, name)
+    if table is None:
+        return rebuild_tables(run_dir)[name]
+    derived_from = _derived_from(table)
+    if derived_from:
+        _warn_unreadable(run_dir, derived_from["unreadable"])
     try:
-        return typed(pd.read_parquet(run_dir / name).to_dict("records"))
-    except (OSError, ValueError) as exc:
+        return typed(table.to_pandas().to_dict("records"))
+    except ValueError as exc:
         raise UsageError(f"malformed table {run_dir / name}: {exc}") from exc
 
 
-def _refresh_if_stale(run_dir: Path) -> None:
-    table = run_dir / TABLE
-    case_files = list((run_dir / CASES_DIR).glob("*.json"))
-    newest = max((p.stat().st_mtime for p in case_files), default=0.0)
-    if not table.exists() or table.stat().st_mtime < newest:
-        rebuild_tables(run_dir)
+def _stored_table(run_dir: Path, name: str) -> pa.Table | None:
+    """The table on disk if it can be used as it is; None if it must be rebuilt from cases/."""
+    path, has_cases = run_dir / name, (run_dir / CASES_DIR).is_dir()
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        if has_cases:
+            return None
+        raise UsageError(f"malformed table {path} (and no case files to rebuild it from): "
+                         f"{exc}") from exc
+    derived_from = _derived_from(table)
+    if derived_from is None:
+        return None if has_cases else table  # no metadata, no cases/: written by another tool
+    return table if derived_from["case_files"] == _case_files_digest(run_dir) else None
+
+
+def _derived_from(table: pa.Table) -> dict[str, Any] | None:
+    """What a table written by `rebuild_tables` records about its case files (else None)."""
+    raw = (table.schema.metadata or {}).get(DERIVED_FROM)
+    return None if raw is None else json.loads(raw)

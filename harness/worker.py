@@ -3,26 +3,39 @@
 The parent (`harness.runner`) writes the spec, waits with a timeout and reads OUT.json. An
 exception becomes an `error` (or `skipped`, for `BackendUnavailable`) result with a one-line
 reason and the traceback; a crash or hang leaves no OUT.json, which the parent turns into a
-`crashed` or `timeout` row. Either way the sweep goes on.
+`crashed` or `timeout` row. Either way the sweep goes on. A spec from the sweep carries a
+lifeline (`harness.lifeline`): the case's process group dies with the sweep, or a grace after
+its timeout, whichever comes first.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
 
-from harness.backends.base import BackendUnavailable
-from harness.cases import Case, SweepConfig
+from harness import lifeline
 from harness.errors import one_line
 from harness.results import write_json_atomic
 
 
 def main(spec_path: str, out_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
+    if "lifeline" in spec:  # absent when a spec is run by hand, outside a sweep
+        lifeline.hold(**spec["lifeline"])
+    # imported only now, after the lifeline holds: torch takes seconds to import, and a case
+    # whose sweep is already gone should not spend them
+    from harness.backends.base import BackendUnavailable
+    from harness.cases import Case, SweepConfig
+    from harness.cpu_features import isa_caps_key
+
     case = Case(**spec["case"])
     config = SweepConfig.from_dict(spec["config"])
+    # one torch.compile cache per kernel-set cap, which inductor's own keys ignore (see there)
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR",
+                          str(Path(spec["cache_dir"]) / "inductor" / isa_caps_key()))
     try:
         from harness.execute import run_case
         output = run_case(case, config, Path(spec["cache_dir"]))

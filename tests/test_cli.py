@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import json
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+import pyarrow.parquet as pq
 import pytest
 import torch
 
 from harness.backends import BACKENDS
 from harness.cli import main
 from harness.errors import UsageError
-from harness.results import CASES_DIR, MANIFEST, write_json_atomic
+from harness.results import CASES_DIR, MANIFEST, save_case, write_json_atomic
 from suites.registry import BUILTIN
 from tests.conftest import MLP_SUITE_FILE
 
@@ -93,7 +96,9 @@ def test_list_shows_suites_sizes_and_backends_with_availability() -> None:
         (line,) = [line for line in lines if line.split()[:1] == [name]]
         reason = backend.unavailable_reason()
         if reason is None:
-            assert line.endswith("available") and "unavailable" not in line
+            assert "unavailable" not in line
+            skip = backend.default_skip_reason()
+            assert line.endswith(f"available; {skip}" if skip else "available")
         else:
             assert f"unavailable: {reason}" in line
     if not torch.cuda.is_available():
@@ -152,15 +157,24 @@ def test_resume_refuses_selection_options(cli_run: SimpleNamespace, selection: l
     assert_usage_error(result, "--resume")
 
 
-def test_resume_finishes_an_interrupted_run(cli_run: SimpleNamespace, tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+def test_resume_finishes_an_interrupted_run(cli_run: SimpleNamespace, tmp_path: Path,
+                                            damage: str) -> None:
+    """A case file that is gone, or cut short, is a case still to run."""
     results = tmp_path / "results"
     shutil.copytree(cli_run.run_dir, results / "cli-run")
     case_file = results / "cli-run" / CASES_DIR / f"{CASE}.json"
-    case_file.unlink()
+    if damage == "deleted":
+        case_file.unlink()
+    else:
+        case_file.write_text(case_file.read_text()[:50])
     result = run_cli("run", "--resume", "cli-run", "--no-progress", "--results", results)
     assert result.code == 0, result.err
-    assert case_file.is_file()
-    assert "1 cases (1 ok)" in result.out
+    assert json.loads(case_file.read_text())["row"]["status"] == "ok"
+    assert "1 cases (1 ok); 1 run now" in result.out
+    warnings = [line for line in result.err.splitlines() if "warning" in line]
+    assert len(warnings) == (damage == "truncated"), result.err
+    assert all(f"{CASE}.json" in line for line in warnings)
 
 
 @pytest.mark.parametrize(("manifest", "expected"), [
@@ -175,11 +189,82 @@ def test_resume_of_a_malformed_manifest_is_one_line(manifest: str, expected: str
     assert_usage_error(result, expected)
 
 
-def test_show_of_a_run_with_a_malformed_case_file_is_one_line(results_dir: Path) -> None:
-    write_json_atomic(results_dir / "r" / MANIFEST, {"run_id": "r", "config": {}})
-    (results_dir / "r" / CASES_DIR).mkdir()
+SKIPPED_ARGS = ("--suite-file", MLP_SUITE_FILE, "--suite", "mlp", "--size", "tiny", "--backend",
+                "ort-cpu", "--phase", "train", "--batch-size", "8", "--no-progress")
+SKIPPED_CASE = "mlp-tiny-ort-cpu-train-bs8"  # ONNX Runtime does not train: no process is started
+
+
+def test_a_corrupt_case_file_is_one_warning_and_the_rest_is_shown(results_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    assert run_cli("run", *SKIPPED_ARGS, "--run-id", "r", "--results", results_dir).code == 0
     (results_dir / "r" / CASES_DIR / "x.json").write_text('{"row": ')
-    assert_usage_error(run_cli("show", "r", "--results", results_dir), "malformed case file")
+    for argv in (["show", "r"], ["report", "r", "--out", tmp_path / "report"]):
+        result = run_cli(*argv, "--results", results_dir)  # report loads it twice: one line
+        assert result.code == 0, result.err
+        (line,) = result.err.splitlines()
+        assert line.startswith("archbench: warning: ") and "x.json" in line
+        assert "archbench run --resume r" in line
+    result = run_cli("show", "r", "--results", results_dir)
+    assert "1 cases (1 skipped)" in result.out and "ort-cpu" in result.out
+
+
+def test_show_of_a_run_whose_manifest_is_not_json_is_one_line(results_dir: Path) -> None:
+    (results_dir / "r" / CASES_DIR).mkdir(parents=True)
+    (results_dir / "r" / MANIFEST).write_text("{ cut short")
+    assert_usage_error(run_cli("show", "r", "--results", results_dir), "malformed run manifest")
+
+
+def test_results_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "results.txt"
+    not_a_folder.write_text("notes")
+    result = run_cli("run", *SKIPPED_ARGS, "--results", not_a_folder)
+    assert_usage_error(result, str(not_a_folder), "not a folder")
+    assert not_a_folder.read_text() == "notes"
+
+
+def disk_full(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def assert_sweep_stopped(result: SimpleNamespace, run_id: str, *expected: str) -> None:
+    """The sweep started (its notice names the run), then stopped on one error line."""
+    notice, error = result.err.splitlines()
+    assert notice.startswith(f"run {run_id}: results in ")
+    assert_usage_error(SimpleNamespace(code=result.code, out=result.out, err=error), *expected)
+
+
+def test_a_full_disk_while_writing_the_tables_is_one_line_and_resumable(
+        results_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyarrow raises OSError(ENOSPC) while it writes results.parquet; the case file is kept."""
+    with monkeypatch.context() as patch:
+        patch.setattr(pq, "write_table", disk_full)
+        result = run_cli("run", *SKIPPED_ARGS, "--run-id", "full", "--results", results_dir)
+    assert_sweep_stopped(result, "full", "results.parquet", "No space left on device",
+                         f"archbench run --resume full --results {results_dir}")
+    case_file = results_dir / "full" / CASES_DIR / f"{SKIPPED_CASE}.json"
+    assert json.loads(case_file.read_text())["row"]["status"] == "skipped"
+    result = run_cli("run", "--resume", "full", "--no-progress", "--results", results_dir)
+    assert result.code == 0 and "1 cases (1 skipped); 0 run now" in result.out
+
+
+def test_a_full_disk_while_writing_a_case_file_stops_the_sweep_resumably(
+        results_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write_text = Path.write_text
+
+    def write_text(self: Path, *args, **kwargs) -> int:
+        if CASES_DIR in self.parts:
+            disk_full()
+        return real_write_text(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "write_text", write_text)
+        result = run_cli("run", *SKIPPED_ARGS, "--batch-size", "16", "--run-id", "full",
+                         "--results", results_dir)
+    assert_sweep_stopped(result, "full", f"{SKIPPED_CASE}.json", "No space left on device",
+                         "archbench run --resume full")
+    assert list((results_dir / "full" / CASES_DIR).iterdir()) == []  # stopped at the first
+    result = run_cli("run", "--resume", "full", "--no-progress", "--results", results_dir)
+    assert result.code == 0 and "2 cases (2 skipped); 2 run now" in result.out
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
@@ -199,3 +284,18 @@ def test_resume_refuses_options_it_would_ignore(results_dir: Path,
     assert main(["run", "--resume", "anything", "--quick", "--threads", "2",
                  "--results", str(results_dir)]) == 2
     assert "drop --quick, --threads" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flags", "code"), [([], 1), (["--allow-broken"], 0)])
+def test_compare_fails_on_a_case_that_broke_unless_allowed(results_dir: Path, flags: list[str],
+                                                           code: int) -> None:
+    """BASE finished the case, NEW has no row for it: newly broken."""
+    row = {"case_id": CASE, "suite": "mlp", "size": "tiny", "backend": "cpu-eager",
+           "device": "cpu", "precision": "fp32", "phase": "train", "batch_size": 8,
+           "status": "ok", "reason": "", "n": 3, "median_ms": 1.5}
+    for run_id in ("base", "new"):
+        write_json_atomic(results_dir / run_id / MANIFEST, {"run_id": run_id, "config": {}})
+    save_case(results_dir / "base", {**row, "run_id": "base"}, {"iter_ms": [1.4, 1.5, 1.6]})
+    result = run_cli("compare", "base", "new", *flags, "--results", results_dir)
+    assert result.code == code, result.err
+    assert "1 newly broken" in result.out

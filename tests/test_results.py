@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from harness.errors import UsageError
@@ -16,6 +19,9 @@ from harness.results import (
     MANIFEST,
     SAMPLES,
     TABLE,
+    StorageError,
+    UnreadableCaseWarning,
+    case_path,
     finished_case_ids,
     load_manifest,
     load_results,
@@ -123,16 +129,117 @@ def test_stale_table_is_rebuilt_from_case_files(results_dir: Path) -> None:
     assert set(load_results(run_dir)["status"]) == {"ok", "skipped"}
 
 
+def test_a_deleted_case_file_leaves_both_tables(results_dir: Path) -> None:
+    """The README's way to have --resume re-run a case: deleting its file. Deleting makes
+    nothing newer, so a table judged by modification time alone kept the case."""
+    run_dir = make_run(results_dir)
+    save_case(run_dir, OK_ROW, OK_SAMPLES)
+    save_case(run_dir, SKIPPED_ROW, {})
+    assert len(load_results(run_dir)) == 2 and len(load_samples(run_dir)) == 3
+    (run_dir / CASES_DIR / f"{OK_ROW['case_id']}.json").unlink()
+    assert load_results(run_dir)["case_id"].tolist() == [SKIPPED_ROW["case_id"]]
+    assert load_samples(run_dir).empty
+    (run_dir / CASES_DIR / f"{SKIPPED_ROW['case_id']}.json").unlink()
+    assert load_results(run_dir).empty
+
+
+def test_a_case_file_rewritten_in_the_same_second_is_seen(results_dir: Path) -> None:
+    """Size and nanosecond mtime, not whole seconds: a quick re-run is not missed."""
+    run_dir = make_run(results_dir)
+    save_case(run_dir, OK_ROW, OK_SAMPLES)
+    path = run_dir / CASES_DIR / f"{OK_ROW['case_id']}.json"
+    stamp = path.stat()
+    write_json_atomic(path, {"row": {**OK_ROW, "median_ms": 2.5}, "samples": OK_SAMPLES})
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1))
+    assert load_results(run_dir)["median_ms"].tolist() == [2.5]
+
+
+@pytest.mark.parametrize("name", [TABLE, SAMPLES])
+@pytest.mark.parametrize("damage", ["truncated", "empty"])
+def test_an_unreadable_table_is_rebuilt_from_the_case_files(results_dir: Path, name: str,
+                                                            damage: str) -> None:
+    run_dir = make_run(results_dir)
+    save_case(run_dir, OK_ROW, OK_SAMPLES)
+    table = run_dir / name
+    table.write_bytes(table.read_bytes()[:40] if damage == "truncated" else b"")
+    assert load_results(run_dir)["case_id"].tolist() == [OK_ROW["case_id"]]
+    assert load_samples(run_dir)["value"].tolist() == OK_SAMPLES["iter_ms"]
+    pd.read_parquet(table)  # and it is whole again on disk
+
+
+def test_a_table_without_case_files_is_read_as_it_is(results_dir: Path) -> None:
+    """Tables written by other tools (no cases/ folder, no record of their source) stand alone."""
+    run_dir = make_run(results_dir)
+    to_frame([OK_ROW]).to_parquet(run_dir / TABLE, index=False)
+    assert load_results(run_dir)["case_id"].tolist() == [OK_ROW["case_id"]]
+    (run_dir / TABLE).write_bytes(b"PAR1 not really")
+    with pytest.raises(UsageError, match="malformed table .*results.parquet"):
+        load_results(run_dir)
+
+
+def fail_parquet_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk as pyarrow meets it: half a file written, then ENOSPC."""
+    def write_table(table, where, *args, **kwargs):
+        Path(where).write_bytes(b"PAR1 half a file")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(pq, "write_table", write_table)
+
+
+def test_a_full_disk_while_writing_the_tables_keeps_everything_readable(
+        results_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = make_run(results_dir)
+    save_case(run_dir, OK_ROW, OK_SAMPLES)
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    with monkeypatch.context() as patch:
+        fail_parquet_writes(patch)
+        with pytest.raises(StorageError, match=f"cannot write .*{TABLE}: No space left"):
+            save_case(run_dir, SKIPPED_ROW, {})
+    after = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    late = run_dir / CASES_DIR / f"{SKIPPED_ROW['case_id']}.json"
+    assert after == {**before, late: after[late]}  # the tables as they were; no temporaries
+    assert len(pd.read_parquet(run_dir / TABLE)) == 1  # still whole
+    assert len(load_results(run_dir)) == 2  # once there is space: the new case is in
+
+
+def test_a_full_disk_while_writing_a_case_file_leaves_no_half_file(
+        results_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = make_run(results_dir)
+    save_case(run_dir, OK_ROW, OK_SAMPLES)
+    real_write_text = Path.write_text
+
+    def write_text(self: Path, text: str, *args, **kwargs) -> int:
+        real_write_text(self, text[:10], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    with pytest.raises(StorageError, match=f"cannot write .*{SKIPPED_ROW['case_id']}.json: No "):
+        save_case(run_dir, SKIPPED_ROW, {})
+    monkeypatch.undo()
+    assert sorted(p.name for p in (run_dir / CASES_DIR).iterdir()) == [f"{OK_ROW['case_id']}.json"]
+    assert finished_case_ids(run_dir) == {OK_ROW["case_id"]}
+
+
 @pytest.mark.parametrize("content", [
-    '{"row": {"case_id": "x"', "not json at all", '{"samples": {}}', "[1, 2, 3]",
-], ids=["truncated", "not-json", "no-row", "not-an-object"])
-def test_malformed_case_file_is_a_usage_error(results_dir: Path, content: str) -> None:
+    '{"row": {"case_id": "x"', "not json at all", '{"samples": {}}', "[1, 2, 3]", "",
+    '{"row": {"case_id": "broken-case", "median_msec": 1}, "samples": {}}',
+    '{"row": {"case_id": "another-case"}, "samples": {}}',
+    '{"row": {"case_id": "broken-case"}, "samples": {"iter_ms": ["fast"]}}',
+    b"\xff\xfe",
+], ids=["truncated", "not-json", "no-row", "not-an-object", "empty", "unknown-column",
+        "other-case-id", "bad-sample", "not-utf8"])
+def test_an_unreadable_case_file_is_left_out_with_a_warning(results_dir: Path,
+                                                            content: str | bytes) -> None:
     run_dir = make_run(results_dir)
     save_case(run_dir, OK_ROW, OK_SAMPLES)
     bad = run_dir / CASES_DIR / "broken-case.json"
-    bad.write_text(content)
-    with pytest.raises(UsageError, match="broken-case.json"):
-        load_results(run_dir)
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    for _ in range(2):  # rebuilt, then read in sync: the warning comes with every load
+        with pytest.warns(UnreadableCaseWarning, match="broken-case.json") as caught:
+            frame = load_results(run_dir)
+        assert len(caught) == 1 and "--resume r1" in str(caught[0].message)
+        assert frame["case_id"].tolist() == [OK_ROW["case_id"]]
+    with pytest.warns(UnreadableCaseWarning, match="broken-case.json"):
+        assert finished_case_ids(run_dir) == {OK_ROW["case_id"]}  # resume runs it again
 
 
 def test_malformed_manifest_is_a_usage_error(results_dir: Path) -> None:
@@ -140,6 +247,31 @@ def test_malformed_manifest_is_a_usage_error(results_dir: Path) -> None:
     (run_dir / MANIFEST).write_text("{ not json")
     with pytest.raises(UsageError, match="malformed run manifest"):
         load_manifest(run_dir)
+    with pytest.raises(UsageError, match="malformed run manifest"):
+        resolve_run(run_dir)  # a folder with a broken manifest is not a run to show
+
+
+@pytest.mark.parametrize("case_id", [
+    "../escape", "a/b", "a\\b", "..", ".", ".hidden", "nul\0byte", "", "/abs"])
+@pytest.mark.parametrize("suffix", [".json", ".log"])
+def test_a_case_id_that_is_not_a_plain_file_name_is_refused(results_dir: Path, case_id: str,
+                                                           suffix: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(repr(case_id))):
+        case_path(results_dir / "r1" / CASES_DIR, case_id, suffix)
+
+
+def test_save_case_refuses_a_case_id_that_would_leave_the_run(results_dir: Path) -> None:
+    run_dir = make_run(results_dir)
+    with pytest.raises(UsageError, match="'../../outside'"):
+        save_case(run_dir, {**OK_ROW, "case_id": "../../outside"}, {})
+    assert not (results_dir.parent / "outside.json").exists()
+    assert not (run_dir / CASES_DIR).exists()
+
+
+def test_a_plain_case_id_maps_into_the_folder(results_dir: Path) -> None:
+    folder = results_dir / "r1" / CASES_DIR
+    assert case_path(folder, "cnn-tiny-cpu-eager-infer-bs32", ".json") == \
+        folder / "cnn-tiny-cpu-eager-infer-bs32.json"
 
 
 def test_resolve_run_accepts_a_folder_a_table_path_or_a_bare_id(results_dir: Path,

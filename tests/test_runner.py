@@ -8,7 +8,12 @@ and import on a small machine, and the good case must finish well within it).
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,11 +21,13 @@ import pytest
 import torch
 
 from harness.cases import SweepConfig
+from harness.environment import cpu_count
 from harness.errors import UsageError
-from harness.measure.timing import QUICK_POLICY
-from harness.results import CASES_DIR, MANIFEST, load_results, load_samples
+from harness.measure.timing import DEFAULT_POLICY, QUICK_POLICY
+from harness.results import CASES_DIR, load_manifest, load_results, load_samples
 from harness.runner import LOGS_DIR, resume_config, run_sweep, start_run
 from tests.conftest import FAULTY_SUITE_FILE, MLP_SUITE_FILE
+from tests.test_lifeline import alive, wait_for
 
 TIMEOUT_S = 20.0
 PID_FILE_ENV = "ARCHBENCH_TEST_PID_FILE"  # read by the `hangs` suite in faulty_suites.py
@@ -29,15 +36,6 @@ SUITE_FILES = (str(FAULTY_SUITE_FILE), str(MLP_SUITE_FILE))
 
 def case_id(suite: str) -> str:
     return f"{suite}-tiny-cpu-eager-train-bs8"
-
-
-def alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +99,10 @@ def test_sweep_goes_on_to_a_good_case(isolation) -> None:
     assert 0 <= row["accuracy"] <= 1 and row["train_steps"] == 30
     assert row["torch_threads"] == 1
     assert row["peak_rss_mb"] > 0 and row["wall_s"] > 0
+    # what else the machine did while timing, read in the case's process
+    assert 0 <= row["other_cpu_pct"] <= 100 and 0 <= row["steal_pct"] <= 100
+    assert row["load_avg_1m"] >= 0 and isinstance(row["contention_note"], str)
+    assert row["cpu_isa"] == torch.backends.cpu.get_cpu_capability()
 
 
 def test_failed_cases_carry_identity_but_no_measurements(isolation) -> None:
@@ -158,10 +160,15 @@ def test_unavailable_backend_is_a_skipped_row_without_a_process(results_dir: Pat
     assert load_results(run_dir)["status"].tolist() == ["skipped"]
 
 
-def test_start_run_writes_a_manifest_and_refuses_to_overwrite_it(results_dir: Path) -> None:
-    config = SweepConfig(suites=("mlp",), sizes=("tiny",), suite_files=(str(MLP_SUITE_FILE),))
+@pytest.mark.parametrize(("quick", "threads"), [(False, 0), (True, 3)])
+def test_start_run_writes_a_manifest_and_refuses_to_overwrite_it(results_dir: Path, quick: bool,
+                                                                 threads: int) -> None:
+    config = SweepConfig(suites=("mlp",), sizes=("tiny",), suite_files=(str(MLP_SUITE_FILE),),
+                         quick=quick, threads=threads)
     run_dir = start_run(config, results_dir, "once")
-    assert (run_dir / MANIFEST).is_file()
+    manifest = load_manifest(run_dir)
+    assert manifest["timing_policy"] == asdict(QUICK_POLICY if quick else DEFAULT_POLICY)
+    assert manifest["threads"] == (threads or cpu_count())
     assert resume_config("once", results_dir)[1] == config
     with pytest.raises(UsageError, match="already exists.*--resume"):
         start_run(config, results_dir, "once")
@@ -181,6 +188,19 @@ def test_run_ids_default_to_a_sortable_utc_timestamp(results_dir: Path) -> None:
     assert os.path.isdir(run_dir)
 
 
+@pytest.mark.parametrize("suite", ["../../escape", ".hidden", "a\\b"])
+def test_a_case_id_that_would_leave_the_run_is_refused_before_the_case_runs(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, suite: str) -> None:
+    from harness import runner
+    from harness.cases import Case, PlannedCase
+
+    monkeypatch.setattr(runner, "run_isolated", lambda *args: pytest.fail("the case ran"))
+    case = Case(suite, "tiny", "cpu-eager", "infer", 8)
+    with pytest.raises(UsageError, match=re.escape(repr(case.case_id))):
+        runner.run_planned(PlannedCase(case), SweepConfig(), tmp_path / "run", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_row_with_columns_outside_the_schema_becomes_an_error_row(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Checked before anything is written: an unknown column in a stored case would break
@@ -197,28 +217,43 @@ def test_a_row_with_columns_outside_the_schema_becomes_an_error_row(
     assert "median_ms" not in row and samples == {}
 
 
-def test_sigterm_to_the_sweep_kills_the_running_case(tmp_path: Path) -> None:
-    """A cancelled CI job sends SIGTERM: the case runs in its own session, so without the
-    handler it (and what it started) would outlive the sweep and load the machine."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
+def start_hanging_sweep(tmp_path: Path, **popen: object
+                        ) -> tuple[subprocess.Popen, int, int]:
+    """`archbench run` of the `hangs` suite in a process of its own, returned once its case
+    hangs in forward: the sweep, the case's worker pid, and the pid of the child it started."""
     pid_file = tmp_path / "hang.pids"
     sweep = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", "--results", str(tmp_path / "results"),
          "--suite-file", str(FAULTY_SUITE_FILE), "--suite", "hangs", "--backend", "cpu-eager",
-         "--phase", "infer", "--quick", "--no-progress"],
-        env={**os.environ, PID_FILE_ENV: str(pid_file)}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert pid_file.exists(), "the hanging case never started"
-    worker, child = (int(pid) for pid in pid_file.read_text().split())
+         "--phase", "train", "--quick", "--no-progress"],
+        env={**os.environ, PID_FILE_ENV: str(pid_file)}, **popen)
+    pids = lambda: pid_file.read_text().split() if pid_file.exists() else []  # noqa: E731
+    if not wait_for(lambda: len(pids()) == 2, 60):
+        sweep.kill()
+        sweep.wait()
+        pytest.fail("the hanging case never started")
+    worker, child = map(int, pids())
+    return sweep, worker, child
+
+
+def test_sigterm_to_the_sweep_kills_the_running_case(tmp_path: Path) -> None:
+    """A cancelled CI job sends SIGTERM: the case runs in its own session, so without the
+    handler it (and what it started) would outlive the sweep and load the machine."""
+    sweep, worker, child = start_hanging_sweep(tmp_path, stdout=subprocess.PIPE,
+                                               stderr=subprocess.PIPE, text=True)
     sweep.send_signal(signal.SIGTERM)
     _, err = sweep.communicate(timeout=30)
     assert sweep.returncode == 130
     assert "Resume with: archbench run --resume" in err
     assert not alive(worker) and not alive(child)
+
+
+def test_sigkill_of_the_sweep_kills_the_running_case(tmp_path: Path) -> None:
+    """`kill -9` of the sweep runs none of its handlers: the case must notice on its own (a
+    parent-death signal, a watchdog on a pipe from the sweep), or it keeps running with no
+    timeout and competes for the cores with whatever runs next."""
+    sweep, worker, child = start_hanging_sweep(tmp_path, stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL)
+    sweep.kill()
+    sweep.wait()
+    assert wait_for(lambda: not alive(worker) and not alive(child), 5)

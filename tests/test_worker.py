@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +68,22 @@ def test_a_backend_found_unavailable_inside_the_case_is_skipped(spec: Path, monk
     result = run_worker(spec, monkeypatch, run_case)
     assert result["status"] == "skipped"
     assert result["reason"] == "CUDAExecutionProvider failed to load"
+
+
+def test_a_worker_whose_sweep_is_gone_ends_before_running_the_case(spec: Path) -> None:
+    """The spec's lifeline is held first thing: with the sweep's end of the pipe closed, the
+    case's process group is killed before the case starts, and no result is written."""
+    read_end, write_end = os.pipe()
+    os.close(write_end)  # the sweep is gone
+    spec.write_text(json.dumps({**json.loads(spec.read_text()), "lifeline": {
+        "parent_pid": os.getpid(), "fd": read_end, "deadline_s": 60}}))
+    out = spec.parent / "out.json"
+    try:
+        process = subprocess.run([sys.executable, "-m", "harness.worker", str(spec), str(out)],
+                                 pass_fds=(read_end,), start_new_session=True, timeout=60,
+                                 capture_output=True, text=True,
+                                 cwd=Path(__file__).parent.parent)
+    finally:
+        os.close(read_end)
+    assert process.returncode == -signal.SIGKILL, process.stderr
+    assert "the sweep is gone" in process.stderr and not out.exists()

@@ -46,8 +46,8 @@ def backend_table(results: pd.DataFrame, baseline: str) -> pd.DataFrame:
         "bs": table["batch_size"], "backend": table["backend"],
         "median ms [99% CI]": [
             f"{m:.3g} [{_fmt(lo, '.3g')}, {_fmt(hi, '.3g')}]" + (" noisy" if n is True else "")
-            for m, lo, hi, n in zip(table["median_ms"], table["ci99_low_ms"],
-                                    table["ci99_high_ms"], table["noisy"], strict=True)],
+            for m, lo, hi, n in zip(table["median_ms"], table["ci_low_ms"],
+                                    table["ci_high_ms"], table["noisy"], strict=True)],
         f"speedup vs {baseline}": table["speedup"].map(lambda v: _fmt(v, ".2f", "x")),
         "accuracy": table["accuracy"].map(lambda v: _fmt(v, ".3f")),
         "Δacc (pp)": table["accuracy_delta_pp"].map(lambda v: _fmt(v, "+.1f")),

@@ -1,5 +1,18 @@
-"""archbench: benchmark neural-network architectures across hardware backends."""
+"""archbench: benchmark neural-network architectures across hardware backends.
 
-from harness.results import load_results, load_samples
+`load_results` and `load_samples` are imported on first use: they need pandas and pyarrow,
+which a case's own process (also a user of this package) never loads, so that it starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["load_results", "load_samples"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from harness import results
+        return getattr(results, name)
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")

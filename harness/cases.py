@@ -12,6 +12,13 @@ from typing import Any
 from harness.backends import BACKENDS, get_backend
 from harness.backends.base import PHASES
 from harness.errors import UsageError, unknown_choice
+from harness.measure.timing import (
+    DEFAULT_POLICY,
+    DEFAULT_PROCESSES,
+    PROCESS_POLICY,
+    QUICK_POLICY,
+    TimingPolicy,
+)
 from suites.registry import available_suites
 
 DEFAULT_BATCH_SIZES = (32,)
@@ -47,6 +54,7 @@ class SweepConfig:
     seed: int = 0
     threads: int = 0  # 0: every CPU available to the process
     timeout_s: float = DEFAULT_TIMEOUT_S
+    processes: int = 0  # 0: DEFAULT_PROCESSES, or 1 with `quick` (a smoke test)
 
     def __post_init__(self) -> None:
         if not isinstance(self.threads, int) or self.threads < 0:
@@ -55,6 +63,19 @@ class SweepConfig:
         if not self.timeout_s > 0:
             raise UsageError(f"timeout must be a positive number of seconds, "
                              f"got {self.timeout_s}")
+        if not isinstance(self.processes, int) or self.processes < 0:
+            raise UsageError(f"processes must be a positive integer, got {self.processes}")
+        if self.processes == 0:  # resolved here, so the manifest records the number used
+            object.__setattr__(self, "processes", 1 if self.quick else DEFAULT_PROCESSES)
+
+    @property
+    def timing_policy(self) -> TimingPolicy:
+        """The timing protocol of each process: `--quick`'s tiny budgets, one long process
+        (`--processes 1`, the single-process protocol), or shorter processes when several
+        share the work of pinning the number down."""
+        if self.quick:
+            return QUICK_POLICY
+        return DEFAULT_POLICY if self.processes == 1 else PROCESS_POLICY
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

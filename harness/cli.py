@@ -1,4 +1,4 @@
-"""`archbench` commands: list, run, show, report, compare, import.
+"""`archbench` commands: list, run, ab, selftest, show, report, compare, import.
 
 Errors for people: any bad input (unknown suite, size, backend, malformed file) ends in one line
 on stderr naming the valid choices, exit status 2, and no traceback unless --debug. So does a
@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
-from harness.results import StorageError, UnreadableCaseWarning
+from harness.measure.timing import DEFAULT_PROCESSES
+from harness.results import UnreadableCaseWarning
+from harness.storage import StorageError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from harness.cases import SweepConfig
 
 EXIT_USAGE = 2
 
@@ -46,6 +50,22 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
                         type=int, default=[], metavar="N", help="batch sizes (default: 32)")
 
 
+def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
+    """What to run and how to measure it: shared by `run` and `ab`."""
+    _add_selection(parser)
+    parser.add_argument("--suite-file", dest="suite_files", action="append", default=[],
+                        metavar="FILE", help="a Python file defining your own Suite(s)")
+    parser.add_argument("--quick", action="store_true",
+                        help="few iterations, short budget, one process per case: a smoke test")
+    parser.add_argument("--processes", type=int, metavar="P",
+                        help="fresh processes that time each case, in interleaved rounds "
+                             f"(default {DEFAULT_PROCESSES}; 1 with --quick)")
+    parser.add_argument("--timeout", type=float, help="seconds per process before it is killed")
+    parser.add_argument("--threads", type=int, help="torch/ORT intra-op threads (default: all)")
+    parser.add_argument("--seed", type=int, help="seed of weights, split and inputs (default 0)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -59,17 +79,38 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--suite-file", dest="suite_files", action="append", default=[])
 
     run = add("run", help="run a sweep (or resume one)")
-    _add_selection(run)
-    run.add_argument("--suite-file", dest="suite_files", action="append", default=[],
-                     metavar="FILE", help="a Python file defining your own Suite(s)")
-    run.add_argument("--quick", action="store_true", help="few iterations, short budget")
+    _add_sweep_options(run)
     run.add_argument("--resume", metavar="RUN", help="finish the unfinished cases of RUN")
     run.add_argument("--run-id", help="name the run (default: UTC timestamp)")
-    run.add_argument("--timeout", type=float, help="seconds per case before it is killed")
-    run.add_argument("--threads", type=int, help="torch/ORT intra-op threads (default: all)")
-    run.add_argument("--seed", type=int, help="seed of weights, split and inputs (default 0)")
     run.add_argument("--report", action="store_true", help="write the HTML report afterwards")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ab = add("ab", help="time the same cases under two variants, alternating on this "
+                        "machine, and compare them; exit 1 on a regression")
+    _add_sweep_options(ab)
+    ab.add_argument("--base-python", metavar="PY", help="interpreter of the base variant "
+                    "(default: this one)")
+    ab.add_argument("--new-python", metavar="PY", help="interpreter of the new variant")
+    ab.add_argument("--base-suite-file", dest="base_suite_files", action="append", default=[],
+                    metavar="FILE", help="suite file(s) of the base variant only")
+    ab.add_argument("--new-suite-file", dest="new_suite_files", action="append", default=[],
+                    metavar="FILE", help="suite file(s) of the new variant (same suite names)")
+    ab.add_argument("--threshold", type=float, default=0.10,
+                    help="smallest relative change called a change (default 0.10)")
+    ab.add_argument("--resume", metavar="ID", help="finish the A/B experiment ID")
+    ab.add_argument("--run-id", help="name of the experiment (runs ID-base and ID-new)")
+
+    selftest = add("selftest", help="how good is this machine for benchmarking: false alarms, "
+                                    "spread between processes, the smallest detectable change")
+    selftest.add_argument("--processes", type=int, default=5, metavar="P",
+                          help="processes a side in each experiment (default 5)")
+    selftest.add_argument("--threshold", type=float, default=0.10,
+                          help="the threshold to judge (default 0.10)")
+    selftest.add_argument("--slowdown", type=float, default=0.25,
+                          help="the planted slowdown to catch (default 0.25)")
+    selftest.add_argument("--threads", type=int, default=0,
+                          help="torch/ORT intra-op threads (default: all)")
+    selftest.add_argument("--run-id", help="prefix of its runs' names (default: UTC timestamp)")
+    selftest.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     show = add("show", help="print a run's summary table")
     show.add_argument("run", metavar="RUN")
@@ -138,32 +179,46 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _sweep_config(args: argparse.Namespace) -> SweepConfig:
+    """The sweep the selection and measurement options describe (`run` and `ab`)."""
     from harness.cases import SweepConfig
+
+    overrides = {key: value for key, value in {
+        "suites": tuple(args.suites), "sizes": tuple(args.sizes),
+        "backends": tuple(args.backends), "phases": tuple(args.phases),
+        "batch_sizes": tuple(args.batch_sizes), "timeout_s": args.timeout,
+        "threads": args.threads, "seed": args.seed, "processes": args.processes,
+        "suite_files": _resolved(args.suite_files),
+    }.items() if value not in (None, ())}
+    return SweepConfig(quick=args.quick, **overrides)
+
+
+def _resolved(files: Sequence[str]) -> tuple[str, ...]:
+    return tuple(str(Path(f).resolve()) for f in files)
+
+
+def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = None) -> None:
+    """--resume takes the stored configuration: any option that would change it is refused."""
+    ignored = {"--suite": args.suites, "--size": args.sizes, "--backend": args.backends,
+               "--phase": args.phases, "--batch-size": args.batch_sizes,
+               "--suite-file": args.suite_files, "--quick": args.quick,
+               "--threads": args.threads, "--seed": args.seed, "--timeout": args.timeout,
+               "--processes": args.processes, "--run-id": args.run_id, **(extra or {})}
+    given = [flag for flag, value in ignored.items() if value not in (None, False, [])]
+    if given:
+        raise UsageError(f"--resume takes the run's own configuration; drop {', '.join(given)}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from harness.results import load_results
     from harness.runner import resume_config, run_sweep, start_run
     from harness.summary import status_counts, summary_table
 
     if args.resume:
-        ignored = {"--suite": args.suites, "--size": args.sizes, "--backend": args.backends,
-                   "--phase": args.phases, "--batch-size": args.batch_sizes,
-                   "--suite-file": args.suite_files, "--quick": args.quick,
-                   "--threads": args.threads, "--seed": args.seed, "--timeout": args.timeout,
-                   "--run-id": args.run_id}
-        given = [flag for flag, value in ignored.items() if value not in (None, False, [])]
-        if given:
-            raise UsageError(f"--resume takes the run's own configuration; drop "
-                             f"{', '.join(given)}")
+        _resume_refuses(args)
         run_dir, config = resume_config(args.resume, args.results)
     else:
-        overrides = {key: value for key, value in {
-            "suites": tuple(args.suites), "sizes": tuple(args.sizes),
-            "backends": tuple(args.backends), "phases": tuple(args.phases),
-            "batch_sizes": tuple(args.batch_sizes), "timeout_s": args.timeout,
-            "threads": args.threads, "seed": args.seed,
-            "suite_files": tuple(str(Path(f).resolve()) for f in args.suite_files),
-        }.items() if value not in (None, ())}
-        config = SweepConfig(quick=args.quick, **overrides)
+        config = _sweep_config(args)
         run_dir = start_run(config, args.results, args.run_id)
 
     print(f"run {run_dir.name}: results in {run_dir}", file=sys.stderr)
@@ -194,6 +249,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report:
         report_path = _write_report([run_dir], None, "cpu-eager", 0.10)
         print(f"report: {report_path}")
+    return 0
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    from harness.ab import resume_ab, run_ab, start_ab
+    from harness.report import compare_runs
+
+    if args.resume:
+        _resume_refuses(args, {"--base-python": args.base_python,
+                               "--new-python": args.new_python,
+                               "--base-suite-file": args.base_suite_files,
+                               "--new-suite-file": args.new_suite_files})
+        base, new = resume_ab(args.resume, args.results)
+    else:
+        config = _sweep_config(args)
+        pythons = (args.base_python or sys.executable, args.new_python or sys.executable)
+        files = (config.suite_files + _resolved(args.base_suite_files),
+                 config.suite_files + _resolved(args.new_suite_files))
+        base, new = start_ab(config, args.results, pythons, files, args.run_id)
+    ab_id = base.run_dir.name.removesuffix("-base")
+    print(f"A/B {ab_id}: base {base.run_dir}, new {new.run_dir}", file=sys.stderr)
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, _raise_interrupt)
+    try:
+        run_ab(base, new, progress=False if args.no_progress else None)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; finished processes are kept. Resume with: archbench ab "
+              f"--resume {ab_id} --results {args.results}", file=sys.stderr)
+        return 130
+    comparison = compare_runs(base.run_dir, new.run_dir, threshold=args.threshold)
+    print(comparison.format_text())
+    return comparison.exit_code
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from harness.selftest import run_selftest
+
+    if args.processes < 2:
+        raise UsageError("selftest needs at least 2 processes a side to see their spread; "
+                         f"got --processes {args.processes}")
+    if not 0 < args.slowdown < 10:
+        raise UsageError(f"--slowdown must be a fraction such as 0.25; got {args.slowdown}")
+    report = run_selftest(args.results, args.processes, args.threshold, args.slowdown,
+                          args.threads, args.run_id,
+                          progress=False if args.no_progress else None)
+    print(report.format_text())
     return 0
 
 
@@ -263,8 +364,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show, "report": cmd_report,
-            "compare": cmd_compare, "import": cmd_import}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "ab": cmd_ab, "selftest": cmd_selftest,
+            "show": cmd_show, "report": cmd_report, "compare": cmd_compare,
+            "import": cmd_import}
 
 
 def _show_warnings_once() -> Callable[..., None]:

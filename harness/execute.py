@@ -1,6 +1,24 @@
-"""One case, start to finish, inside its own process (see `harness.worker`).
+"""One process of a case, start to finish (see `harness.worker`).
 
-Order of work, and why:
+A case is timed in several fresh processes (`SweepConfig.processes`), because one process's
+speed is not the machine's: memory layout, address randomisation and thread placement make
+fresh processes of the same case differ far more than the iterations of one process do. The
+first process of a case (`process == 0`) does everything; the others only what varies from
+process to process, the timing, so that a repeat costs little more than its timed seconds:
+
+============================  ==========  =========
+work                          first       repeats
+============================  ==========  =========
+threads, seeds, environment   yes         yes
+model facts (params, FLOPs)   yes         no
+fp64 parity reference         yes         no
+preparation, cold call        yes         yes (own cold-start facts are not kept)
+timing protocol, memory       yes         yes
+accuracy, parity              yes         no
+training budget               yes         no
+============================  ==========  =========
+
+Order of work within a process, and why:
 1. Threads and seeds are set first, explicitly, and recorded.
 2. Data, the synthetic batch and (for inference) the trained weights and their fp64 parity
    reference are obtained before the memory baseline, so the baseline is the process before
@@ -16,6 +34,7 @@ Order of work, and why:
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -36,14 +55,9 @@ from harness.measure.contention import ContentionMonitor
 from harness.measure.contention import note as contention_note
 from harness.measure.model_facts import count_params, flops_per_sample
 from harness.measure.parity import PARITY_SAMPLES, parity
-from harness.measure.stats import Summary, summarize, timing_columns
-from harness.measure.timing import (
-    DEFAULT_POLICY,
-    QUICK_POLICY,
-    TimingPolicy,
-    TimingResult,
-    time_loop,
-)
+from harness.measure.stats import summarize, timing_columns
+from harness.measure.timing import time_loop
+from harness.storage import write_json_atomic
 from harness.training import final_loss, predict_in_batches, run_budget
 from harness.weights import REFERENCE_BACKEND, model_key, store_state, trained_state
 from suites.base import Suite, TaskData, top1_accuracy
@@ -54,10 +68,34 @@ QUICK_TRAIN_STEPS = 30
 
 @dataclass
 class CaseOutput:
-    """What a case hands back: row fields (a subset of the schema) and raw samples."""
+    """What a process of a case hands back: row fields (a subset of the schema) and raw
+    samples (`iter_ms` always; `train_loss` from the first process of a train case)."""
 
     row: dict[str, Any] = field(default_factory=dict)
     samples: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class CaseRun:
+    """Everything one process of a case works with, so the steps below take one argument."""
+
+    case: Case
+    config: SweepConfig
+    suite: Suite
+    backend: Backend
+    data: TaskData
+    ctx: CaseContext
+    steps: int
+    first: bool  # the case's first process: accuracy, parity, budget and model facts too
+    out: CaseOutput = field(default_factory=CaseOutput)
+    baseline_mb: float = math.nan
+    peak_was_reset: bool = False
+
+    def record_peak(self) -> None:
+        """Called right after the timed region: preparation and timing, not evaluation."""
+        peak = memory.peak_rss_mb()
+        self.out.row.update(peak_rss_mb=peak, rss_increase_mb=peak - self.baseline_mb
+                            if self.peak_was_reset else math.nan)
 
 
 def budget_steps(suite: Suite, quick: bool) -> int:
@@ -73,55 +111,34 @@ def configure_threads(config: SweepConfig) -> int:
     return threads
 
 
-def run_case(case: Case, config: SweepConfig, cache_dir: Path) -> CaseOutput:
+def run_case(case: Case, config: SweepConfig, cache_dir: Path, process: int = 0) -> CaseOutput:
+    """Run process `process` (0-based) of `case`; see the module docstring for what it does."""
     threads = configure_threads(config)
     suite = get_suite(case.suite, config.suite_files)
     backend = get_backend(case.backend)
-    out = CaseOutput()
-    out.row.update(collect_environment())
-    out.row.update(backend.settings())
-    out.row.update(device=backend.device, precision=backend.precision, seed=config.seed,
-                   batch_size=case.batch_size, torch_threads=torch.get_num_threads(),
-                   torch_interop_threads=torch.get_num_interop_threads())
     data = suite.data(case.size)
     steps = budget_steps(suite, config.quick)
-    out.row["train_steps"] = steps
-    key = model_key(suite, case.size, steps, config.seed)
-    ctx = CaseContext(cache_dir, threads, key, config.seed)
-    weights = reference = None
-    if case.phase == "infer":
-        weights = trained_state(suite, case.size, data, steps, config.seed, cache_dir, threads)
-        reference = fp64_reference(suite, case.size, data, weights, config.seed)
-    x, y = suite.synthetic_batch(data, case.batch_size, config.seed)
-    policy = QUICK_POLICY if config.quick else DEFAULT_POLICY
-
-    # Memory: everything above (data, weights, the fp64 reference) predates the baseline.
-    baseline_mb = memory.current_rss_mb()
-    peak_was_reset = memory.reset_peak_rss()
-    model = suite.model(case.size, data, config.seed)
-    if weights is not None:
-        model.load_state_dict(weights)
-    out.row["params"] = count_params(model)
-    out.row["flops_per_sample"] = flops_per_sample(model, data.x_test[:1])
-
-    def record_peak() -> None:
-        """Called right after the timed region: preparation and timing, not evaluation."""
-        peak = memory.peak_rss_mb()
-        out.row.update(peak_rss_mb=peak,
-                       rss_increase_mb=peak - baseline_mb if peak_was_reset else math.nan)
-
+    key = model_key(suite, case.size, steps, config.seed, data)
+    run = CaseRun(case, config, suite, backend, data, CaseContext(cache_dir, threads, key,
+                                                                   config.seed),
+                  steps, first=process == 0)
+    row = run.out.row
+    row.update(collect_environment())
+    row.update(backend.settings())
+    row.update(device=backend.device, precision=backend.precision, seed=config.seed,
+               batch_size=case.batch_size, torch_threads=torch.get_num_threads(),
+               torch_interop_threads=torch.get_num_interop_threads(), train_steps=steps)
     try:
         if case.phase == "infer":
-            _infer(case, backend, model, data, x, reference, policy, ctx, record_peak, out)
+            _infer(run)
         else:
-            _train(case, backend, suite, model, data, x, y, policy, ctx, steps, record_peak,
-                   out)
+            _train(run)
     except RuntimeError as exc:
-        if out.row.get("precision_note"):  # an op emulated bf16 cannot build, say: say why
+        if row.get("precision_note"):  # an op emulated bf16 cannot build, say: say why
             message = one_line(exc).removeprefix(f"{type(exc).__name__}: ")
-            raise RuntimeError(f"{message} ({out.row['precision_note']})") from exc
+            raise RuntimeError(f"{message} ({row['precision_note']})") from exc
         raise
-    return out
+    return run.out
 
 
 def fp64_reference(suite: Suite, size: str, data: TaskData, weights: dict[str, torch.Tensor],
@@ -134,66 +151,95 @@ def fp64_reference(suite: Suite, size: str, data: TaskData, weights: dict[str, t
         return model(parity_x.double() if parity_x.is_floating_point() else parity_x).numpy()
 
 
-def _measure(runner: InferenceRunner | TrainRunner, step: Callable[[], object],
-             policy: TimingPolicy, device: str, record_peak: Callable[[], None],
-             out: CaseOutput) -> None:
+def model_facts(run: CaseRun, model: torch.nn.Module) -> dict[str, int]:
+    """Parameters and forward FLOPs per sample, counted once per model and cached: counting
+    FLOPs imports torch's tracing machinery (about 1.7 s), and every backend of a model would
+    pay it again for the same number."""
+    name = f"{run.case.suite}-{run.case.size}-{run.ctx.model_key}.json"
+    path = run.ctx.cache_dir / "facts" / name
+    if path.exists():
+        return json.loads(path.read_text())
+    facts = {"params": count_params(model),
+             "flops_per_sample": flops_per_sample(model, run.data.x_test[:1])}
+    write_json_atomic(path, facts)
+    return facts
+
+
+def _new_model(run: CaseRun, weights: dict[str, torch.Tensor] | None) -> torch.nn.Module:
+    """The memory baseline, then the model: everything before (data, weights, the fp64
+    reference) predates the baseline."""
+    run.baseline_mb = memory.current_rss_mb()
+    run.peak_was_reset = memory.reset_peak_rss()
+    model = run.suite.model(run.case.size, run.data, run.config.seed)
+    if weights is not None:
+        model.load_state_dict(weights)
+    if run.first:
+        run.out.row.update(model_facts(run, model))
+    return model
+
+
+def _measure(run: CaseRun, runner: InferenceRunner | TrainRunner,
+             step: Callable[[], object]) -> None:
     """Cold call, first steady call, then the timing protocol; then the peak memory and what
     the runner learned while preparing (cold-start facts, compile counters)."""
+    row, device = run.out.row, run.backend.device
     start = time.perf_counter()
     step()
     runner.sync()
-    out.row["cold_call_s"] = time.perf_counter() - start
+    row["cold_call_s"] = time.perf_counter() - start
     start = time.perf_counter()
     step()
     runner.sync()
-    out.row["first_iter_ms"] = (time.perf_counter() - start) * 1e3
+    row["first_iter_ms"] = (time.perf_counter() - start) * 1e3
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     monitor = ContentionMonitor()
-    timing = time_loop(step, runner.sync, policy, monitor=monitor)
-    record_peak()
+    timing = time_loop(step, runner.sync, run.config.timing_policy, monitor=monitor)
+    run.record_peak()
     if device == "cuda":
-        out.row["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / memory.MB
-        out.row["cuda_peak_reserved_mb"] = torch.cuda.max_memory_reserved() / memory.MB
-        out.row["device_mem_used_mb"] = memory.nvml_process_memory_mb(
+        row["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / memory.MB
+        row["cuda_peak_reserved_mb"] = torch.cuda.max_memory_reserved() / memory.MB
+        row["device_mem_used_mb"] = memory.nvml_process_memory_mb(
             memory.torch_device_uuid(torch.cuda.current_device()))
-    stats = _record_timing(timing, out)
-    if monitor.result is not None:
-        out.row.update(monitor.result.columns())
-    out.row["contention_note"] = contention_note(monitor.result, stats.noisy, stats.rel_iqr)
-    out.row.update(runner.facts)
-    out.row.update(runner.counters())
-
-
-def _record_timing(timing: TimingResult, out: CaseOutput) -> Summary:
-    out.samples["iter_ms"] = timing.samples_ms
+    run.out.samples["iter_ms"] = timing.samples_ms
     stats = summarize(timing.samples_ms)
-    out.row.update(timing_columns(stats, out.row["batch_size"]))
-    out.row.update(timed_s=timing.timed_s, warmup_iters=timing.warmup_iters,
-                   warmup_s=timing.warmup_s, stop_reason=timing.stop_reason)
-    return stats
+    row.update(timing_columns(stats, run.case.batch_size))
+    row.update(timed_s=timing.timed_s, warmup_iters=timing.warmup_iters,
+               warmup_s=timing.warmup_s, stop_reason=timing.stop_reason)
+    if monitor.result is not None:
+        row.update(monitor.result.columns())
+    row["contention_note"] = contention_note(monitor.result, stats.noisy, stats.rel_iqr)
+    row.update(runner.facts)
+    row.update(runner.counters())
 
 
-def _infer(case: Case, backend: Backend, model: torch.nn.Module, data: TaskData,
-           x: torch.Tensor, reference: np.ndarray, policy: TimingPolicy, ctx: CaseContext,
-           record_peak: Callable[[], None], out: CaseOutput) -> None:
-    runner = backend.inference(model, ctx)
-    _measure(runner, runner.bind(x), policy, backend.device, record_peak, out)
+def _infer(run: CaseRun) -> None:
+    case, config = run.case, run.config
+    weights = trained_state(run.suite, case.size, run.data, run.steps, config.seed,
+                            run.ctx.cache_dir, run.ctx.threads)
+    reference = (fp64_reference(run.suite, case.size, run.data, weights, config.seed)
+                 if run.first else None)
+    x, _ = run.suite.synthetic_batch(run.data, case.batch_size, config.seed)
+    runner = run.backend.inference(_new_model(run, weights), run.ctx)
+    _measure(run, runner, runner.bind(x))
+    if reference is None:
+        return
+    logits = predict_in_batches(runner.predict, run.data.x_test, case.batch_size)
+    run.out.row["accuracy"] = top1_accuracy(logits, run.data.y_test)
+    result = parity(logits[:PARITY_SAMPLES].numpy(), reference, run.backend.precision)
+    run.out.row.update(parity_max_abs_err=result.max_abs_err, parity_rel_err=result.rel_err,
+                       parity_top1_agree=result.top1_agree, parity_tol=result.tol,
+                       parity_ok=result.ok)
 
-    logits = predict_in_batches(runner.predict, data.x_test, case.batch_size)
-    out.row["accuracy"] = top1_accuracy(logits, data.y_test)
-    result = parity(logits[:PARITY_SAMPLES].numpy(), reference, backend.precision)
-    out.row.update(parity_max_abs_err=result.max_abs_err, parity_rel_err=result.rel_err,
-                   parity_top1_agree=result.top1_agree, parity_tol=result.tol,
-                   parity_ok=result.ok)
 
-
-def _train(case: Case, backend: Backend, suite: Suite, model: torch.nn.Module, data: TaskData,
-           x: torch.Tensor, y: torch.Tensor, policy: TimingPolicy, ctx: CaseContext,
-           steps: int, record_peak: Callable[[], None], out: CaseOutput) -> None:
+def _train(run: CaseRun) -> None:
+    x, y = run.suite.synthetic_batch(run.data, run.case.batch_size, run.config.seed)
+    model = _new_model(run, None)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    trainer = backend.training(model, suite.task, ctx)
-    _measure(trainer, trainer.bind(x, y), policy, backend.device, record_peak, out)
+    trainer = run.backend.training(model, run.suite.task, run.ctx)
+    _measure(run, trainer, trainer.bind(x, y))
+    if not run.first:
+        return
 
     # The budget starts from the same initial weights for every backend (copied in place, so a
     # compiled graph stays valid), with a fresh optimizer.
@@ -201,15 +247,17 @@ def _train(case: Case, backend: Backend, suite: Suite, model: torch.nn.Module, d
     with torch.no_grad():
         module.load_state_dict(initial)
     trainer.reset_optimizer()
-    losses = run_budget(trainer.step, data, suite.task.train_batch, steps, ctx.seed)
-    out.samples["train_loss"] = losses
-    out.row["final_loss"] = final_loss(losses)
-    if backend is REFERENCE_BACKEND:
-        store_state(suite, case.size, steps, ctx.seed, ctx.cache_dir, module)
+    losses = run_budget(trainer.step, run.data, run.suite.task.train_batch, run.steps,
+                        run.ctx.seed)
+    run.out.samples["train_loss"] = losses
+    run.out.row["final_loss"] = final_loss(losses)
+    if run.backend is REFERENCE_BACKEND:
+        store_state(run.suite, run.case.size, run.steps, run.ctx.seed, run.ctx.cache_dir,
+                    module)
 
     module.eval()
     device = next(module.parameters()).device
     with torch.inference_mode():
         logits = predict_in_batches(lambda b: module(b.to(device)).float().cpu(),
-                                    data.x_test, 256)
-    out.row["accuracy"] = top1_accuracy(logits, data.y_test)
+                                    run.data.x_test, 256)
+    run.out.row["accuracy"] = top1_accuracy(logits, run.data.y_test)

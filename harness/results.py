@@ -27,10 +27,8 @@ names it, and counts as unfinished, so that `--resume` runs that case again and 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -41,8 +39,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.case_result import CaseResult
 from harness.errors import UsageError
 from harness.schema import SCHEMA, samples_frame, to_frame
+from harness.storage import write_atomic, write_json_atomic
 
 MANIFEST = "manifest.json"
 CASES_DIR = "cases"
@@ -51,11 +51,6 @@ SAMPLES = "samples.parquet"
 #: Parquet metadata key of a derived table: the digest of the case files it was built from,
 #: and which of them could not be read.
 DERIVED_FROM = b"archbench.derived_from"
-
-
-class StorageError(Exception):
-    """The disk refused a write (full, read-only, a file where a folder should be). One line
-    naming the file; nothing already written is damaged, so a sweep can be resumed."""
 
 
 class UnreadableCaseWarning(UserWarning):
@@ -68,38 +63,6 @@ class CaseFiles:
 
     records: list[dict[str, Any]]
     unreadable: list[str]
-
-
-@contextlib.contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """Turn an OSError while writing `path` into a StorageError that names it in one line."""
-    try:
-        yield
-    except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temporary file renamed over `path`: readers never see half a file.
-
-    The temporary name is hidden, per process and not `*.json`, so that neither a listing of
-    cases/ nor a second process writing the same file at the same time can pick it up."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with writing(path):
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON so that a reader (or a crash) never sees half a file."""
-    text = json.dumps(payload, indent=1, default=str, allow_nan=True)
-    _write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def case_path(folder: Path, case_id: str, suffix: str) -> Path:
@@ -115,9 +78,15 @@ def case_path(folder: Path, case_id: str, suffix: str) -> Path:
 
 
 def save_case(run_dir: Path, row: Mapping[str, Any], samples: Mapping[str, list[float]]) -> None:
-    """Persist one finished case immediately, then refresh the run's tables."""
-    write_json_atomic(case_path(run_dir / CASES_DIR, row["case_id"], ".json"),
-                      {"row": dict(row), "samples": {k: list(v) for k, v in samples.items()}})
+    """Persist a case measured once (an import, a single record), then refresh the tables."""
+    save_record(run_dir, {"row": dict(row), "samples": {k: list(v) for k, v in samples.items()}})
+
+
+def save_record(run_dir: Path, record: Mapping[str, Any]) -> None:
+    """Persist a case file (`CaseResult.to_json()`: its row, samples per process and every
+    process) the moment it changes, then refresh the run's tables."""
+    write_json_atomic(case_path(run_dir / CASES_DIR, record["row"]["case_id"], ".json"),
+                      dict(record))
     rebuild_tables(run_dir)
 
 
@@ -143,11 +112,36 @@ def _read_case(path: Path) -> dict[str, Any] | None:
             and isinstance(record.get("samples"), dict)):
         return None
     row, samples = record["row"], record["samples"]
-    numbers = all(isinstance(values, list)
-                  and all(isinstance(v, (int, float)) for v in values)
-                  for values in samples.values())
+    processes = record.get("processes", [])
     return record if (row.get("case_id") == path.stem and set(row) <= set(SCHEMA)
-                      and numbers) else None
+                      and all(_sample_lists(values) for values in samples.values())
+                      and isinstance(processes, list)
+                      and all(_process_entry(entry) for entry in processes)) else None
+
+
+def _sample_lists(values: object) -> bool:
+    """A metric's samples: numbers (one process, as written before processes were kept), or
+    one list of numbers per process."""
+    def numbers(items: object) -> bool:
+        return isinstance(items, list) and all(isinstance(v, (int, float)) for v in items)
+    return numbers(values) or (isinstance(values, list) and all(numbers(v) for v in values))
+
+
+def _process_entry(entry: object) -> bool:
+    return (isinstance(entry, dict) and isinstance(entry.get("process"), int)
+            and isinstance(entry.get("status"), str) and isinstance(entry.get("row"), dict)
+            and set(entry["row"]) <= set(SCHEMA))
+
+
+def _sample_records(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The long-format rows of one case file's samples, with their process index."""
+    row = record["row"]
+    for metric, values in record["samples"].items():
+        per_process = values if values and isinstance(values[0], list) else [values]
+        for process, process_values in enumerate(per_process):
+            for idx, value in enumerate(process_values):
+                yield {"run_id": row["run_id"], "case_id": row["case_id"], "metric": metric,
+                       "process": process, "idx": idx, "value": value}
 
 
 def rebuild_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
@@ -157,19 +151,15 @@ def rebuild_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
     _warn_unreadable(run_dir, cases.unreadable)
     tables = {
         TABLE: to_frame(record["row"] for record in cases.records),
-        SAMPLES: samples_frame(
-            {"run_id": record["row"]["run_id"], "case_id": record["row"]["case_id"],
-             "metric": metric, "idx": idx, "value": value}
-            for record in cases.records
-            for metric, values in record["samples"].items()
-            for idx, value in enumerate(values)),
+        SAMPLES: samples_frame(sample for record in cases.records
+                               for sample in _sample_records(record)),
     }
     derived_from = json.dumps({"case_files": digest, "unreadable": cases.unreadable}).encode()
     for name, frame in tables.items():
         table = pa.Table.from_pandas(frame, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                DERIVED_FROM: derived_from})
-        _write_atomic(run_dir / name, lambda tmp, table=table: pq.write_table(table, tmp))
+        write_atomic(run_dir / name, lambda tmp, table=table: pq.write_table(table, tmp))
     return tables
 
 
@@ -192,12 +182,19 @@ def _warn_unreadable(run_dir: Path, names: list[str]) -> None:
             f"{run_dir.name}` runs them again"), stacklevel=1)
 
 
-def finished_case_ids(run_dir: Path) -> set[str]:
-    """Case ids with a readable record, whatever their status (resume skips these; an
-    unreadable file is a case still to run, and running it overwrites the file)."""
+def case_records(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """The readable case files of a run by case id (an unreadable one is a case still to run:
+    running it overwrites the file)."""
     cases = read_cases(run_dir)
     _warn_unreadable(run_dir, cases.unreadable)
-    return {record["row"]["case_id"] for record in cases.records}
+    return {record["row"]["case_id"]: record for record in cases.records}
+
+
+def finished_case_ids(run_dir: Path) -> set[str]:
+    """Case ids whose every planned process ran or one of them did not finish, whatever the
+    status (resume skips these and continues the others)."""
+    return {case_id for case_id, record in case_records(run_dir).items()
+            if CaseResult.from_json(record, {}).finished}
 
 
 def resolve_run(path: str | Path, results_dir: str | Path = "results") -> Path:

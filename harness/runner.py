@@ -1,4 +1,4 @@
-"""The sweep: every case in its own fresh process, each result persisted as soon as it exists.
+"""The sweep: every case timed in fresh processes, each result persisted as soon as it exists.
 
 Isolation is a subprocess per case (`python -m harness.worker`), not a fork: a fresh
 interpreter shares no allocator state, thread pools, compiled graphs or CUDA context with the
@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,21 +29,20 @@ from typing import Any
 from tqdm import tqdm
 
 from harness.backends import get_backend
+from harness.case_result import CaseResult, ProcessResult
 from harness.cases import Case, PlannedCase, SweepConfig, expand
-from harness.environment import collect_environment, cpu_count
+from harness.environment import PROJECT_ROOT, collect_environment, cpu_count
 from harness.errors import UsageError
-from harness.measure.timing import DEFAULT_POLICY, QUICK_POLICY
 from harness.results import (
     MANIFEST,
     case_path,
-    finished_case_ids,
+    case_records,
     load_manifest,
     resolve_run,
-    save_case,
-    write_json_atomic,
-    writing,
+    save_record,
 )
 from harness.schema import SCHEMA
+from harness.storage import write_json_atomic, writing
 
 LOGS_DIR = "logs"
 CACHE_DIR = ".cache"
@@ -66,9 +66,9 @@ def start_run(config: SweepConfig, results_dir: Path, run_id: str | None = None)
     if (run_dir / MANIFEST).exists():
         raise UsageError(f"run '{run_id}' already exists in {results_dir}; "
                          "use --resume to finish it")
-    policy = QUICK_POLICY if config.quick else DEFAULT_POLICY
     write_json_atomic(run_dir / MANIFEST, {"run_id": run_id, "config": config.to_dict(),
-                                           "timing_policy": dataclasses.asdict(policy),
+                                           "timing_policy": dataclasses.asdict(
+                                               config.timing_policy),
                                            "threads": config.threads or cpu_count(),
                                            "environment": collect_environment(),
                                            "started": _now()})
@@ -84,52 +84,98 @@ def resume_config(run: str, results_dir: Path) -> tuple[Path, SweepConfig]:
     return run_dir, SweepConfig.from_dict(manifest["config"])
 
 
+@dataclass
+class Sweep:
+    """A run being measured: its folder, its configuration, the Python that runs its cases,
+    and every planned case with its result so far (read back from disk when resuming)."""
+
+    run_dir: Path
+    config: SweepConfig
+    python: str = sys.executable
+    cases: list[tuple[PlannedCase, CaseResult]] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, run_dir: Path, config: SweepConfig, python: str = sys.executable) -> Sweep:
+        records = case_records(run_dir)
+        cases = []
+        for planned in expand(config):
+            identity = _identity(planned.case, config, run_dir.name)
+            record = records.get(planned.case.case_id)
+            cases.append((planned, CaseResult.from_json(record, identity) if record
+                          else CaseResult(identity, config.processes)))
+        return cls(run_dir, config, python, cases, collect_environment())
+
+    def remaining(self) -> int:
+        """Processes still to run (a skipped case counts as one: its row is still unwritten)."""
+        return sum(result.planned - len(result.processes)
+                   for _, result in self.cases if not result.finished)
+
+    def advance(self, planned: PlannedCase, result: CaseResult, round_: int) -> bool:
+        """Run the case's next process if it is due in this round (a resumed case that fell
+        behind catches up); persist the case at once. True when a process ran."""
+        index = result.next_process()
+        if index is None or index > round_:
+            return False
+        if planned.skip_reason:
+            result.processes.append(ProcessResult(0, "skipped", planned.skip_reason))
+        else:
+            log = case_path(self.run_dir / LOGS_DIR, planned.case.case_id,
+                            ".log" if index == 0 else f".p{index}.log")
+            result.processes.append(run_process(planned.case, self.config, index,
+                                                self.run_dir.parent / CACHE_DIR, log,
+                                                self.python))
+        # The case's own processes know their environment best (the ISA their libraries
+        # dispatch to, the GPU they saw); the sweep's fills in for a case that never ran.
+        row = {**self.environment, **result.row(), "run_id": self.run_dir.name,
+               "timestamp": _now()}
+        save_record(self.run_dir, {**result.to_json(), "row": row})
+        return True
+
+
 def run_sweep(run_dir: Path, config: SweepConfig, progress: bool | None = None
               ) -> list[dict[str, Any]]:
-    """Run every planned case that has no record yet; return the rows produced now."""
-    run_id = run_dir.name
-    environment = collect_environment()
-    done = finished_case_ids(run_dir)
-    todo = [p for p in expand(config) if p.case.case_id not in done]
-    cache_dir = run_dir.parent / CACHE_DIR
-    rows = []
-    bar = tqdm(todo, unit="case", disable=None if progress is None else not progress,
-               dynamic_ncols=True)
-    for planned in bar:
-        bar.set_postfix_str(planned.case.case_id)
-        row, samples = run_planned(planned, config, run_dir, cache_dir)
-        # The case's own process knows its environment best (the ISA its libraries dispatch
-        # to, the GPU it saw); the sweep's fills in for cases that never started one.
-        row = {**environment, **row, "run_id": run_id, "timestamp": _now()}
-        save_case(run_dir, row, samples)
-        rows.append(row)
-    return rows
+    """Run every process not yet run, in rounds: each case's first process, then each case's
+    second, and so on, so that a slow phase of the machine touches every case a little rather
+    than one case entirely. Return the rows of the cases that ran now."""
+    sweep = Sweep.open(run_dir, config)
+    touched: set[str] = set()
+    with tqdm(total=sweep.remaining(), unit="process", dynamic_ncols=True,
+              disable=None if progress is None else not progress) as bar:
+        for round_ in range(config.processes):
+            for planned, result in sweep.cases:
+                bar.set_postfix_str(f"{planned.case.case_id} #{result.next_process() or 0}")
+                if sweep.advance(planned, result, round_):
+                    touched.add(planned.case.case_id)
+                    bar.update()
+    records = case_records(run_dir)
+    return [records[planned.case.case_id]["row"] for planned, _ in sweep.cases
+            if planned.case.case_id in touched]
 
 
-def run_planned(planned: PlannedCase, config: SweepConfig, run_dir: Path, cache_dir: Path
-                ) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    case = planned.case
+def _identity(case: Case, config: SweepConfig, run_id: str) -> dict[str, Any]:
     backend = get_backend(case.backend)
-    identity = {"case_id": case.case_id, "suite": case.suite, "size": case.size,
-                "backend": case.backend, "device": backend.device,
-                "precision": backend.precision, "phase": case.phase,
-                "batch_size": case.batch_size, "seed": config.seed}
-    if planned.skip_reason:
-        return {**identity, "status": "skipped", "reason": planned.skip_reason}, {}
-    log_path = case_path(run_dir / LOGS_DIR, case.case_id, ".log")
-    result = run_isolated(case, config, cache_dir, log_path)
+    return {"run_id": run_id, "case_id": case.case_id, "suite": case.suite, "size": case.size,
+            "backend": case.backend, "device": backend.device, "precision": backend.precision,
+            "phase": case.phase, "batch_size": case.batch_size, "seed": config.seed}
+
+
+def run_process(case: Case, config: SweepConfig, process: int, cache_dir: Path,
+                log_path: Path, python: str = sys.executable) -> ProcessResult:
+    """Process `process` of `case` in a fresh interpreter; never raises for the case's sake."""
+    result = run_isolated(case, config, cache_dir, log_path, process, python)
     unknown = sorted(set(result["row"]) - set(SCHEMA))
     if unknown:  # checked before anything is written: a bad file would break every later load
         result = {**_failure("error", f"the case returned columns not in the schema: "
                                       f"{', '.join(unknown)}"), "wall_s": result["wall_s"]}
-    row = {**identity, **result["row"], "status": result["status"],
-           "reason": result["reason"], "wall_s": result["wall_s"]}
-    return row, result["samples"]
+    return ProcessResult(process, result["status"], result["reason"], result["wall_s"],
+                         result["row"], result["samples"])
 
 
-def run_isolated(case: Case, config: SweepConfig, cache_dir: Path, log_path: Path
-                 ) -> dict[str, Any]:
-    """Run one case in a fresh interpreter with a timeout; never raises for the case's sake."""
+def run_isolated(case: Case, config: SweepConfig, cache_dir: Path, log_path: Path,
+                 process: int = 0, python: str = sys.executable) -> dict[str, Any]:
+    """Run one process of a case in a fresh interpreter with a timeout; never raises for the
+    case's sake."""
     with writing(log_path):
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("w")
@@ -137,13 +183,14 @@ def run_isolated(case: Case, config: SweepConfig, cache_dir: Path, log_path: Pat
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_path.write_text(json.dumps({
             "case": case.__dict__, "config": config.to_dict(), "cache_dir": str(cache_dir),
+            "process": process,
             "lifeline": {"parent_pid": os.getpid(), "fd": lifeline,
                          "deadline_s": config.timeout_s + WORKER_GRACE_S}}))
         start = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "harness.worker", str(spec_path), str(out_path)],
+            [python, "-m", "harness.worker", str(spec_path), str(out_path)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            pass_fds=(lifeline,), env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            pass_fds=(lifeline,), env=_worker_env())
         try:
             process.wait(timeout=config.timeout_s)
             timed_out = False
@@ -174,6 +221,13 @@ def _lifeline() -> Iterator[int]:
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def _worker_env() -> dict[str, str]:
+    """The sweep's environment, unbuffered, with this checkout importable: a case may run in
+    another interpreter (an A/B variant) that does not have archbench installed."""
+    path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
 
 
 def _failure(status: str, reason: str) -> dict[str, Any]:

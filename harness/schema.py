@@ -32,25 +32,34 @@ SCHEMA: dict[str, str] = {
     # outcome
     "status": "ok, error, timeout, crashed or skipped",
     "reason": "one line saying why the case did not run or did not finish (empty when ok)",
-    # timing statistics over the timed samples, milliseconds per iteration
-    "n": "number of timed iterations",
-    "median_ms": "median iteration time",
-    "mean_ms": "mean iteration time",
-    "std_ms": "sample standard deviation",
+    # timing statistics, milliseconds per iteration (harness/case_result.py)
+    "processes": "fresh processes that timed the case (its number comes from their spread)",
+    "n": "timed iterations, all processes together",
+    "median_ms": "the case's typical iteration time: with several processes the centre "
+    "(geometric mean) of the per-process medians, with one process its median",
+    "mean_ms": "mean of every timed iteration (all processes pooled)",
+    "std_ms": "sample standard deviation of every timed iteration",
     "min_ms": "fastest iteration",
     "max_ms": "slowest iteration",
-    "iqr_ms": "interquartile range (p75 - p25)",
-    "p90_ms": "90th percentile",
-    "p99_ms": "99th percentile",
-    "ci99_low_ms": "lower bound of the distribution-free 99% confidence interval of the median",
-    "ci99_high_ms": "upper bound of that interval (NaN when n is too small to have one)",
-    "noisy": "True when IQR / median > 10%",
+    "iqr_ms": "interquartile range (p75 - p25) of every timed iteration",
+    "p90_ms": "90th percentile of every timed iteration",
+    "p99_ms": "99th percentile of every timed iteration",
+    "ci_low_ms": "lower bound of the interval of median_ms: between processes (Student t on "
+    "the log medians) with several, the order-statistic interval of one process's iterations "
+    "with one (which says nothing of the next process)",
+    "ci_high_ms": "upper bound of that interval (NaN where too few samples give none)",
+    "ci_level": "confidence level of that interval (0.95 between processes, 0.99 within one)",
+    "between_cv": "spread of the per-process medians (std of their logs, ~ coefficient of "
+    "variation): how much a re-run may differ; NaN with one process",
+    "within_rel_iqr": "spread of the iterations within a process: IQR / median, median over "
+    "processes",
+    "noisy": "True when within_rel_iqr or between_cv exceeds 10%",
     "throughput_sps": "batch_size / median iteration time; on CUDA every iteration ends in a "
     "device sync, so this is unpipelined throughput (launch latency included)",
     "timed_s": "seconds spent inside timed iterations",
     "warmup_iters": "untimed warm-up iterations",
     "warmup_s": "seconds spent warming up",
-    "stop_reason": "why sampling stopped: converged (IQR within target) or t_max",
+    "stop_reason": "why each process stopped sampling: converged (IQR within target) or t_max",
     # what else the machine did during the timed region (harness/measure/contention.py)
     "other_cpu_pct": "CPU time other processes used while timing, % of all the CPUs' time",
     "steal_pct": "CPU time the hypervisor gave to other VMs while timing, % of all CPU time",
@@ -124,12 +133,12 @@ SCHEMA: dict[str, str] = {
 
 COLUMNS = list(SCHEMA)
 
-_INT_COLUMNS = {"batch_size", "params", "n", "warmup_iters", "train_steps", "graph_breaks",
-                "compiled_graphs", "recompiles", "torch_threads", "torch_interop_threads",
-                "ort_threads", "seed", "cpu_cores"}
+_INT_COLUMNS = {"batch_size", "params", "processes", "n", "warmup_iters", "train_steps",
+                "graph_breaks", "compiled_graphs", "recompiles", "torch_threads",
+                "torch_interop_threads", "ort_threads", "seed", "cpu_cores"}
 _FLOAT_COLUMNS = {"flops_per_sample", "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms",
                   "other_cpu_pct", "steal_pct", "load_avg_1m", "iqr_ms", "p90_ms", "p99_ms",
-                  "ci99_low_ms", "ci99_high_ms",
+                  "ci_low_ms", "ci_high_ms", "ci_level", "between_cv", "within_rel_iqr",
                   "throughput_sps", "timed_s", "warmup_s", "cold_call_s", "first_iter_ms",
                   "compile_s", "export_s", "session_s", "onnx_file_mb", "peak_rss_mb",
                   "rss_increase_mb", "cuda_peak_allocated_mb", "cuda_peak_reserved_mb",
@@ -163,12 +172,18 @@ def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def samples_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Long-format raw samples: one row per (case_id, metric, idx).
+SAMPLE_COLUMNS = ["run_id", "case_id", "metric", "process", "idx", "value"]
 
-    Metrics: ``iter_ms`` (every timed iteration, in order) and ``train_loss`` (the loss of every
-    step of the training budget, i.e. the loss curve).
+
+def samples_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Long-format raw samples: one row per (case_id, metric, process, idx).
+
+    Metrics: ``iter_ms`` (every timed iteration of every process, in order; `process` is the
+    0-based index of the fresh process that timed it) and ``train_loss`` (the loss of every
+    step of the training budget, i.e. the loss curve, from the first process). A record
+    without a process (a table written before processes were kept) is process 0.
     """
-    frame = pd.DataFrame(list(records), columns=["run_id", "case_id", "metric", "idx", "value"])
+    frame = pd.DataFrame(list(records), columns=SAMPLE_COLUMNS)
+    frame["process"] = frame["process"].fillna(0)
     return frame.astype({"run_id": "string", "case_id": "string", "metric": "string",
-                         "idx": "int64", "value": "float64"})
+                         "process": "int64", "idx": "int64", "value": "float64"})

@@ -10,12 +10,16 @@ from harness.measure.contention import run_warning
 
 
 def _median_with_ci(row: pd.Series) -> str:
+    """'1.23 [1.2, 1.3] ×3': the number, its interval, and how many processes gave it (an
+    interval from one process covers that process only, so the count belongs with it)."""
     if pd.isna(row["median_ms"]):
         return ""
     text = f"{row['median_ms']:.3g}"
-    low, high = row["ci99_low_ms"], row["ci99_high_ms"]
+    low, high = row["ci_low_ms"], row["ci_high_ms"]
     if not (pd.isna(low) or pd.isna(high)):
         text += f" [{low:.3g}, {high:.3g}]"
+    if not pd.isna(row["processes"]):
+        text += f" ×{row['processes']}"
     if row["noisy"] is True:
         text += " noisy"
     return text
@@ -26,13 +30,14 @@ def _number(value: object, fmt: str) -> str:
 
 
 def summary_table(frame: pd.DataFrame, reason_width: int = 60) -> str:
-    """One line per case: status, median with its 99% CI, throughput, memory, accuracy."""
+    """One line per case: status, median with its interval and process count, throughput,
+    memory, accuracy, and why a case failed or why its number may be off."""
     if frame.empty:
         return "(no cases)"
     view = pd.DataFrame({
         "suite": frame["suite"], "size": frame["size"], "backend": frame["backend"],
         "phase": frame["phase"], "bs": frame["batch_size"], "status": frame["status"],
-        "median ms [99% CI]": frame.apply(_median_with_ci, axis=1),
+        f"median ms [{_levels(frame)} CI] ×processes": frame.apply(_median_with_ci, axis=1),
         "n": frame["n"].map(lambda v: _number(v, "d")),
         "samples/s": frame["throughput_sps"].map(lambda v: _number(v, ",.0f")),
         "peak MB": frame["peak_rss_mb"].map(lambda v: _number(v, ".0f")),
@@ -42,6 +47,12 @@ def summary_table(frame: pd.DataFrame, reason_width: int = 60) -> str:
             lambda r: r if len(r) <= reason_width else r[:reason_width - 1] + "…"),
     })
     return view.to_string(index=False)
+
+
+def _levels(frame: pd.DataFrame) -> str:
+    """The confidence level(s) of the intervals shown, e.g. '95%' or '95%/99%'."""
+    levels = sorted(frame["ci_level"].dropna().unique())
+    return "/".join(f"{level:.0%}" for level in levels) or "99%"
 
 
 def _reason_or_note(frame: pd.DataFrame) -> pd.Series:

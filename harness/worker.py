@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness import lifeline
 from harness.errors import one_line
-from harness.results import write_json_atomic
+from harness.storage import write_json_atomic
 
 
 def main(spec_path: str, out_path: str) -> int:
@@ -30,15 +30,17 @@ def main(spec_path: str, out_path: str) -> int:
     from harness.backends.base import BackendUnavailable
     from harness.cases import Case, SweepConfig
     from harness.cpu_features import isa_caps_key
+    from suites.digits import CACHE_ENV
 
     case = Case(**spec["case"])
     config = SweepConfig.from_dict(spec["config"])
     # one torch.compile cache per kernel-set cap, which inductor's own keys ignore (see there)
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR",
                           str(Path(spec["cache_dir"]) / "inductor" / isa_caps_key()))
+    os.environ.setdefault(CACHE_ENV, spec["cache_dir"])  # where suites may cache their data
     try:
         from harness.execute import run_case
-        output = run_case(case, config, Path(spec["cache_dir"]))
+        output = run_case(case, config, Path(spec["cache_dir"]), spec.get("process", 0))
         result = {"status": "ok", "reason": "", "row": output.row, "samples": output.samples}
     except BackendUnavailable as exc:
         result = {"status": "skipped", "reason": str(exc), "row": {}, "samples": {}}

@@ -52,6 +52,10 @@ def assert_usage_error(result: SimpleNamespace, *expected: str) -> None:
     (["run", "--no-such-option"], ["unrecognized arguments: --no-such-option"]),
     (["show", "no-such-run"], ["no archbench run at 'no-such-run'"]),
     (["run", "--resume", "no-such-run"], ["no archbench run at 'no-such-run'"]),
+    (["run", "--processes", "-1"], ["processes must be a positive integer, got -1"]),
+    (["ab", "--suite", "cnn", "--size", "tiny", "--new-python", "/no/such/python"],
+     ["cannot run cases with python '/no/such/python'"]),
+    (["ab", "--resume", "no-such-experiment"], ["no archbench run at 'no-such-experiment-base'"]),
 ])
 def test_bad_input_is_one_line_naming_valid_choices(argv: list[str], expected: list[str],
                                                     results_dir: Path) -> None:

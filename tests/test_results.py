@@ -19,24 +19,26 @@ from harness.results import (
     MANIFEST,
     SAMPLES,
     TABLE,
-    StorageError,
     UnreadableCaseWarning,
     case_path,
+    case_records,
     finished_case_ids,
     load_manifest,
     load_results,
     load_samples,
     resolve_run,
     save_case,
+    save_record,
     write_json_atomic,
 )
 from harness.schema import COLUMNS, SCHEMA, STATUSES, to_frame
+from harness.storage import StorageError
 
 OK_ROW = {
     "run_id": "r1", "case_id": "cnn-tiny-cpu-eager-infer-bs32", "suite": "cnn", "size": "tiny",
     "backend": "cpu-eager", "device": "cpu", "precision": "fp32", "phase": "infer",
     "batch_size": 32, "params": 1451, "flops_per_sample": 15420.0, "status": "ok", "reason": "",
-    "n": 3, "median_ms": 1.5, "ci99_low_ms": math.nan, "ci99_high_ms": math.nan, "noisy": False,
+    "n": 3, "median_ms": 1.5, "ci_low_ms": math.nan, "ci_high_ms": math.nan, "noisy": False,
     "parity_ok": True, "accuracy": 0.9, "timestamp": "2025-01-01T00:00:00+00:00",
 }
 SKIPPED_ROW = {
@@ -101,12 +103,45 @@ def test_load_samples_is_long_format_in_iteration_order(results_dir: Path) -> No
     run_dir = make_run(results_dir)
     save_case(run_dir, OK_ROW, {**OK_SAMPLES, "train_loss": [2.0, 1.0]})
     samples = load_samples(run_dir)
-    assert list(samples.columns) == ["run_id", "case_id", "metric", "idx", "value"]
+    assert list(samples.columns) == ["run_id", "case_id", "metric", "process", "idx", "value"]
     iters = samples[samples["metric"] == "iter_ms"]
     assert iters["idx"].tolist() == [0, 1, 2]
+    assert iters["process"].tolist() == [0, 0, 0]  # a case measured once is process 0
     assert iters["value"].tolist() == OK_SAMPLES["iter_ms"]
     assert samples[samples["metric"] == "train_loss"]["value"].tolist() == [2.0, 1.0]
     assert set(samples["case_id"]) == {OK_ROW["case_id"]}
+
+
+def test_samples_keep_the_process_that_timed_them(results_dir: Path) -> None:
+    run_dir = make_run(results_dir)
+    save_record(run_dir, {"row": OK_ROW, "samples": {"iter_ms": [[1.0, 2.0], [3.0]]},
+                          "planned": 2, "processes": [
+                              {"process": 0, "status": "ok", "row": {"median_ms": 1.5}},
+                              {"process": 1, "status": "ok", "row": {"median_ms": 3.0}}]})
+    iters = load_samples(run_dir)
+    assert iters[["process", "idx", "value"]].values.tolist() == [[0, 0, 1.0], [0, 1, 2.0],
+                                                                 [1, 0, 3.0]]
+    assert finished_case_ids(run_dir) == {OK_ROW["case_id"]}
+
+
+def test_a_case_with_processes_still_to_run_is_not_finished(results_dir: Path) -> None:
+    run_dir = make_run(results_dir)
+    save_record(run_dir, {"row": OK_ROW, "samples": {"iter_ms": [[1.0]]}, "planned": 3,
+                          "processes": [{"process": 0, "status": "ok", "row": {}}]})
+    assert finished_case_ids(run_dir) == set()
+    assert set(case_records(run_dir)) == {OK_ROW["case_id"]}
+
+
+@pytest.mark.parametrize("processes", [
+    [{"process": 0, "status": "ok", "row": {"made_up": 1}}],  # a column outside the schema
+    [{"process": "0", "status": "ok", "row": {}}],
+    "not a list"])
+def test_a_case_file_with_malformed_processes_is_unreadable(results_dir: Path,
+                                                            processes: object) -> None:
+    run_dir = make_run(results_dir)
+    save_record(run_dir, {"row": OK_ROW, "samples": {}, "processes": processes})
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert finished_case_ids(run_dir) == set()
 
 
 def test_case_file_holds_row_and_samples_and_no_temporary_is_left(results_dir: Path) -> None:

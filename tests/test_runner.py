@@ -23,7 +23,12 @@ import torch
 from harness.cases import SweepConfig
 from harness.environment import cpu_count
 from harness.errors import UsageError
-from harness.measure.timing import DEFAULT_POLICY, QUICK_POLICY
+from harness.measure.timing import (
+    DEFAULT_POLICY,
+    DEFAULT_PROCESSES,
+    PROCESS_POLICY,
+    QUICK_POLICY,
+)
 from harness.results import CASES_DIR, load_manifest, load_results, load_samples
 from harness.runner import LOGS_DIR, resume_config, run_sweep, start_run
 from tests.conftest import FAULTY_SUITE_FILE, MLP_SUITE_FILE
@@ -94,7 +99,7 @@ def test_sweep_goes_on_to_a_good_case(isolation) -> None:
     assert row["status"] == "ok" and row["reason"] == ""
     assert row["n"] >= QUICK_POLICY.n_min or row["stop_reason"] == "t_max"
     assert row["median_ms"] > 0 and row["throughput_sps"] > 0
-    assert row["ci99_low_ms"] <= row["median_ms"] <= row["ci99_high_ms"] or row["n"] < 8
+    assert row["ci_low_ms"] <= row["median_ms"] <= row["ci_high_ms"] or row["n"] < 8
     assert row["params"] == 64 * 16 + 16 + 16 * 10 + 10
     assert 0 <= row["accuracy"] <= 1 and row["train_steps"] == 30
     assert row["torch_threads"] == 1
@@ -167,7 +172,8 @@ def test_start_run_writes_a_manifest_and_refuses_to_overwrite_it(results_dir: Pa
                          quick=quick, threads=threads)
     run_dir = start_run(config, results_dir, "once")
     manifest = load_manifest(run_dir)
-    assert manifest["timing_policy"] == asdict(QUICK_POLICY if quick else DEFAULT_POLICY)
+    assert manifest["timing_policy"] == asdict(QUICK_POLICY if quick else PROCESS_POLICY)
+    assert manifest["config"]["processes"] == (1 if quick else DEFAULT_PROCESSES)
     assert manifest["threads"] == (threads or cpu_count())
     assert resume_config("once", results_dir)[1] == config
     with pytest.raises(UsageError, match="already exists.*--resume"):
@@ -192,12 +198,15 @@ def test_run_ids_default_to_a_sortable_utc_timestamp(results_dir: Path) -> None:
 def test_a_case_id_that_would_leave_the_run_is_refused_before_the_case_runs(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, suite: str) -> None:
     from harness import runner
+    from harness.case_result import CaseResult
     from harness.cases import Case, PlannedCase
 
     monkeypatch.setattr(runner, "run_isolated", lambda *args: pytest.fail("the case ran"))
     case = Case(suite, "tiny", "cpu-eager", "infer", 8)
+    result = CaseResult({"case_id": case.case_id}, 1)
+    sweep = runner.Sweep(tmp_path / "run", SweepConfig(), cases=[(PlannedCase(case), result)])
     with pytest.raises(UsageError, match=re.escape(repr(case.case_id))):
-        runner.run_planned(PlannedCase(case), SweepConfig(), tmp_path / "run", tmp_path)
+        sweep.advance(PlannedCase(case), result, 0)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -206,15 +215,15 @@ def test_a_row_with_columns_outside_the_schema_becomes_an_error_row(
     """Checked before anything is written: an unknown column in a stored case would break
     every later load of the run."""
     from harness import runner
-    from harness.cases import Case, PlannedCase
+    from harness.cases import Case
 
     monkeypatch.setattr(runner, "run_isolated", lambda *args: {
         "status": "ok", "reason": "", "row": {"median_ms": 1.0, "made_up_column": 3},
         "samples": {"iter_ms": [1.0]}, "wall_s": 2.0})
     case = Case("cnn", "tiny", "cpu-eager", "infer", 8)
-    row, samples = runner.run_planned(PlannedCase(case), SweepConfig(), tmp_path, tmp_path)
-    assert row["status"] == "error" and "made_up_column" in row["reason"]
-    assert "median_ms" not in row and samples == {}
+    process = runner.run_process(case, SweepConfig(), 0, tmp_path, tmp_path / "log")
+    assert process.status == "error" and "made_up_column" in process.reason
+    assert process.row == {} and process.samples == {} and process.wall_s == 2.0
 
 
 def start_hanging_sweep(tmp_path: Path, **popen: object
@@ -257,3 +266,76 @@ def test_sigkill_of_the_sweep_kills_the_running_case(tmp_path: Path) -> None:
     sweep.kill()
     sweep.wait()
     assert wait_for(lambda: not alive(worker) and not alive(child), 5)
+
+
+def fake_processes(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, int]],
+                   fail: tuple[str, int] | None = None) -> None:
+    """Replace the worker: record (case id, process) and report one iteration per process."""
+    from harness import runner
+
+    def run_isolated(case, config, cache_dir, log_path, process=0, python=None):
+        calls.append((case.case_id, process))
+        if (case.case_id, process) == fail:
+            return {"status": "crashed", "reason": "worker killed by SIGKILL", "row": {},
+                    "samples": {}, "wall_s": 1.0}
+        return {"status": "ok", "reason": "", "row": {"stop_reason": "converged"},
+                "samples": {"iter_ms": [1.0 + process]}, "wall_s": 1.0}
+
+    monkeypatch.setattr(runner, "run_isolated", run_isolated)
+
+
+ROUNDS = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),
+                     phases=("infer",), processes=3)
+
+
+def test_processes_run_in_rounds_across_the_sweep(monkeypatch: pytest.MonkeyPatch,
+                                                  results_dir: Path) -> None:
+    """The whole matrix once, then again: a slow phase of the machine touches every case."""
+    calls: list[tuple[str, int]] = []
+    fake_processes(monkeypatch, calls)
+    run_dir = start_run(ROUNDS, results_dir, "rounds")
+    rows = run_sweep(run_dir, ROUNDS, progress=False)
+    a, b = "cnn-tiny-cpu-eager-infer-bs32", "cnn-tiny-ort-cpu-infer-bs32"
+    assert calls == [(a, 0), (b, 0), (a, 1), (b, 1), (a, 2), (b, 2)]
+    assert [row["processes"] for row in rows] == [3, 3]
+    samples = load_samples(run_dir)
+    assert sorted(samples["process"].unique()) == [0, 1, 2]
+
+
+def test_a_resumed_sweep_runs_only_the_missing_processes(monkeypatch: pytest.MonkeyPatch,
+                                                         results_dir: Path) -> None:
+    calls: list[tuple[str, int]] = []
+    fake_processes(monkeypatch, calls)
+    run_dir = start_run(ROUNDS, results_dir, "resume")
+    a, b = "cnn-tiny-cpu-eager-infer-bs32", "cnn-tiny-ort-cpu-infer-bs32"
+    from harness import runner
+
+    sweep = runner.Sweep.open(run_dir, ROUNDS)
+    (pa, ra), (pb, rb) = sweep.cases
+    for planned, result, round_ in ((pa, ra, 0), (pb, rb, 0), (pa, ra, 1)):  # then killed
+        sweep.advance(planned, result, round_)
+    calls.clear()
+    run_sweep(run_dir, ROUNDS, progress=False)
+    assert calls == [(b, 1), (a, 2), (b, 2)]  # b catches up in round 1
+    assert load_results(run_dir)["processes"].tolist() == [3, 3]
+
+
+def test_a_failed_process_ends_its_case_and_the_others_go_on(monkeypatch: pytest.MonkeyPatch,
+                                                             results_dir: Path) -> None:
+    calls: list[tuple[str, int]] = []
+    a, b = "cnn-tiny-cpu-eager-infer-bs32", "cnn-tiny-ort-cpu-infer-bs32"
+    fake_processes(monkeypatch, calls, fail=(a, 1))
+    run_dir = start_run(ROUNDS, results_dir, "flaky")
+    run_sweep(run_dir, ROUNDS, progress=False)
+    assert calls == [(a, 0), (b, 0), (a, 1), (b, 1), (b, 2)]
+    rows = load_results(run_dir).set_index("case_id")
+    assert rows.loc[a, "status"] == "crashed"
+    assert rows.loc[a, "reason"] == "process 2 of 3: worker killed by SIGKILL"
+    assert rows.loc[b, "status"] == "ok" and rows.loc[b, "processes"] == 3
+
+
+def test_one_process_keeps_the_single_process_protocol() -> None:
+    assert SweepConfig(processes=1).timing_policy == DEFAULT_POLICY
+    assert SweepConfig().timing_policy == PROCESS_POLICY and SweepConfig().processes == 3
+    assert SweepConfig(quick=True).processes == 1
+    assert SweepConfig(quick=True, processes=3).processes == 3

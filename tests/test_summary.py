@@ -13,11 +13,11 @@ BASE = {"suite": "cnn", "size": "tiny", "backend": "cpu-eager", "phase": "infer"
 
 def test_rows_show_median_with_interval_noise_and_reasons() -> None:
     frame = to_frame([
-        {**BASE, "case_id": "a", "status": "ok", "median_ms": 1.234, "ci99_low_ms": 1.2,
-         "ci99_high_ms": 1.3, "noisy": True, "n": 40, "throughput_sps": 25931.0,
+        {**BASE, "case_id": "a", "status": "ok", "median_ms": 1.234, "ci_low_ms": 1.2,
+         "ci_high_ms": 1.3, "noisy": True, "n": 40, "throughput_sps": 25931.0,
          "accuracy": 0.9, "parity_ok": False},
-        {**BASE, "case_id": "b", "status": "ok", "median_ms": 2.0, "ci99_low_ms": math.nan,
-         "ci99_high_ms": math.nan, "noisy": False, "n": 5, "parity_ok": True},
+        {**BASE, "case_id": "b", "status": "ok", "median_ms": 2.0, "ci_low_ms": math.nan,
+         "ci_high_ms": math.nan, "noisy": False, "n": 5, "parity_ok": True},
         {**BASE, "case_id": "c", "status": "error", "reason": "RuntimeError: " + "x" * 100},
     ])
     lines = summary_table(frame, reason_width=30).splitlines()

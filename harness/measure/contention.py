@@ -99,10 +99,13 @@ class ContentionMonitor:
         self.result = between(self._start, CpuSnapshot.now(), os.getloadavg()[0])
 
 
-def note(contention: Contention | None, noisy: bool, rel_iqr: float) -> str:
+def note(contention: Contention | None, noisy: bool, rel_iqr: float,
+         between_cv: float = math.nan) -> str:
     """One line for the row: what the machine was doing, and whether that explains noise.
 
-    Empty when the machine was quiet and the number is not noisy: nothing to explain.
+    `rel_iqr` is the iterations' spread within a process (IQR / median), `between_cv` the
+    spread between fresh processes of the case (NaN with one process). Empty when the machine
+    was quiet and the number is not noisy: nothing to explain.
     """
     if contention is None or math.isnan(contention.other_cpu_pct):
         return "noisy; the machine's other activity was not measured" if noisy else ""
@@ -110,10 +113,12 @@ def note(contention: Contention | None, noisy: bool, rel_iqr: float) -> str:
             + (f", steal {contention.steal_pct:.0f}%" if contention.steal_pct >= 1 else ""))
     if contention.contended:
         return f"noisy: {busy}" if noisy else f"contended: {busy}"
-    if noisy:
-        return (f"noisy (IQR {rel_iqr:.0%} of the median) on a quiet machine ({busy}): "
-                "the case varies by itself")
-    return ""
+    if not noisy:
+        return ""
+    spread = [f"IQR {rel_iqr:.0%} of the median"]
+    if not math.isnan(between_cv):
+        spread.append(f"fresh processes differ by {between_cv:.0%} (CV)")
+    return f"noisy ({', '.join(spread)}) on a quiet machine ({busy}): the case varies by itself"
 
 
 def run_warning(other_cpu_pct: list[float], steal_pct: list[float]) -> str | None:

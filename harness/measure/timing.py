@@ -61,6 +61,14 @@ class TimingPolicy:
 
 
 DEFAULT_POLICY = TimingPolicy()
+#: Fresh processes that time every case (see `harness.execute`); chosen from measurements,
+#: README "How well the harness measures".
+DEFAULT_PROCESSES = 3
+#: For each of several processes of a case: the row's number comes from the spread between
+#: processes, which dominates on shared machines, so each process needs only enough iterations
+#: to pin down its own median (the median of n samples with a 30% IQR is within ~1% once
+#: n >= 1000, reached in well under a second by most cases) and the budget goes to processes.
+PROCESS_POLICY = TimingPolicy(warmup_iters=10, warmup_s=0.25, n_min=10, t_min=0.5, t_max=1.5)
 #: For tests and `--quick`: the same rules, with budgets small enough for a CI machine.
 QUICK_POLICY = TimingPolicy(warmup_iters=2, warmup_s=0.0, n_min=5, t_min=0.05, t_max=0.3)
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from harness.measure.contention import run_warning
 from harness.report import figures, tables
-from harness.report.compare import ALPHA, Comparison, compare
+from harness.report.compare import Comparison, compare, describe_rule
 from harness.report.page import Section, Table, render_page
 from harness.report.runs import RunSet, backend_rank, load_runs
 
@@ -101,9 +101,11 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
         "summary", "Summary: fastest backend per model",
         "Each row is one model at one size, each column a backend. The number is throughput in "
         "samples per second; the colour is its share of the row's best, so the darkest cell "
-        "(★) is the fastest backend for that model. ~ marks a noisy number (interquartile "
-        "range above 10% of the median). Grey cells did not finish: hover for the status and "
-        "the reason. The dropdown switches phase and batch size.",
+        "(★) is the fastest backend for that model. Each number comes from several fresh "
+        "processes of the case; ~ marks a noisy one (the iterations of a process, or the "
+        "processes themselves, differ by more than 10%; hover for which, and for what else the "
+        "machine was doing). Grey cells did not finish: hover for the status and the reason. "
+        "The dropdown switches phase and batch size.",
         figures.summary_figure(summary), (Table(summary, "every case", collapsed=True),),
         ("summary.csv",), notes)]
     if comparison is not None:
@@ -200,10 +202,10 @@ def _comparison_section(comparison: Comparison) -> tuple[Section, dict[str, pd.D
         "comparison", f"Comparison: {comparison.new_id} against {comparison.base_id}",
         f"Outcome, as archbench compare sees it: {comparison.outcome()}. Each point is a case "
         f"present in both runs: its median iteration time in {comparison.new_id} divided by "
-        f"that in {comparison.base_id}, with a ≥98% confidence interval (bar). Left of 1 is "
-        f"faster, right slower. The grey band is the ±{comparison.threshold:.0%} threshold: a "
-        f"case is called slower or faster only outside it and when Mann-Whitney U gives "
-        f"p < {ALPHA:g}. Cases that did not finish in both runs have no verdict; a case that "
+        f"that in {comparison.base_id}, with its confidence interval (bar; the method column "
+        f"says which test). Left of 1 is faster, right slower; the grey band is the "
+        f"±{comparison.threshold:.0%} threshold. {describe_rule(comparison.threshold)} "
+        f"Cases that did not finish in both runs have no verdict; a case that "
         f"finished in {comparison.base_id} and failed in or is missing from "
         f"{comparison.new_id} is newly broken, which fails the comparison like a regression.",
         figures.comparison_figure(comparison.table, comparison.threshold), shown, tuple(csvs),

@@ -1,23 +1,64 @@
 """Compare two runs case by case and call a change only when it is both real and large.
 
-The statistics, and why these:
+The unit of replication is the process, not the iteration. On a shared machine fresh processes
+of one case differ by 30-50% (memory layout, thread placement, other tenants) while the
+iterations of one process differ by a few percent, so iterations pooled across a run are not
+independent samples, and a test on them finds "p = 1e-129" between two identical runs. Each
+case is therefore timed in P fresh processes, and compared through its process medians
+(`harness.measure.stats` derives the model: log-normal process medians, analysed as
+cluster means).
 
-* **Effect: ratio of medians, new / base.** Medians ignore the odd descheduled iteration that
-  drags a mean; a ratio is unitless, so one threshold ("10% slower") fits a 50 µs and a 5 s case.
-* **Interval: from the two distribution-free 99% intervals of the medians.** Each median's
-  interval is a pair of order statistics (binomial, no distribution assumed). If both cover
-  their medians, ``[new_low / base_high, new_high / base_low]`` covers the ratio, so it holds
-  with at least 98% (each fails at most 1% of the time). It is deterministic (no resampling
-  seed to fix) and costs one sort for millions of samples. It is wider than a bootstrap
-  interval, which is the side to err on for a gate that fails CI.
-* **Significance: Mann-Whitney U, two-sided, p < 0.01**, on the raw iteration times: no
-  normality assumed (iteration times are skewed, with a long right tail), robust to outliers.
-  Successive iterations are not independent (clock boost, thermal drift, caches), which makes
-  p-values optimistic on long runs; the threshold is what keeps a tiny but "significant" shift
-  from failing CI.
-* **Verdict:** ``slower`` / ``faster`` only when p < 0.01 *and* the median moved by more than
-  the threshold (default 10%) either way; otherwise ``same``. Cases that did not finish in one
-  of the runs get no verdict: they are listed with their status instead.
+**The rule.** Per case, each process's median iteration time; then
+
+* **with >= 2 processes in both runs**: effect = ratio of centers, new / base, a center being
+  the geometric mean of the process medians. Its interval and p-value come from Welch's t test
+  on the log process medians, or, when the two runs are the two arms of one ``archbench ab``
+  experiment (each manifest's ``ab.pair`` names the other run) and the case has the same
+  process indices in both, from a paired t test on log(new_r / base_r): base and new process r
+  ran back to back, so a drift of the machine shared by the round cancels. The interval is the
+  (1 - alpha) t interval, which excludes 1 exactly when p < alpha. Method ``welch`` or
+  ``paired``.
+* **with 1 process in either run** (runs from before processes were recorded, or
+  ``processes = 1``): today's method, Mann-Whitney U on the iterations, p < 0.01, with the
+  interval ``[new_low / base_high, new_high / base_low]`` from the two distribution-free 99%
+  intervals of the medians (>= 98%). Method ``iterations``; the row's note and a warning of the
+  comparison say that one process cannot show the spread between processes, so its verdict may
+  be a false alarm.
+* **verdict**: ``slower`` / ``faster`` only when p < alpha *and* the ratio is beyond the
+  threshold (default 10%) either way; otherwise ``same``. Cases that did not finish in one of
+  the runs get no verdict: they are listed with their status instead.
+
+**Why alpha = 0.05 for the process tests.** The acceptance targets are at most 5% false alarms
+per case comparison between identical runs (A/A) and a 25% slowdown called in at least 90% of
+comparisons. A false alarm needs p < alpha *and* a ratio beyond the threshold, so alpha bounds
+the A/A rate whatever the spread, and the threshold cuts it far below alpha where processes
+spread by less than the threshold. alpha = 0.01 is too strict for P = 3: three medians per side
+leave a t test about 4 degrees of freedom, and the 25% slowdown would be called in only about
+half of the comparisons at a 5% between-process CV. Simulated with `compare_medians`
+(log-normal process medians, threshold 10%, 20,000 comparisons per cell, P processes per run;
+CV = the between-process coefficient of variation; "shared" = the share of the variance that
+the two runs' processes of one round have in common, i.e. a drift of the machine):
+
+    ======  ==  ======  =======================  =========================
+    method  P   shared  A/A false alarms         25% slowdown called
+                        CV 3% / 5% / 8%          CV 3% / 5% / 8%
+    ======  ==  ======  =======================  =========================
+    welch   3   0       0.0% / 0.5% / 2.2%       100.0% / 93.6% / 61.3%
+    welch   5   0       0.0% / 0.2% / 2.4%       100.0% / 100.0% / 96.1%
+    welch   3   3/4     0.0% / 0.0% / 0.0%       100.0% / 97.5% / 71.3%
+    paired  3   3/4     0.0% / 0.0% / 0.1%       100.0% / 99.8% / 90.3%
+    paired  3   0       0.0% / 0.4% / 2.2%       98.5% / 77.7% / 45.8%
+    ======  ==  ======  =======================  =========================
+
+Without the threshold, Welch's A/A rate is 3.6% at P = 3 (it is conservative with three
+medians a side), at most alpha in any case. So P = 3 meets both targets up to a CV of about 5%;
+at a CV of 8% it needs P = 5, or paired rounds that share most of the spread (pairing halves
+the degrees of freedom, and wins only then). `harness.measure.stats.detectable_change` gives
+the change a machine can detect from its measured CVs, for the ``selftest`` command. Across a
+sweep the expected number of false alarms is the per-case rate times the number of cases.
+
+**Why ratios and medians.** Medians ignore the odd descheduled iteration that drags a mean; a
+ratio is unitless, so one threshold ("10% slower") fits a 50 us and a 5 s case.
 
 A gate must also fail on a case that stopped working, which no timing can show: a case ``ok``
 in base that is ``error``, ``crashed`` or ``timeout`` in new, or absent from new, is *newly
@@ -33,7 +74,7 @@ reasons alone, so the comparison warns about each such difference, and ``strict`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,24 +84,32 @@ import pandas as pd
 from scipy.stats import mannwhitneyu
 
 from harness.errors import UsageError
-from harness.measure.stats import median_ci
+from harness.measure.stats import CONFIDENCE, log_ratio_test, median_ci, process_level
 from harness.report.facts import fact_warnings, run_facts
 from harness.report.runs import CASE_KEY, RunSet, load_runs
 
-ALPHA = 0.01
+#: Significance level of the tests between processes (Welch, paired): see the module docstring.
+ALPHA = 0.05
+#: Significance level of Mann-Whitney on the iterations of one process (today's method, kept).
+ITERATIONS_ALPHA = 0.01
 #: Statuses of a case that was run and did not finish (`skipped` was never run).
 BROKEN_STATUSES = ("error", "crashed", "timeout")
 
 #: Verdict first: it is what a reader scans for; the evidence follows.
 COLUMNS = [*CASE_KEY, "verdict", "ratio", "ci_low", "ci_high", "p_value", "base_median_ms",
-           "new_median_ms", "base_n", "new_n", "base_status", "new_status", "note"]
+           "new_median_ms", "base_n", "new_n", "base_processes", "new_processes", "method",
+           "base_status", "new_status", "note"]
 _VERDICT_ORDER = {"slower": 0, "faster": 1, "same": 2}
+#: The row's note when a run timed the case in one process.
+ONE_PROCESS_NOTE = ("one process in {sides}: the spread between fresh processes is unknown, so "
+                    "this verdict may be a false alarm")
 
 
 @dataclass(frozen=True)
 class SampleComparison:
-    """The change between two sets of iteration times of one case."""
+    """The change between two runs' times of one case, and how it was tested."""
 
+    #: the centers compared: geometric mean of process medians, or median of the iterations
     base_median: float
     new_median: float
     ratio: float
@@ -68,6 +117,18 @@ class SampleComparison:
     ci_high: float
     p_value: float
     verdict: str
+    #: "welch", "paired" (between processes) or "iterations" (one process, Mann-Whitney)
+    method: str
+
+
+def describe_rule(threshold: float) -> str:
+    """The rule a verdict follows, in one paragraph, for the text output and the report."""
+    return (f"ratio = new/base time of a case: the geometric mean of its process medians (the "
+            f"median of its iterations with one process). A change is called when the ratio "
+            f"is beyond ±{threshold:.0%} and significant: Welch's t test on the log process "
+            f"medians (paired by round for the two runs of an ab experiment), p < {ALPHA:g}, "
+            f"interval {1 - ALPHA:.0%}; with one process in a run, Mann-Whitney U on the "
+            f"iterations, p < {ITERATIONS_ALPHA:g}, interval >= {2 * CONFIDENCE - 1:.0%}.")
 
 
 def verdict(ratio: float, p_value: float, threshold: float, alpha: float = ALPHA) -> str:
@@ -81,9 +142,23 @@ def verdict(ratio: float, p_value: float, threshold: float, alpha: float = ALPHA
     return "same"
 
 
-def compare_samples(base: np.ndarray, new: np.ndarray, threshold: float,
+def compare_medians(base_medians: Sequence[float], new_medians: Sequence[float],
+                    threshold: float, paired: bool = False,
                     alpha: float = ALPHA) -> SampleComparison:
-    """Ratio of medians with its interval, Mann-Whitney p-value and verdict for one case."""
+    """Ratio of centers with its (1 - alpha) interval, the t test's p-value and the verdict, from
+    the process medians of one case in two runs (>= 2 each; `paired`: same order, same rounds)."""
+    test = log_ratio_test(base_medians, new_medians, level=1 - alpha, paired=paired)
+    return SampleComparison(base_median=process_level(base_medians).center,
+                            new_median=process_level(new_medians).center, ratio=test.ratio,
+                            ci_low=test.ci_low, ci_high=test.ci_high, p_value=test.p_value,
+                            verdict=verdict(test.ratio, test.p_value, threshold, alpha),
+                            method="paired" if paired else "welch")
+
+
+def compare_samples(base: np.ndarray, new: np.ndarray, threshold: float,
+                    alpha: float = ITERATIONS_ALPHA) -> SampleComparison:
+    """Ratio of medians with its interval, Mann-Whitney p-value and verdict for one case, from
+    iteration times treated as independent: right only within one process (module docstring)."""
     base, new = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
     if len(base) == 0 or len(new) == 0:
         raise ValueError("both sample sets need at least one value")
@@ -94,7 +169,30 @@ def compare_samples(base: np.ndarray, new: np.ndarray, threshold: float,
     ratio = new_median / base_median
     return SampleComparison(base_median=base_median, new_median=new_median, ratio=ratio,
                             ci_low=new_low / base_high, ci_high=new_high / base_low,
-                            p_value=p_value, verdict=verdict(ratio, p_value, threshold, alpha))
+                            p_value=p_value, verdict=verdict(ratio, p_value, threshold, alpha),
+                            method="iterations")
+
+
+def compare_processes(base: Mapping[int, np.ndarray], new: Mapping[int, np.ndarray],
+                      threshold: float, paired: bool = False) -> tuple[SampleComparison, str]:
+    """One case's comparison from its iteration times per process index, by the module's rule,
+    and the row's note (empty when there is nothing to add).
+
+    `paired` says the runs are the two arms of one ab experiment; the case is compared paired
+    only if both timed the same process indices (process r of each ran in round r).
+    """
+    if min(len(base), len(new)) < 2:
+        sides = " and ".join(side for side, processes in (("base", base), ("new", new))
+                             if len(processes) < 2)
+        pooled = [np.concatenate(list(processes.values())) for processes in (base, new)]
+        return compare_samples(*pooled, threshold), ONE_PROCESS_NOTE.format(sides=sides)
+    pair = paired and set(base) == set(new)
+    note = "" if pair or not paired else (
+        f"ab runs, but base timed processes {sorted(base)} and new {sorted(new)}: unpaired")
+    base_medians, new_medians = (
+        [float(np.median(processes[index])) for index in sorted(processes)]
+        for processes in (base, new))
+    return compare_medians(base_medians, new_medians, threshold, paired=pair), note
 
 
 @dataclass
@@ -146,8 +244,7 @@ class Comparison:
     def format_text(self) -> str:
         """The comparison for a terminal: warnings, broken cases, the table, the rest."""
         lines = [f"Comparing new run '{self.new_id}' against base run '{self.base_id}': "
-                 f"ratio = new/base median time; a change is called when Mann-Whitney "
-                 f"p < {ALPHA:g} and the median moved more than {self.threshold:.0%}."]
+                 + describe_rule(self.threshold)]
         lines += [f"warning: {warning}" for warning in self.warnings]
         if len(self.newly_broken):
             lines += ["", f"Newly broken ({len(self.newly_broken)}): ok in base, not in new"
@@ -177,18 +274,22 @@ class Comparison:
 
 
 def compare_frames(base: pd.DataFrame, new: pd.DataFrame, base_samples: pd.DataFrame,
-                   new_samples: pd.DataFrame, threshold: float) -> dict[str, pd.DataFrame]:
+                   new_samples: pd.DataFrame, threshold: float,
+                   paired: bool = False) -> dict[str, pd.DataFrame]:
     """The case tables of a comparison (pure: frames in), named as `Comparison`'s fields:
-    ``table``, ``only_in_base``, ``only_in_new``, ``newly_broken`` and ``now_skipped``."""
+    ``table``, ``only_in_base``, ``only_in_new``, ``newly_broken`` and ``now_skipped``;
+    `paired`: the runs are the two arms of one ab experiment (`compare_processes`)."""
     keep = [*CASE_KEY, "case_id", "status", "reason"]
     merged = base[keep].merge(new[keep], on=CASE_KEY, how="outer", suffixes=("_base", "_new"),
                               indicator=True)
     only_base = merged[merged["_merge"] == "left_only"]
     only_new = merged[merged["_merge"] == "right_only"]
     both = merged[merged["_merge"] == "both"]
-    base_iters, new_iters = _iterations(base_samples), _iterations(new_samples)
-    rows = [_compare_row(case, base_iters, new_iters, threshold) for case in both.itertuples()]
-    table = pd.DataFrame(rows, columns=COLUMNS).astype({"base_n": "Int64", "new_n": "Int64"})
+    base_iters, new_iters = _by_process(base_samples), _by_process(new_samples)
+    rows = [_compare_row(case, base_iters, new_iters, threshold, paired)
+            for case in both.itertuples()]
+    table = pd.DataFrame(rows, columns=COLUMNS).astype(
+        {column: "Int64" for column in ("base_n", "new_n", "base_processes", "new_processes")})
     table["rank"] = table["verdict"].map(_VERDICT_ORDER).fillna(len(_VERDICT_ORDER))
     table = table.sort_values(["rank", "ratio"], ascending=[True, False], kind="stable")
     was_ok = both["status_base"].eq("ok").fillna(False)
@@ -229,35 +330,65 @@ def compare(base: RunSet, new: RunSet, threshold: float = 0.10, strict: bool = F
                              new_id, run_facts(new_manifest, new.results))
     if strict and warnings:
         raise UsageError("refusing to compare (--strict): " + "; ".join(warnings))
+    tables = compare_frames(base.results, new.results, base.samples, new.samples, threshold,
+                            paired=_ab_pair(base_id, base_manifest, new_id, new_manifest))
+    # Not a reason for --strict to refuse: the runs measured alike, only too few processes.
+    warnings += _one_process_warning(tables["table"])
     return Comparison(base_id=base_id, new_id=new_id, threshold=threshold,
-                      allow_broken=allow_broken, warnings=warnings,
-                      **compare_frames(base.results, new.results, base.samples, new.samples,
-                                       threshold))
+                      allow_broken=allow_broken, warnings=warnings, **tables)
 
 
-def _iterations(samples: pd.DataFrame) -> dict[str, np.ndarray]:
+def _ab_pair(base_id: str, base_manifest: Mapping[str, Any], new_id: str,
+             new_manifest: Mapping[str, Any]) -> bool:
+    """Whether the runs are the two arms of one ab experiment: each manifest's ``ab.pair``
+    names the other run, so their process r ran in the same round."""
+    base_ab, new_ab = base_manifest.get("ab"), new_manifest.get("ab")
+    return (isinstance(base_ab, Mapping) and isinstance(new_ab, Mapping)
+            and base_ab.get("pair") == new_id and new_ab.get("pair") == base_id)
+
+
+def _one_process_warning(table: pd.DataFrame) -> list[str]:
+    judged = table["method"].notna()
+    count = int((table["method"] == "iterations").sum())
+    if not count:
+        return []
+    return [f"{count} of {int(judged.sum())} compared cases were timed in one process in a run: "
+            f"the iterations of one process cannot show how much fresh processes differ "
+            f"(often 30-50% on a shared machine), so a verdict on them may be a false alarm; "
+            f"time each case in several processes (archbench run --processes 3)"]
+
+
+def _by_process(samples: pd.DataFrame) -> dict[str, dict[int, np.ndarray]]:
+    """Each case's iteration times by process index. Samples from before processes were
+    recorded have no ``process`` column (or NA in it): all their iterations are process 0."""
     iters = samples[samples["metric"] == "iter_ms"]
-    return {str(case_id): group["value"].to_numpy()
-            for case_id, group in iters.groupby("case_id", sort=False)}
+    process = (iters["process"] if "process" in iters else pd.Series(0, index=iters.index))
+    cases: dict[str, dict[int, np.ndarray]] = {}
+    for (case_id, index), group in iters.groupby(
+            [iters["case_id"].astype(str), process.fillna(0).astype(int)], sort=True):
+        cases.setdefault(case_id, {})[int(index)] = group["value"].to_numpy()
+    return cases
 
 
-def _compare_row(case: Any, base_iters: Mapping[str, np.ndarray],
-                 new_iters: Mapping[str, np.ndarray], threshold: float) -> dict[str, Any]:
+def _compare_row(case: Any, base_iters: Mapping[str, Mapping[int, np.ndarray]],
+                 new_iters: Mapping[str, Mapping[int, np.ndarray]], threshold: float,
+                 paired: bool) -> dict[str, Any]:
     row: dict[str, Any] = {key: getattr(case, key) for key in CASE_KEY}
     row.update(base_status=case.status_base, new_status=case.status_new, note="")
     if case.status_base != "ok" or case.status_new != "ok":
         row["note"] = _reasons(case)
         return row
-    base = base_iters.get(str(case.case_id_base), np.empty(0))
-    new = new_iters.get(str(case.case_id_new), np.empty(0))
-    row.update(base_n=len(base), new_n=len(new))
-    if len(base) == 0 or len(new) == 0:
-        row["note"] = "no raw iteration samples in " + ("base" if len(base) == 0 else "new")
+    base = base_iters.get(str(case.case_id_base), {})
+    new = new_iters.get(str(case.case_id_new), {})
+    row.update(base_n=sum(map(len, base.values())), new_n=sum(map(len, new.values())),
+               base_processes=len(base), new_processes=len(new))
+    if not base or not new:
+        row["note"] = "no raw iteration samples in " + ("base" if not base else "new")
         return row
-    result = compare_samples(base, new, threshold)
+    result, note = compare_processes(base, new, threshold, paired)
     row.update(base_median_ms=result.base_median, new_median_ms=result.new_median,
                ratio=result.ratio, ci_low=result.ci_low, ci_high=result.ci_high,
-               p_value=result.p_value, verdict=result.verdict)
+               p_value=result.p_value, verdict=result.verdict, method=result.method, note=note)
     return row
 
 
@@ -293,8 +424,9 @@ def _format_judged(judged: pd.DataFrame) -> pd.DataFrame:
         "base ms": [num(v, ".4g") for v in judged["base_median_ms"]],
         "new ms": [num(v, ".4g") for v in judged["new_median_ms"]],
         "new/base": [num(v, ".3f") for v in judged["ratio"]],
-        "CI (>=98%)": [f"[{num(lo, '.3f')}, {num(hi, '.3f')}]"
-                       for lo, hi in zip(judged["ci_low"], judged["ci_high"], strict=True)],
+        "CI": [f"[{num(lo, '.3f')}, {num(hi, '.3f')}]"
+               for lo, hi in zip(judged["ci_low"], judged["ci_high"], strict=True)],
         "p": [num(v, ".2g") for v in judged["p_value"]],
+        "method": judged["method"],
         "verdict": judged["verdict"],
     })

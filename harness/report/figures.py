@@ -118,8 +118,11 @@ def summary_figure(summary: pd.DataFrame) -> go.Figure:
             hover[i, j] = (
                 f"{head}throughput {fmt_num(case['throughput_sps'], ',.1f')} samples/s<br>"
                 f"median {fmt_num(case['median_ms'])} ms "
-                f"(99% CI {fmt_num(case['ci99_low_ms'])}–{fmt_num(case['ci99_high_ms'])} ms)<br>"
+                f"({fmt_num(100 * case['ci_level'], '.0f')}% CI {fmt_num(case['ci_low_ms'])}–"
+                f"{fmt_num(case['ci_high_ms'])} ms, {fmt_num(case['processes'], '.0f')} "
+                "processes)<br>"
                 f"IQR {fmt_num(case['iqr_pct'], '.1f')}% of median, "
+                f"processes differ by {fmt_num(100 * case['between_cv'], '.1f')}%, "
                 f"n={fmt_num(case['n'], '.0f')}<br>"
                 f"{fmt_num(100 * share[i, j], '.0f')}% of the row's best"
                 + (f"<br>{wrap_markup(case['contention_note'])}"
@@ -475,12 +478,12 @@ def comparison_figure(comparison: pd.DataFrame, threshold: float) -> go.Figure:
                      "arrayminus": (cases["ratio"] - cases["ci_low"]).fillna(0)},
             customdata=[f"<b>{c.label}</b><br>new/base {c.ratio:.3f} (CI {fmt_num(c.ci_low)}–"
                         f"{fmt_num(c.ci_high)})<br>median {fmt_num(c.base_median_ms)} → "
-                        f"{fmt_num(c.new_median_ms)} ms<br>Mann-Whitney p = "
+                        f"{fmt_num(c.new_median_ms)} ms<br>{c.method} p = "
                         f"{fmt_num(c.p_value, '.2g')}" for c in cases.itertuples()],
             hovertemplate="%{customdata}" + _NO_HOVER_NAME))
     fig.add_vrect(x0=1 - threshold, x1=1 + threshold, fillcolor="#bbbbbb", opacity=0.25,
                   line_width=0)
     fig.add_vline(x=1, line={"color": "#555"})
-    fig.update_xaxes(type="log", title_text="new median time / base median time (log scale)")
+    fig.update_xaxes(type="log", title_text="new time / base time (log scale)")
     fig.update_yaxes(autorange="reversed")
     return finish(fig, title, rows_height(len(table)))

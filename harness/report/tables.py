@@ -34,8 +34,9 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
     cases of that row that finished. Failed and skipped cases stay in, with their reason.
     """
     table = results[[*CASE_COLUMNS, "status", "reason", "params", "flops_per_sample", "n",
-                     "throughput_sps", "median_ms", "ci99_low_ms", "ci99_high_ms", "iqr_ms",
-                     "noisy", "other_cpu_pct", "steal_pct", "contention_note"]].copy()
+                     "throughput_sps", "median_ms", "ci_low_ms", "ci_high_ms", "ci_level",
+                     "processes", "between_cv", "iqr_ms", "noisy", "other_cpu_pct",
+                     "steal_pct", "contention_note"]].copy()
     table["iqr_pct"] = 100 * table["iqr_ms"] / table["median_ms"]
     ok = table["status"] == "ok"
     # dropna=False: an imported run may lack a phase or batch size, and its rows still compete
@@ -78,7 +79,7 @@ def speedup_table(results: pd.DataFrame, baseline: str) -> pd.DataFrame:
     and a made-up 1.0 would read as "as fast as the baseline".
     """
     ok = _ok(results)
-    table = ok[[*CASE_COLUMNS, "median_ms", "ci99_low_ms", "ci99_high_ms", "noisy"]]
+    table = ok[[*CASE_COLUMNS, "median_ms", "ci_low_ms", "ci_high_ms", "noisy"]]
     base = ok[ok["backend"] == baseline][[*ROW_KEY, "median_ms"]]
     table = table.merge(base.rename(columns={"median_ms": "baseline_median_ms"}), on=ROW_KEY,
                         how="left")

@@ -57,8 +57,8 @@ def _timing(samples: np.ndarray) -> dict[str, Any]:
     ordered = np.sort(samples)
     return {"n": len(samples), "median_ms": median, "mean_ms": samples.mean(),
             "std_ms": samples.std(ddof=1), "min_ms": ordered[0], "max_ms": ordered[-1],
-            "iqr_ms": q3 - q1, "p90_ms": p90, "p99_ms": p99, "ci99_low_ms": ordered[28],
-            "ci99_high_ms": ordered[-29], "noisy": (q3 - q1) / median > 0.10,
+            "iqr_ms": q3 - q1, "p90_ms": p90, "p99_ms": p99, "ci_low_ms": ordered[28],
+            "ci_high_ms": ordered[-29], "noisy": (q3 - q1) / median > 0.10,
             "throughput_sps": BATCH * 1000 / median, "timed_s": samples.sum() / 1000,
             "warmup_iters": 5, "warmup_s": 0.1, "stop_reason": "converged"}
 

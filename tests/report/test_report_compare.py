@@ -1,6 +1,15 @@
-"""Run comparison: the statistics as pure functions on crafted samples, then whole runs."""
+"""Run comparison: the statistics as pure functions on crafted samples, their error rates by
+seeded simulation, frames with a ``process`` column built here, then whole (fake) runs.
+
+The fake runs of `fake_runs` time each case in one process, so they are compared by today's
+iteration method and carry the one-process warning; the tests of several processes build their
+runs here.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -9,9 +18,20 @@ from fake_runs import BACKENDS, BATCH, SUITES, case_id
 
 from harness.errors import UsageError
 from harness.report import compare_runs
-from harness.report.compare import compare_samples, verdict
+from harness.report.compare import (
+    ALPHA,
+    ITERATIONS_ALPHA,
+    compare,
+    compare_medians,
+    compare_processes,
+    compare_samples,
+    verdict,
+)
+from harness.report.runs import RunSet
 
 RNG = np.random.default_rng(1234)
+#: How the comparison's warning about one-process cases starts to read.
+ONE_PROCESS = "timed in one process in a run"
 
 
 def lognormal(median: float, sigma: float, n: int) -> np.ndarray:
@@ -24,7 +44,7 @@ def lognormal(median: float, sigma: float, n: int) -> np.ndarray:
 def test_identical_samples_are_the_same():
     samples = lognormal(10.0, 0.05, 60)
     result = compare_samples(samples, samples.copy(), threshold=0.10)
-    assert result.verdict == "same"
+    assert result.verdict == "same" and result.method == "iterations"
     assert result.ratio == 1.0
     assert result.p_value == pytest.approx(1.0)
     assert result.ci_low <= 1.0 <= result.ci_high
@@ -66,13 +86,219 @@ def test_significant_but_below_threshold_is_same():
 @pytest.mark.parametrize(("ratio", "p_value", "threshold", "expected"), [
     (1.20, 1e-6, 0.10, "slower"),
     (0.80, 1e-6, 0.10, "faster"),
-    (1.20, 0.05, 0.10, "same"),       # not significant at 1%
+    (1.20, 0.05, 0.10, "same"),       # p must be below alpha (5%), not at it
     (1.05, 1e-9, 0.10, "same"),       # significant but small
     (1.20, 1e-9, 0.25, "same"),       # below a larger threshold
     (1.20, float("nan"), 0.10, "same"),  # no test possible
 ])
 def test_verdict_needs_both_significance_and_size(ratio, p_value, threshold, expected):
     assert verdict(ratio, p_value, threshold) == expected
+
+
+def test_process_tests_use_alpha_and_the_iteration_method_keeps_its_own():
+    assert (ALPHA, ITERATIONS_ALPHA) == (0.05, 0.01)
+    assert verdict(1.20, 0.03, 0.10) == "slower"
+    assert verdict(1.20, 0.03, 0.10, alpha=ITERATIONS_ALPHA) == "same"
+
+
+# --- between processes: method, pairing, and error rates by simulation -------------------------
+
+
+def process_medians(rng: np.random.Generator, trials: int, processes: int, cv: float,
+                    shift: float = 1.0, shared: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Base and new process medians of `trials` comparisons (rows): log-normal with CV `cv`, of
+    whose variance the share `shared` is a drift of round r common to base and new process r;
+    new is `shift` times slower."""
+    drift = rng.normal(0.0, cv * np.sqrt(shared), (trials, processes))
+    own = cv * np.sqrt(1 - shared)
+    base = 10.0 * np.exp(drift + rng.normal(0.0, own, (trials, processes)))
+    new = 10.0 * shift * np.exp(drift + rng.normal(0.0, own, (trials, processes)))
+    return base, new
+
+
+def called(base: np.ndarray, new: np.ndarray, threshold: float = 0.10, paired: bool = False,
+           verdicts: tuple[str, ...] = ("slower", "faster")) -> float:
+    """Share of the comparisons whose verdict is one of `verdicts`."""
+    return float(np.mean([compare_medians(b, n, threshold, paired=paired).verdict in verdicts
+                          for b, n in zip(base, new, strict=True)]))
+
+
+@pytest.mark.parametrize(("cv", "threshold", "at_most"), [
+    (0.05, 0.10, 0.02),   # the threshold does most of the work: 0.5% simulated (docstring)
+    (0.08, 0.10, ALPHA),  # 2.2% simulated
+    (0.08, 0.0, ALPHA),   # alpha alone bounds the false alarms: 3.6% simulated
+])
+def test_identical_runs_rarely_differ(cv, threshold, at_most):
+    """A/A, 3 processes a side, 4000 comparisons (standard error of a 4% rate: 0.3%)."""
+    base, new = process_medians(np.random.default_rng(int(cv * 100) + 7), 4000, 3, cv)
+    assert called(base, new, threshold) <= at_most
+
+
+def test_a_quarter_slower_is_called_slower_nine_times_in_ten():
+    """P = 3, CV 5%: 93.6% simulated over 20,000 comparisons; 2000 here (standard error 0.6%)."""
+    base, new = process_medians(np.random.default_rng(25), 2000, 3, 0.05, shift=1.25)
+    assert called(base, new, verdicts=("slower",)) >= 0.90
+
+
+def test_pairing_by_round_finds_what_welch_misses_under_a_shared_drift():
+    """Three quarters of an 8% CV is a drift of the round, shared by base and new: it cancels
+    in the paired differences (90% called, docstring) but widens Welch's test (71%)."""
+    base, new = process_medians(np.random.default_rng(8), 1000, 3, 0.08, shift=1.25,
+                                shared=0.75)
+    paired, welch = (called(base, new, paired=p, verdicts=("slower",)) for p in (True, False))
+    assert paired >= welch + 0.10, (paired, welch)
+    base, new = process_medians(np.random.default_rng(9), 1000, 3, 0.08, shared=0.75)
+    assert called(base, new, paired=True) <= ALPHA
+
+
+def test_iterations_of_one_process_call_false_alarms_that_processes_do_not():
+    """Why processes: with fresh processes 10% apart, iterations pooled as independent samples
+    find a 'significant' change between identical runs in a large share of comparisons."""
+    rng = np.random.default_rng(10)
+    iteration_alarms = process_alarms = 0
+    trials = 200
+    for _ in range(trials):
+        runs = [{r: m * np.exp(rng.normal(0.0, 0.02, 40)) for r, m in enumerate(row)}
+                for row in 10.0 * np.exp(rng.normal(0.0, 0.10, (2, 3)))]
+        pooled = [np.concatenate(list(run.values())) for run in runs]
+        iteration_alarms += compare_samples(*pooled, 0.10).verdict != "same"
+        process_alarms += compare_processes(*runs, 0.10)[0].verdict != "same"
+    assert iteration_alarms / trials > 0.15  # 30% with this seed
+    # at most alpha in expectation; 10%: a binomial(200, 5%) count exceeds 20 once in 1000
+    assert process_alarms / trials <= 0.10
+
+
+def test_compare_processes_chooses_its_method():
+    rng = np.random.default_rng(4)
+
+    def run(*medians: float) -> dict[int, np.ndarray]:
+        return {r: m * np.exp(rng.normal(0.0, 0.01, 30)) for r, m in enumerate(medians)}
+
+    three = run(10.0, 10.3, 9.8)
+    welch, note = compare_processes(three, run(13.0, 13.3, 12.8), 0.10)
+    assert (welch.method, welch.verdict, note) == ("welch", "slower", "")
+    medians = [float(np.median(times)) for times in three.values()]
+    assert welch.base_median == pytest.approx(float(np.exp(np.mean(np.log(medians)))))
+    assert welch.ci_low < welch.ratio < welch.ci_high
+    paired, note = compare_processes(three, run(13.0, 13.3, 12.8), 0.10, paired=True)
+    assert (paired.method, note) == ("paired", "")
+    one, note = compare_processes(run(10.0), three, 0.10)
+    assert one.method == "iterations" and note.startswith("one process in base:")
+    assert "false alarm" in note
+    unmatched, note = compare_processes(three, run(13.0, 13.3), 0.10, paired=True)
+    assert unmatched.method == "welch"
+    assert note == "ab runs, but base timed processes [0, 1, 2] and new [0, 1]: unpaired"
+
+
+def test_pairs_are_matched_by_process_index_not_by_order():
+    # a large drift between rounds, and new 5% slower than base in every round
+    base = {0: np.array([10.0]), 1: np.array([14.0]), 2: np.array([8.0])}
+    new = {2: np.array([8.4]), 0: np.array([10.5]), 1: np.array([14.7])}
+    paired, _ = compare_processes(base, new, 0.02, paired=True)
+    assert paired.ratio == pytest.approx(1.05)
+    assert paired.p_value < 1e-6 and paired.verdict == "slower"
+    welch, _ = compare_processes(base, new, 0.02)
+    assert welch.ratio == pytest.approx(1.05) and welch.verdict == "same"
+
+
+# --- frames with a process column ----------------------------------------------------------------
+
+
+def make_run(run_id: str, cases: Mapping[str, Sequence[np.ndarray]],
+             manifest: Mapping[str, Any] | None = None, with_process: bool = True) -> RunSet:
+    """A run whose case (named by its suite) was timed in one process per array given; without
+    `with_process` its samples lack the column, as runs from before processes were kept."""
+    results = pd.DataFrame([
+        {"run_id": run_id, "case_id": f"{name}-small-cpu-eager-infer-bs{BATCH}", "suite": name,
+         "size": "small", "backend": "cpu-eager", "phase": "infer", "batch_size": BATCH,
+         "status": "ok", "reason": ""} for name in cases])
+    samples = pd.DataFrame([
+        {"run_id": run_id, "case_id": f"{name}-small-cpu-eager-infer-bs{BATCH}",
+         "metric": "iter_ms", "process": process, "idx": idx, "value": value}
+        for name, processes in cases.items() for process, times in enumerate(processes)
+        for idx, value in enumerate(times)])
+    if not with_process:
+        samples = samples.drop(columns="process")
+    return RunSet(results=results, samples=samples,
+                  manifests={run_id: {"run_id": run_id, **(manifest or {})}})
+
+
+def times(rng: np.random.Generator, *medians: float, n: int = 40) -> list[np.ndarray]:
+    """Iteration times of one process per median given (2% noise within a process)."""
+    return [m * np.exp(rng.normal(0.0, 0.02, n)) for m in medians]
+
+
+def test_cases_timed_in_processes_are_compared_between_processes():
+    rng = np.random.default_rng(5)
+    base = make_run("base", {"cnn": times(rng, 10.0, 10.4, 9.7),
+                             "rnn": times(rng, 5.0, 5.2, 4.9)})
+    new = make_run("new", {"cnn": times(rng, 10.1, 10.3, 9.9),
+                           "rnn": times(rng, 6.5, 6.7, 6.4)})
+    comparison = compare(base, new)
+    table = comparison.table
+    assert list(table["suite"]) == ["rnn", "cnn"]  # slower first, as before
+    assert list(table["verdict"]) == ["slower", "same"]
+    assert set(table["method"]) == {"welch"} and set(table["note"]) == {""}
+    assert (list(table["base_processes"]), list(table["new_processes"])) == ([3, 3], [3, 3])
+    assert list(table["base_n"]) == [120, 120]
+    rnn = table.iloc[0]
+    assert rnn["ratio"] == pytest.approx(rnn["new_median_ms"] / rnn["base_median_ms"])
+    assert rnn["ci_low"] < rnn["ratio"] < rnn["ci_high"] and rnn["p_value"] < ALPHA
+    assert comparison.warnings == [] and comparison.exit_code == 1
+    text = comparison.format_text()
+    assert "Welch's t test on the log process medians" in text and " welch " in text
+
+
+def test_samples_without_a_process_column_are_one_process_with_a_warning():
+    rng = np.random.default_rng(6)
+    base = make_run("base", {"cnn": times(rng, 10.0)}, with_process=False)
+    new = make_run("new", {"cnn": times(rng, 10.0)}, with_process=False)
+    comparison = compare(base, new, strict=True)  # too few processes is no reason to refuse
+    row = comparison.table.iloc[0]
+    assert (row["method"], row["base_processes"], row["new_processes"]) == ("iterations", 1, 1)
+    assert row["note"].startswith("one process in base and new:")
+    (warning,) = comparison.warnings
+    assert warning.startswith(f"1 of 1 compared cases were {ONE_PROCESS}")
+    assert f"warning: {warning}" in comparison.format_text()
+
+
+def test_one_process_on_one_side_is_compared_by_iterations():
+    rng = np.random.default_rng(7)
+    comparison = compare(make_run("base", {"cnn": times(rng, 10.0)}),
+                         make_run("new", {"cnn": times(rng, 10.0, 10.2, 9.9)}))
+    row = comparison.table.iloc[0]
+    assert (row["method"], row["base_processes"], row["new_processes"]) == ("iterations", 1, 3)
+    assert row["note"].startswith("one process in base:")
+    assert len(comparison.warnings) == 1
+
+
+AB = {"base": {"ab": {"variant": "base", "pair": "new"}},
+      "new": {"ab": {"variant": "new", "pair": "base"}}}
+
+
+def test_the_two_runs_of_an_ab_experiment_are_paired_by_round():
+    # rounds 0, 1, 2 ran at different speeds; new is 15% slower than base within each round
+    rng = np.random.default_rng(8)
+    rounds = (10.0, 13.0, 8.5)
+    cases = {"base": {"cnn": times(rng, *rounds)},
+             "new": {"cnn": times(rng, *(1.15 * r for r in rounds))}}
+    paired = compare(*(make_run(name, cases[name], AB[name]) for name in ("base", "new")))
+    assert paired.table.loc[0, ["method", "verdict"]].tolist() == ["paired", "slower"]
+    unpaired = compare(*(make_run(name, cases[name]) for name in ("base", "new")))
+    assert unpaired.table.loc[0, ["method", "verdict"]].tolist() == ["welch", "same"]
+    # an ab manifest must name the other run: a third run is not the pair
+    stranger = compare(make_run("base", cases["base"], AB["base"]),
+                       make_run("other", cases["new"], AB["new"]))
+    assert stranger.table.loc[0, "method"] == "welch"
+
+
+def test_ab_runs_whose_processes_differ_are_compared_unpaired_with_a_note():
+    rng = np.random.default_rng(9)
+    comparison = compare(make_run("base", {"cnn": times(rng, 10.0, 13.0, 8.5)}, AB["base"]),
+                         make_run("new", {"cnn": times(rng, 10.0, 13.0)}, AB["new"]))
+    row = comparison.table.iloc[0]
+    assert row["method"] == "welch"
+    assert row["note"] == "ab runs, but base timed processes [0, 1, 2] and new [0, 1]: unpaired"
 
 
 # --- whole runs ---------------------------------------------------------------------------------
@@ -86,7 +312,14 @@ def test_same_runs_compare_as_same_and_exit_zero(fake_run):
     assert set(judged["verdict"]) == {"same"}
     assert not comparison.has_regression
     assert comparison.exit_code == 0
-    assert comparison.warnings == []
+    assert set(judged["method"]) == {"iterations"}  # the fake runs time cases in one process
+    (warning,) = comparison.warnings  # ... which is the only warning: both ran alike
+    assert warning.startswith(f"{len(judged)} of {len(judged)} compared cases were {ONE_PROCESS}")
+
+
+def fact_warnings(warnings: list[str]) -> list[str]:
+    """The warnings about how the runs measured, without the one about one-process cases."""
+    return [w for w in warnings if ONE_PROCESS not in w]
 
 
 def test_a_slower_case_is_a_regression_and_exits_one(fake_run):
@@ -195,7 +428,7 @@ def test_different_machine_warns_and_strict_refuses(fake_run):
     base = fake_run("base", seed=1)
     new = fake_run("new", seed=2, environment={"hostname": "bench-2", "torch_version": "2.5.0"})
     comparison = compare_runs(base, new)
-    assert len(comparison.warnings) == 2
+    assert len(fact_warnings(comparison.warnings)) == 2
     assert any("hostname 'bench-1' vs 'bench-2'" in w for w in comparison.warnings)
     assert "warning: the runs come from different machines" in comparison.format_text()
     with pytest.raises(UsageError, match="refusing to compare.*hostname"):
@@ -234,7 +467,7 @@ def test_runs_that_measured_differently_warn_and_strict_refuses(fake_run, new_kw
     base, new = fake_run("base", seed=1, **settings), fake_run("new", seed=2, **new_settings)
     warnings = compare_runs(base, new).warnings
     assert [w for w in warnings if expected in w], warnings
-    assert len([w for w in warnings if "contradicts itself" not in w]) == 1
+    assert len([w for w in fact_warnings(warnings) if "contradicts itself" not in w]) == 1
     with pytest.raises(UsageError, match="refusing to compare"):
         compare_runs(base, new, strict=True)
 

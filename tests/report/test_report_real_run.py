@@ -15,7 +15,7 @@ from harness.report.runs import load_runs
 from harness.runner import run_sweep, start_run
 
 CONFIG = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),
-                     batch_sizes=(8,), quick=True, threads=1, timeout_s=300)
+                     batch_sizes=(8,), quick=True, threads=1, timeout_s=300, processes=2)
 
 
 @pytest.fixture(scope="module")

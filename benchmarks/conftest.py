@@ -40,9 +40,8 @@ def _listed(config: pytest.Config, option: str) -> list[str]:
 def benchmark_cases(config: pytest.Config) -> list[Case]:
     """suite x size x backend x phase, with backends this machine can run only."""
     available = available_backends()
-    backends = _listed(config, "--archbench-backends") or [
-        name for name in available if not name.endswith("-compile")
-        and BACKENDS[name].default_skip_reason() is None]
+    named = _listed(config, "--archbench-backends")
+    backends = named or [name for name in available if not name.endswith("-compile")]
     for name in backends:
         if name not in BACKENDS:
             raise pytest.UsageError(str(unknown_choice("backend", name, list(BACKENDS))))
@@ -55,7 +54,8 @@ def benchmark_cases(config: pytest.Config) -> list[Case]:
             for backend in backends:
                 for phase in _listed(config, "--archbench-phases"):
                     if backend in available and BACKENDS[backend].phase_unsupported_reason(
-                            phase) is None:
+                            phase) is None and (named or BACKENDS[backend].default_skip_reason(
+                                phase) is None):
                         cases.append(Case(suite_name, size, backend, phase,
                                           config.getoption("--archbench-batch-size")))
     return cases

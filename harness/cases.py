@@ -117,10 +117,11 @@ def expand(config: SweepConfig) -> list[PlannedCase]:
         for size in config.sizes or suite.default_sizes:
             suite.config(size)  # raises, naming the suite's sizes
             for backend in backends:
-                unavailable = backend.unavailable_reason() or (
-                    None if config.backends else backend.default_skip_reason())
+                unavailable = backend.unavailable_reason()
                 for phase in config.phases:
-                    reason = unavailable or backend.phase_unsupported_reason(phase)
+                    reason = (unavailable or backend.phase_unsupported_reason(phase)
+                              or (None if config.backends
+                                  else backend.default_skip_reason(phase)))
                     for batch_size in config.batch_sizes:
                         case = Case(suite_name, size, backend.name, phase, batch_size)
                         planned.append(PlannedCase(case, reason))

@@ -170,10 +170,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("\nBackends")
     for name, backend in BACKENDS.items():
         reason = backend.unavailable_reason()
-        default_skip = backend.default_skip_reason()
         state = "available" if reason is None else f"unavailable: {reason}"
-        if reason is None and default_skip:
-            state += f"; {default_skip}"
+        if reason is None:
+            state += "".join(f"; {phase}: {skip}" for phase in backend.phases
+                             if (skip := backend.default_skip_reason(phase)))
         phases = "+".join(backend.phases)
         print(f"  {name:15s} {backend.device:4s} {backend.precision:5s} {phases:11s} {state}")
     return 0

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import torch
 
 from harness.backends import get_backend
@@ -193,6 +194,7 @@ def _measure(run: CaseRun, runner: InferenceRunner | TrainRunner,
     row["first_iter_ms"] = (time.perf_counter() - start) * 1e3
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    row["startup_s"] = time.time() - psutil.Process().create_time()
     monitor = ContentionMonitor()
     timing = time_loop(step, runner.sync, run.config.timing_policy, monitor=monitor)
     run.record_peak()

@@ -194,6 +194,7 @@ def run_isolated(case: Case, config: SweepConfig, cache_dir: Path, log_path: Pat
         try:
             process.wait(timeout=config.timeout_s)
             timed_out = False
+            _kill_group(process)  # what the case started and left behind (compiler workers)
         except subprocess.TimeoutExpired:
             _kill_group(process)
             timed_out = True

@@ -67,6 +67,8 @@ SCHEMA: dict[str, str] = {
     "contention_note": "why a number may be slow or noisy: other processes, steal, or the case "
     "itself on a quiet machine (empty when quiet and not noisy)",
     # cold start, kept out of the steady-state numbers above
+    "startup_s": "seconds from the start of the case's (first) process to its first warm-up "
+    "iteration: imports, data, weights, preparation, the cold call (repeats: in the case file)",
     "cold_call_s": "the first call after preparation (lazy compilation, autotuning, allocation)",
     "first_iter_ms": "the second call: first latency after the cold call",
     "compile_s": "torch.compile time (the cold call of a compiled model)",
@@ -139,7 +141,8 @@ _INT_COLUMNS = {"batch_size", "params", "processes", "n", "warmup_iters", "train
 _FLOAT_COLUMNS = {"flops_per_sample", "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms",
                   "other_cpu_pct", "steal_pct", "load_avg_1m", "iqr_ms", "p90_ms", "p99_ms",
                   "ci_low_ms", "ci_high_ms", "ci_level", "between_cv", "within_rel_iqr",
-                  "throughput_sps", "timed_s", "warmup_s", "cold_call_s", "first_iter_ms",
+                  "throughput_sps", "timed_s", "warmup_s", "startup_s", "cold_call_s",
+                  "first_iter_ms",
                   "compile_s", "export_s", "session_s", "onnx_file_mb", "peak_rss_mb",
                   "rss_increase_mb", "cuda_peak_allocated_mb", "cuda_peak_reserved_mb",
                   "device_mem_used_mb", "accuracy", "final_loss", "parity_max_abs_err",

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from harness.backends import BACKENDS, amp, get_backend
+from harness.backends import compile as compile_backends
 from harness.backends.base import Backend
 from harness.cases import Case, SweepConfig, expand
 from harness.cpu_features import Bf16Support
@@ -130,3 +131,18 @@ def test_native_bf16_runs_in_the_default_sweep(monkeypatch: pytest.MonkeyPatch) 
     default = {p.case.backend: p.skip_reason
                for p in expand(SweepConfig(suites=("cnn",), sizes=("tiny",)))}
     assert default["cpu-amp-bf16"] is None
+
+
+@pytest.mark.parametrize(("cpus", "skipped"), [(2, True), (8, False)])
+def test_compiled_training_is_left_out_of_default_sweeps_on_few_cpus(
+        monkeypatch: pytest.MonkeyPatch, cpus: int, skipped: bool) -> None:
+    monkeypatch.setattr(compile_backends, "cpu_count", lambda: cpus)
+    default = {(p.case.backend, p.case.phase): p.skip_reason
+               for p in expand(SweepConfig(suites=("cnn",), sizes=("tiny",)))}
+    assert default[("cpu-compile", "infer")] is None
+    reason = default[("cpu-compile", "train")]
+    assert (reason is not None) is skipped
+    if skipped:
+        assert f"with {cpus} CPUs" in reason and "--backend cpu-compile" in reason
+    named = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-compile",)))
+    assert [p.skip_reason for p in named] == [None, None]

@@ -101,8 +101,9 @@ def test_list_shows_suites_sizes_and_backends_with_availability() -> None:
         reason = backend.unavailable_reason()
         if reason is None:
             assert "unavailable" not in line
-            skip = backend.default_skip_reason()
-            assert line.endswith(f"available; {skip}" if skip else "available")
+            skips = "".join(f"; {phase}: {skip}" for phase in backend.phases
+                            if (skip := backend.default_skip_reason(phase)))
+            assert line.endswith(f"available{skips}")
         else:
             assert f"unavailable: {reason}" in line
     if not torch.cuda.is_available():

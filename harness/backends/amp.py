@@ -39,7 +39,7 @@ class AutocastBackend(TorchBackend):
             return cpu_bf16_support().reason
         return ""
 
-    def default_skip_reason(self) -> str | None:
+    def default_skip_reason(self, phase: str) -> str | None:
         note = self._emulation_note()
         return f"{note}; left out of default sweeps, runs when named (--backend {self.name})" \
             if note else None

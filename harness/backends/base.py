@@ -112,11 +112,13 @@ class Backend(ABC):
         """None when this machine can run the backend, else why not (one line)."""
         return None
 
-    def default_skip_reason(self) -> str | None:
-        """Why a sweep that does not name this backend leaves it out (a skipped row), or None.
+    def default_skip_reason(self, phase: str) -> str | None:
+        """Why a sweep that does not name this backend leaves its `phase` out (a skipped row),
+        or None.
 
         For a backend that runs here but would mislead or eat the budget of a default sweep
-        (emulated bf16); a user who names it still gets it.
+        (emulated bf16, compiling training steps on a few cores); a user who names it still
+        gets it.
         """
         return None
 

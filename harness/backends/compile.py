@@ -14,6 +14,10 @@ import torch
 from torch import nn
 
 from harness.backends.torch_runtime import TorchBackend
+from harness.environment import cpu_count
+
+#: Below this many CPUs, compiled training is left out of default sweeps (see below).
+COMPILE_TRAIN_MIN_CPUS = 8
 
 
 class CompileBackend(TorchBackend):
@@ -32,6 +36,19 @@ class CompileBackend(TorchBackend):
             return "inductor needs a C++ compiler on the CPU (no g++ or c++ on PATH)"
         if self.device == "cuda" and importlib.util.find_spec("triton") is None:
             return "inductor needs triton on CUDA (not installed)"
+        return None
+
+    def default_skip_reason(self, phase: str) -> str | None:
+        """Compiling a training step (forward, backward and optimizer graphs) with inductor
+        on the CPU took 15 to 45 s per model on 2 CPUs, and every process of the case compiles
+        again (from the cache, 5 to 8 s): a third of the default sweep's time for one
+        backend-phase. It is left out of default sweeps on small machines, and runs when named.
+        """
+        cpus = cpu_count()
+        if self.device == "cpu" and phase == "train" and cpus < COMPILE_TRAIN_MIN_CPUS:
+            return (f"compiling a training step takes 15-45 s per model with {cpus} CPUs, "
+                    f"in every process; left out of default sweeps below "
+                    f"{COMPILE_TRAIN_MIN_CPUS} CPUs, runs when named (--backend {self.name})")
         return None
 
 

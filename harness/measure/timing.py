@@ -65,10 +65,10 @@ DEFAULT_POLICY = TimingPolicy()
 #: README "How well the harness measures".
 DEFAULT_PROCESSES = 3
 #: For each of several processes of a case: the row's number comes from the spread between
-#: processes, which dominates on shared machines, so each process needs only enough iterations
-#: to pin down its own median (the median of n samples with a 30% IQR is within ~1% once
-#: n >= 1000, reached in well under a second by most cases) and the budget goes to processes.
-PROCESS_POLICY = TimingPolicy(warmup_iters=10, warmup_s=0.25, n_min=10, t_min=0.5, t_max=1.5)
+#: processes, which dominates on shared machines (5-25% between fresh processes on a 2-core
+#: VM, against ~1% for the median of one process's 300+ iterations), so each process needs
+#: only enough iterations to pin down its own median, and the budget goes to processes.
+PROCESS_POLICY = TimingPolicy(warmup_iters=10, warmup_s=0.2, n_min=10, t_min=0.3, t_max=1.0)
 #: For tests and `--quick`: the same rules, with budgets small enough for a CI machine.
 QUICK_POLICY = TimingPolicy(warmup_iters=2, warmup_s=0.0, n_min=5, t_min=0.05, t_max=0.3)
 

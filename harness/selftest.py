@@ -40,9 +40,10 @@ from harness.runner import new_run_id
 
 AA_SELECTION = {"suites": ("cnn", "rnn", "transformer"), "sizes": ("small",),
                 "backends": ("cpu-eager", "ort-cpu"), "phases": ("infer",)}
-PLANTED_SIZES = {"sleep-1ms": 1.0, "sleep-2ms": 2.0, "sleep-3ms": 3.0, "sleep-5ms": 5.0}
+PLANTED_SIZES = {f"sleep-{ms}ms": float(ms) for ms in (1, 2, 3, 4, 5, 6)}
 POWER = 0.9
 SIMULATED_COMPARISONS = 2000
+MAX_PROCESSES = 40  # beyond this, "processes needed" says "more than 40"
 
 #: A suite whose model sleeps `ms` x FACTOR per step: the planted slowdown's two variants.
 PLANTED_SUITE = '''"""selftest: a model that sleeps {factor:g} x its size's milliseconds a step."""
@@ -86,6 +87,7 @@ class CaseNoise:
     detectable_runs: float  # smallest change called in 90% of comparisons of separate runs
     detectable_ab: float  # the same for an A/B experiment (paired rounds)
     expected_false_alarms: float  # per comparison of separate runs, at this spread
+    processes_for_slowdown: int | None  # per run, to call the planted slowdown in 90%
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,12 @@ class SelftestReport:
                                                                for n in self.noise],
             f"detectable, ab (P={self.processes})": [_pct(n.detectable_ab) for n in self.noise],
             "expected false alarms": [f"{n.expected_false_alarms:.1%}" for n in self.noise],
+            f"P for {self.slowdown:.0%}": [str(n.processes_for_slowdown or
+                                               f">{MAX_PROCESSES}") for n in self.noise],
         })
         worst_runs = max(n.detectable_runs for n in self.noise)
         worst_ab = max(n.detectable_ab for n in self.noise)
+        typical = float(np.median([n.detectable_runs for n in self.noise]))
         return "\n".join([
             f"A/A: the same code twice, {self.processes} processes a side, threshold "
             f"{self.threshold:.0%}",
@@ -123,12 +128,13 @@ class SelftestReport:
             f"planted {self.slowdown:.0%} slowdown (a model that sleeps {self.slowdown:.0%} "
             f"longer): called slower in {called} of {len(planted)} comparisons",
             "",
-            f"This machine detects, in {POWER:.0%} of comparisons, a change of {_pct(worst_runs)}"
-            f" between separate runs and {_pct(worst_ab)} in an A/B experiment (the worst case "
-            f"above). Gate CI with a threshold at least that large (--threshold "
-            f"{_threshold(worst_runs, self.threshold):.2f} for `archbench compare`, "
-            f"{_threshold(worst_ab, self.threshold):.2f} for `archbench ab`), or use more "
-            "processes.",
+            f"With {self.processes} processes this machine detects, in {POWER:.0%} of "
+            f"comparisons, a change of {_pct(typical)} between separate runs for the median "
+            f"case above, and {_pct(worst_runs)} ({_pct(worst_ab)} in an A/B experiment) for "
+            f"the worst. A CI gate that must hold for every case needs a threshold that large "
+            f"(--threshold {_threshold(worst_runs, self.threshold):.2f} for `archbench "
+            f"compare`, {_threshold(worst_ab, self.threshold):.2f} for `archbench ab`), or "
+            f"the processes in the last column to catch a {self.slowdown:.0%} slowdown.",
         ])
 
 
@@ -151,7 +157,7 @@ def run_selftest(results_dir: Path, processes: int = 5, threshold: float = 0.10,
                          f"{stamp}-selftest-aa")
     run_ab(base, new, progress)
     aa = compare_runs(base.run_dir, new.run_dir, threshold=threshold)
-    noise = case_noise(base, new, processes, threshold)
+    noise = case_noise(base, new, processes, threshold, slowdown)
     with tempfile.TemporaryDirectory(prefix="archbench-selftest-") as tmp:
         files = []
         for name, factor in (("base", 1.0), ("new", 1.0 + slowdown)):
@@ -168,7 +174,8 @@ def run_selftest(results_dir: Path, processes: int = 5, threshold: float = 0.10,
     return SelftestReport(processes, threshold, slowdown, noise, aa, planted)
 
 
-def case_noise(base: Variant, new: Variant, processes: int, threshold: float) -> list[CaseNoise]:
+def case_noise(base: Variant, new: Variant, processes: int, threshold: float,
+               slowdown: float = 0.25) -> list[CaseNoise]:
     """Per case of an A/A experiment: the spread between processes, pooled over both sides
     (they ran the same code), the correlation of the two sides' rounds, and what follows."""
     medians = {name: _process_medians(variant.run_dir) for name, variant in
@@ -187,8 +194,19 @@ def case_noise(base: Variant, new: Variant, processes: int, threshold: float) ->
                               threshold=threshold),
             detectable_change(cv, cv, processes, processes, ALPHA, POWER, paired=True,
                               correlation=max(0.0, correlation), threshold=threshold),
-            expected_false_alarms(cv, processes, threshold)))
+            expected_false_alarms(cv, processes, threshold),
+            processes_needed(cv, slowdown, threshold)))
     return noise
+
+
+def processes_needed(cv: float, slowdown: float, threshold: float) -> int | None:
+    """The fewest processes per run (2 to MAX_PROCESSES) with which two separate runs call
+    `slowdown` in 90% of comparisons at this spread; None when even the most cannot."""
+    for processes in range(2, MAX_PROCESSES + 1):
+        if detectable_change(cv, cv, processes, processes, ALPHA, POWER,
+                             threshold=threshold) <= slowdown:
+            return processes
+    return None
 
 
 def _process_medians(run_dir: Path) -> dict[str, list[float]]:

@@ -16,6 +16,7 @@ from harness.selftest import (
     PLANTED_SUITE,
     case_noise,
     expected_false_alarms,
+    processes_needed,
 )
 from suites.registry import load_suite_file
 from tests.test_cli import assert_usage_error, run_cli
@@ -76,3 +77,10 @@ def test_selftest_refuses_what_it_cannot_measure(args: list[str], expected: str,
                                                  results_dir: Path) -> None:
     assert_usage_error(run_cli("selftest", "--results", results_dir, *args), expected)
     assert not results_dir.exists()
+
+
+def test_processes_needed_grow_with_the_spread() -> None:
+    assert processes_needed(0.01, 0.25, 0.10) == 2
+    few, many = processes_needed(0.10, 0.25, 0.10), processes_needed(0.20, 0.25, 0.10)
+    assert few is not None and many is not None and few < many
+    assert processes_needed(2.0, 0.25, 0.10) is None  # nothing this noisy is detectable

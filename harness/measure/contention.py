@@ -79,8 +79,9 @@ def between(start: CpuSnapshot, end: CpuSnapshot, load_avg_1m: float) -> Content
         return Contention(math.nan, math.nan, load_avg_1m)
     others = (end.busy_s - start.busy_s) - (end.own_s - start.own_s)
     steal = end.steal_s - start.steal_s
-    return Contention(other_cpu_pct=100 * max(0.0, others) / total,
-                      steal_pct=100 * max(0.0, steal) / total, load_avg_1m=load_avg_1m)
+    # rounded to what the 10 ms ticks resolve, so float round-off does not read as 1e-11 %
+    return Contention(other_cpu_pct=round(100 * max(0.0, others) / total, 3),
+                      steal_pct=round(100 * max(0.0, steal) / total, 3), load_avg_1m=load_avg_1m)
 
 
 class ContentionMonitor:

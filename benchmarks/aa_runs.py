@@ -26,7 +26,8 @@ from harness.results import load_results, load_samples
 from harness.runner import run_sweep, start_run
 
 MATRIX = {"suites": ("cnn", "rnn", "transformer"), "sizes": ("small", "medium"),
-          "backends": ("cpu-eager", "ort-cpu"), "phases": ("infer",)}
+          "backends": ("cpu-eager", "ort-cpu"), "phases": ("infer",),
+          "scenarios": ("latency",), "batch_sizes": (32,)}
 
 
 def process_medians(run_dir: Path) -> dict[str, list[float]]:

@@ -38,7 +38,12 @@ def _listed(config: pytest.Config, option: str) -> list[str]:
 
 
 def benchmark_cases(config: pytest.Config) -> list[Case]:
-    """suite x size x backend x phase, with backends this machine can run only."""
+    """suite x size x backend x phase, with backends this machine can run only.
+
+    Every case is in the latency scenario: `pedantic` times one synchronised step per round,
+    which is what that scenario measures (a throughput number needs steps pipelined between
+    synchronisations, which pytest-benchmark's rounds cannot express).
+    """
     available = available_backends()
     named = _listed(config, "--archbench-backends")
     backends = named or [name for name in available if not name.endswith("-compile")]
@@ -57,7 +62,8 @@ def benchmark_cases(config: pytest.Config) -> list[Case]:
                             phase) is None and (named or BACKENDS[backend].default_skip_reason(
                                 phase) is None):
                         cases.append(Case(suite_name, size, backend, phase,
-                                          config.getoption("--archbench-batch-size")))
+                                          config.getoption("--archbench-batch-size"),
+                                          scenario="latency"))
     return cases
 
 

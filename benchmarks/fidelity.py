@@ -7,12 +7,16 @@ not depend on them), the harness times the runner's bound step with `time_loop` 
   same bound step;
 - ONNX Runtime backends (e.g. ort-cpu): a plain loop of `session.run` on the same session and
   input array, each call timed with `time.perf_counter` after a warm-up, as one would by hand.
+- CUDA backends: two references for the two scenarios. The latency protocol (one step, then a
+  synchronisation) against CUDA events recorded around each step on the device's own clock;
+  the throughput protocol (blocks of steps, one synchronisation each) against `Timer`, whose
+  blocks also synchronise only at their ends.
 Same process, same model, inputs and thread count. The two are interleaved (harness, reference,
 harness, reference, ...) and each round is a pair: the reported ratio is the median of the
 per-round ratios, so a round in which the machine changed speed (a shared VM does) moves one
 pair, not the result. Goal: 1.00 +- 0.03.
 
-    .venv/bin/python benchmarks/fidelity.py [--backend cpu-eager|ort-cpu] [--rounds 7]
+    .venv/bin/python benchmarks/fidelity.py [--backend cpu-eager|ort-cpu|cuda-eager] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from harness.backends.ort import OrtInference
 from harness.environment import cpu_count
 from harness.measure.stats import summarize
 from harness.measure.timing import DEFAULT_POLICY, time_loop
+from harness.scenarios.throughput import block_size
 from suites.registry import BUILTIN
 
 CASES = (("transformer", "small"), ("cnn", "small"))
@@ -67,6 +72,36 @@ def reference_median_ms(runner: InferenceRunner, step: Callable[[], object], x: 
     return timer_median_ms(step, threads)
 
 
+def cuda_event_median_ms(step: Callable[[], object], budget_s: float = 1.0) -> float:
+    """Per-step time on the device's clock: an event before and after each step."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    for _ in range(PLAIN_WARMUP_ITERS):
+        step()
+    torch.cuda.synchronize()
+    samples: list[float] = []
+    while sum(samples) < budget_s * 1e3:
+        start.record()
+        step()
+        end.record()
+        end.synchronize()
+        samples.append(start.elapsed_time(end))
+    return statistics.median(samples)
+
+
+def cuda_rounds(runner: InferenceRunner, step: Callable[[], object], rounds: int,
+                threads: int) -> list[tuple[float, float, float, float]]:
+    """(harness latency, CUDA events, harness throughput, Timer) medians per round, in ms."""
+    results = []
+    for _ in range(rounds):
+        latency = time_loop(step, runner.sync, DEFAULT_POLICY)
+        throughput = time_loop(step, runner.sync, DEFAULT_POLICY,
+                               block=lambda warmup: block_size(warmup, "cuda"))
+        results.append((summarize(latency.samples_ms).median, cuda_event_median_ms(step),
+                        summarize(throughput.samples_ms).median, timer_median_ms(step,
+                                                                                  threads)))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="cpu-eager")
@@ -90,6 +125,10 @@ def main() -> None:
             runner = backend.inference(model, ctx)
             x = suite.synthetic_batch(data, args.batch_size, seed=0)[0]
             step = runner.bind(x)
+            if backend.device == "cuda":
+                report_cuda(f"{suite_name}/{size}", cuda_rounds(runner, step, args.rounds,
+                                                               threads))
+                continue
             harness_ms, reference_ms = [], []
             for _ in range(args.rounds):
                 samples = time_loop(step, runner.sync, DEFAULT_POLICY).samples_ms
@@ -99,6 +138,16 @@ def main() -> None:
             print(f"{suite_name + '/' + size:20s} {statistics.median(harness_ms):11.4f} "
                   f"{statistics.median(reference_ms):9.4f} {statistics.median(ratios):6.3f}  "
                   + " ".join(f"{r:.3f}" for r in ratios))
+
+
+def report_cuda(case: str, rounds: list[tuple[float, float, float, float]]) -> None:
+    latency, events, throughput, timer = (list(column) for column in zip(*rounds, strict=True))
+    for name, harness, reference in (("latency vs CUDA events", latency, events),
+                                     ("throughput vs Timer", throughput, timer)):
+        ratios = [h / r for h, r in zip(harness, reference, strict=True)]
+        print(f"{case:20s} {statistics.median(harness):11.4f} {statistics.median(reference):9.4f}"
+              f" {statistics.median(ratios):6.3f}  {name}: "
+              + " ".join(f"{r:.3f}" for r in ratios))
 
 
 if __name__ == "__main__":

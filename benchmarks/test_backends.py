@@ -1,8 +1,9 @@
 """Backend comparisons as pytest-benchmark tests.
 
-Each test is one case (suite x size x backend x phase, batch size from the options), timed by
-pytest-benchmark's `pedantic` mode: explicit warm-up rounds, explicit rounds of one iteration,
-and the device synchronised inside the timed callable, so asynchronous GPU work is counted.
+Each test is one case (suite x size x backend x phase, batch size from the options, the latency
+scenario), timed by pytest-benchmark's `pedantic` mode: explicit warm-up rounds, explicit rounds
+of one iteration, and the device synchronised inside the timed callable, so asynchronous GPU work
+is counted.
 Tests are grouped by suite/size/phase, so `--benchmark-group-by=group` puts the backends of one
 model side by side. `extra_info` carries what `archbench import` needs to rebuild rows.
 
@@ -51,7 +52,8 @@ def test_backend(benchmark, case: Case, request, tmp_path_factory) -> None:
     benchmark.group = f"{case.suite}-{case.size}-{case.phase}"
     benchmark.extra_info.update(
         suite=case.suite, size=case.size, backend=case.backend, phase=case.phase,
-        batch_size=case.batch_size, device=backend.device, precision=backend.precision,
+        scenario=case.scenario, batch_size=case.batch_size, device=backend.device,
+        precision=backend.precision,
         **facts, torch_threads=threads, torch_version=torch.__version__,
         onnxruntime_version=onnxruntime.__version__, **runner.facts)
     benchmark.pedantic(synchronised_step, rounds=config.getoption("--archbench-rounds"),

@@ -29,8 +29,10 @@ from harness.names import encode_name
 from harness.results import MANIFEST, save_case, write_json_atomic
 from harness.schema import SCHEMA
 
-_IDENTITY_DEFAULTS = {"phase": "infer", "batch_size": 1, "device": "", "precision": ""}
-_NAMES = ("suite", "size", "backend", "phase")  # the names of a case id
+# pytest-benchmark times rounds one at a time, synchronised: the latency scenario
+_IDENTITY_DEFAULTS = {"phase": "infer", "scenario": "latency", "batch_size": 1, "device": "",
+                      "precision": ""}
+_NAMES = ("suite", "size", "backend", "phase", "scenario")  # the names of a case id
 _MAX_BATCH_SIZE = 2**31 - 1  # Int64 column; and 'bs<N>' must stay short, it is in a file name
 
 
@@ -77,7 +79,7 @@ def _identity(bench: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         if identity[key] != original:
             renamed[identity[key]] = original
     case = Case(identity["suite"], identity["size"], identity["backend"], identity["phase"],
-                int(identity["batch_size"]))
+                int(identity["batch_size"]), identity["scenario"])
     return {**identity, "case_id": case.case_id}, renamed
 
 

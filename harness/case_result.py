@@ -95,6 +95,7 @@ class CaseResult:
         ok = [p for p in self.processes if p.ok and p.samples.get("iter_ms")]
         if ok:
             row.update(_timing(ok, row["batch_size"]))
+            row.update(_pipelining(ok, row["median_ms"]))
         for name in WORST_OF:
             values = [p.row[name] for p in self.processes if _number(p.row.get(name))]
             if values:
@@ -147,17 +148,28 @@ def _number(value: object) -> bool:
 
 
 def _timing(ok: list[ProcessResult], batch_size: int) -> dict[str, Any]:
-    """The timing columns of a case from its finished processes (module docstring)."""
-    pooled = summarize([v for p in ok for v in p.samples["iter_ms"]])
+    """The timing columns of a case from its finished processes (module docstring).
+
+    A batch sweep's number is its knee's (the first process's knee): each process's step
+    time there, from its own curve, and the iterations of the processes whose knee was the
+    same batch.
+    """
     medians = [float(np.median(p.samples["iter_ms"])) for p in ok]
+    knee = ok[0].row.get("knee_batch")
+    if knee is not None:
+        medians = [_curve_point(p, knee) for p in ok
+                   if knee in p.samples.get("sweep_batch", [])]
+        ok = [p for p in ok if p.row.get("knee_batch") == knee]
+        batch_size = int(knee)
+    pooled = summarize([v for p in ok for v in p.samples["iter_ms"]])
     within = [summarize(p.samples["iter_ms"]).rel_iqr for p in ok]
     level = process_level(medians)
-    if len(ok) == 1:  # one process: its own median and order-statistic interval
+    if len(medians) == 1:  # one process: its own median and order-statistic interval
         center, low, high, ci_level = pooled.median, pooled.ci_low, pooled.ci_high, 0.99
     else:
         center, low, high, ci_level = level.center, level.ci_low, level.ci_high, level.level
     within_rel_iqr = float(np.median(within))
-    return {"n": pooled.n, "processes": len(ok), "median_ms": center, "mean_ms": pooled.mean,
+    return {"n": pooled.n, "processes": len(medians), "median_ms": center, "mean_ms": pooled.mean,
             "std_ms": pooled.std, "min_ms": pooled.min, "max_ms": pooled.max,
             "iqr_ms": pooled.iqr, "p90_ms": pooled.p90, "p99_ms": pooled.p99,
             "ci_low_ms": low, "ci_high_ms": high, "ci_level": ci_level,
@@ -165,6 +177,21 @@ def _timing(ok: list[ProcessResult], batch_size: int) -> dict[str, Any]:
             "noisy": is_noisy(within_rel_iqr, level.between_cv),
             "throughput_sps": batch_size / (center / 1e3),
             "stop_reason": ", ".join(p.row.get("stop_reason", "") for p in ok)}
+
+
+def _curve_point(process: ProcessResult, batch: float) -> float:
+    """A batch sweep's pipelined step time at `batch` in one process's curve."""
+    return process.samples["sweep_ms"][process.samples["sweep_batch"].index(batch)]
+
+
+def _pipelining(ok: list[ProcessResult], median_ms: float) -> dict[str, Any]:
+    """Throughput cases: the synchronised step time (median over processes) and how much
+    faster the pipelined number is."""
+    synced = [p.row["synced_ms"] for p in ok if _number(p.row.get("synced_ms"))]
+    if not synced:
+        return {}
+    value = float(np.median(synced))
+    return {"synced_ms": value, "pipelining_gain": value / median_ms}
 
 
 def _contention_note(row: dict[str, Any]) -> str:

@@ -1,7 +1,16 @@
 """The case matrix: a sweep configuration expanded into cases, each with a skip reason or not.
 
-A case is suite x size x backend x phase x batch size. Cases a machine cannot run are kept as
-planned-but-skipped (with the reason), so that the table says what was not measured and why.
+A case is suite x size x backend x phase x scenario x batch size. Cases a machine cannot run
+are kept as planned-but-skipped (with the reason), so that the table says what was not
+measured and why.
+
+The scenario says what question the number answers (`harness.scenarios`): `latency`, one
+request at a time, the device synchronised after each; `throughput`, pipelined, one
+synchronisation per block of iterations; `batch-sweep`, throughput and latency against batch
+size up to the knee or the memory limit. The default sweep asks what most users ask and stays
+cheap: inference at `throughput` with batch 32 and at `latency` with batch 1, training at
+`throughput` with batch 32 (`DEFAULT_PLAN`); `batch-sweep` runs on request. Batch sizes given
+explicitly replace each scenario's default batch.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from harness.backends import BACKENDS, get_backend
-from harness.backends.base import PHASES
+from harness.backends.base import PHASES, no_cuda_reason
 from harness.errors import UsageError, unknown_choice
 from harness.measure.timing import (
     DEFAULT_POLICY,
@@ -21,8 +30,12 @@ from harness.measure.timing import (
 )
 from suites.registry import available_suites
 
-DEFAULT_BATCH_SIZES = (32,)
 DEFAULT_TIMEOUT_S = 900.0
+SCENARIOS = ("latency", "throughput", "batch-sweep")
+#: The batch a scenario runs at unless batch sizes are given (batch-sweep: where it starts).
+SCENARIO_BATCH = {"latency": 1, "throughput": 32, "batch-sweep": 1}
+#: What a sweep that names no scenario measures, per phase.
+DEFAULT_PLAN = {"infer": ("throughput", "latency"), "train": ("throughput",)}
 
 
 @dataclass(frozen=True)
@@ -32,10 +45,12 @@ class Case:
     backend: str
     phase: str
     batch_size: int
+    scenario: str = "latency"
 
     @property
     def case_id(self) -> str:
-        return f"{self.suite}-{self.size}-{self.backend}-{self.phase}-bs{self.batch_size}"
+        return (f"{self.suite}-{self.size}-{self.backend}-{self.phase}-{self.scenario}-"
+                f"bs{self.batch_size}")
 
 
 @dataclass(frozen=True)
@@ -48,7 +63,8 @@ class SweepConfig:
     sizes: tuple[str, ...] = ()
     backends: tuple[str, ...] = ()
     phases: tuple[str, ...] = PHASES
-    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    batch_sizes: tuple[int, ...] = ()  # (): each scenario's own batch (SCENARIO_BATCH)
+    scenarios: tuple[str, ...] = ()  # (): DEFAULT_PLAN
     suite_files: tuple[str, ...] = ()
     quick: bool = False
     seed: int = 0
@@ -106,15 +122,19 @@ def expand(config: SweepConfig) -> list[PlannedCase]:
     for phase in config.phases:
         if phase not in PHASES:
             raise unknown_choice("phase", phase, PHASES)
+    for scenario in config.scenarios:
+        if scenario not in SCENARIOS:
+            raise unknown_choice("scenario", scenario, SCENARIOS)
     for batch_size in config.batch_sizes:
         if batch_size < 1:
             raise UsageError(f"batch size must be a positive integer, got {batch_size}")
     backends = [get_backend(name) for name in (config.backends or tuple(BACKENDS))]
+    cuda = no_cuda_reason() is None  # larger default sizes where a GPU would idle on small ones
 
     planned = []
     for suite_name in config.suites or tuple(suites):
         suite = suites[suite_name]
-        for size in config.sizes or suite.default_sizes:
+        for size in config.sizes or suite.defaults(cuda):
             suite.config(size)  # raises, naming the suite's sizes
             for backend in backends:
                 unavailable = backend.unavailable_reason()
@@ -122,7 +142,20 @@ def expand(config: SweepConfig) -> list[PlannedCase]:
                     reason = (unavailable or backend.phase_unsupported_reason(phase)
                               or (None if config.backends
                                   else backend.default_skip_reason(phase)))
-                    for batch_size in config.batch_sizes:
-                        case = Case(suite_name, size, backend.name, phase, batch_size)
+                    for scenario, batch_size in scenario_batches(config, phase):
+                        case = Case(suite_name, size, backend.name, phase, batch_size,
+                                    scenario)
                         planned.append(PlannedCase(case, reason))
     return planned
+
+
+def scenario_batches(config: SweepConfig, phase: str) -> list[tuple[str, int]]:
+    """The (scenario, batch size) pairs a phase is measured at: the named scenarios or the
+    default plan, each at the given batch sizes or its own; a batch sweep starts at its own."""
+    pairs = []
+    for scenario in config.scenarios or DEFAULT_PLAN[phase]:
+        if scenario == "batch-sweep" or not config.batch_sizes:
+            pairs.append((scenario, SCENARIO_BATCH[scenario]))
+        else:
+            pairs.extend((scenario, batch_size) for batch_size in config.batch_sizes)
+    return list(dict.fromkeys(pairs))

@@ -46,8 +46,13 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
                         metavar="NAME", help="backends (default: all; unavailable = skipped)")
     parser.add_argument("--phase", dest="phases", nargs="+", action="extend", default=[],
                         metavar="PHASE", help="train and/or infer (default: both)")
+    parser.add_argument("--scenario", dest="scenarios", nargs="+", action="extend",
+                        default=[], metavar="NAME",
+                        help="latency, throughput and/or batch-sweep (default: inference at "
+                             "throughput and latency, training at throughput)")
     parser.add_argument("--batch-size", dest="batch_sizes", nargs="+", action="extend",
-                        type=int, default=[], metavar="N", help="batch sizes (default: 32)")
+                        type=int, default=[], metavar="N",
+                        help="batch sizes (default: 32 for throughput, 1 for latency)")
 
 
 def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
@@ -144,20 +149,23 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_list(args: argparse.Namespace) -> int:
     from harness import cpu_features
     from harness.backends import BACKENDS
+    from harness.backends.base import no_cuda_reason
     from harness.backends.onnx_export import Int8Settings
     from harness.environment import cpu_count, cpu_model
     from harness.measure.model_facts import count_params, flops_per_sample
     from harness.summary import human_count
     from suites.registry import available_suites
 
-    print("Suites (size: params, forward FLOPs/sample; * = default size)")
+    cuda = no_cuda_reason() is None
+    print(f"Suites (size: params, forward FLOPs/sample; * = default size on this machine, "
+          f"{'with' if cuda else 'without'} CUDA)")
     for suite in available_suites(args.suite_files).values():
         print(f"  {suite.name:12s} {suite.description}  [task: {suite.task.name}, "
               f"{suite.task.metric}, budget {suite.task.train_steps} steps]")
         for size in suite.sizes:
             data = suite.data(size)
             model = suite.model(size, data, seed=0)
-            mark = "*" if size in suite.default_sizes else " "
+            mark = "*" if size in suite.defaults(cuda) else " "
             print(f"    {mark}{size:8s} {human_count(count_params(model)):>7s} params  "
                   f"{human_count(flops_per_sample(model, data.x_test[:1])):>7s} FLOPs  "
                   f"input {tuple(data.sample_shape)}")
@@ -175,7 +183,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             state += "".join(f"; {phase}: {skip}" for phase in backend.phases
                              if (skip := backend.default_skip_reason(phase)))
         phases = "+".join(backend.phases)
-        print(f"  {name:15s} {backend.device:4s} {backend.precision:5s} {phases:11s} {state}")
+        print(f"  {name:25s} {backend.device:4s} {backend.precision:5s} {phases:11s} {state}")
     return 0
 
 
@@ -186,7 +194,8 @@ def _sweep_config(args: argparse.Namespace) -> SweepConfig:
     overrides = {key: value for key, value in {
         "suites": tuple(args.suites), "sizes": tuple(args.sizes),
         "backends": tuple(args.backends), "phases": tuple(args.phases),
-        "batch_sizes": tuple(args.batch_sizes), "timeout_s": args.timeout,
+        "scenarios": tuple(args.scenarios), "batch_sizes": tuple(args.batch_sizes),
+        "timeout_s": args.timeout,
         "threads": args.threads, "seed": args.seed, "processes": args.processes,
         "suite_files": _resolved(args.suite_files),
     }.items() if value not in (None, ())}
@@ -200,7 +209,8 @@ def _resolved(files: Sequence[str]) -> tuple[str, ...]:
 def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = None) -> None:
     """--resume takes the stored configuration: any option that would change it is refused."""
     ignored = {"--suite": args.suites, "--size": args.sizes, "--backend": args.backends,
-               "--phase": args.phases, "--batch-size": args.batch_sizes,
+               "--phase": args.phases, "--scenario": args.scenarios,
+               "--batch-size": args.batch_sizes,
                "--suite-file": args.suite_files, "--quick": args.quick,
                "--threads": args.threads, "--seed": args.seed, "--timeout": args.timeout,
                "--processes": args.processes, "--run-id": args.run_id, **(extra or {})}

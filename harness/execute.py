@@ -23,10 +23,11 @@ Order of work within a process, and why:
 2. Data, the synthetic batch and (for inference) the trained weights and their fp64 parity
    reference are obtained before the memory baseline, so the baseline is the process before
    the measured model exists.
-3. The backend prepares the model (export, session, compilation): cold-start facts.
-4. Cold call, then one more call (first steady latency), then the timing protocol. The peak
-   resident memory is read right here, so it covers preparation and the timed region, not the
-   evaluation and training budget that follow.
+3. The case's scenario (`harness.scenarios`) binds an input batch (export, session,
+   compilation: cold-start facts), makes a cold call and one more call (first steady
+   latency), then times it by the scenario's protocol. The peak resident memory is read right
+   after, so it covers preparation and the timed region, not the evaluation and training
+   budget that follow.
 5. Accuracy and parity are measured after timing, on real held-out data, outside every timed
    region. For training, the weights are reset to their initial values after timing and the
    stated budget is trained through the same backend.
@@ -36,31 +37,25 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 import torch
 
 from harness.backends import get_backend
-from harness.backends.base import Backend, CaseContext, InferenceRunner, TrainRunner
+from harness.backends.base import Backend, CaseContext, no_cuda_reason
 from harness.cases import Case, SweepConfig
 from harness.environment import collect_environment, cpu_count
 from harness.errors import one_line
 from harness.measure import memory
-from harness.measure.contention import ContentionMonitor
-from harness.measure.contention import note as contention_note
 from harness.measure.model_facts import count_params, flops_per_sample
 from harness.measure.parity import PARITY_SAMPLES, parity
-from harness.measure.stats import summarize, timing_columns
-from harness.measure.timing import time_loop
+from harness.scenarios import Binding, get_scenario
 from harness.storage import write_json_atomic
 from harness.training import final_loss, predict_in_batches, run_budget
-from harness.weights import REFERENCE_BACKEND, model_key, store_state, trained_state
+from harness.weights import model_key, reference_backend, store_state, trained_state
 from suites.base import Suite, TaskData, top1_accuracy
 from suites.registry import get_suite
 
@@ -144,12 +139,17 @@ def run_case(case: Case, config: SweepConfig, cache_dir: Path, process: int = 0)
 
 def fp64_reference(suite: Suite, size: str, data: TaskData, weights: dict[str, torch.Tensor],
                    seed: int) -> np.ndarray:
-    """Logits of the same weights in fp64 on the CPU, for the parity batch."""
+    """Logits of the same weights in fp64 for the parity batch: on CUDA where there is a
+    device (the `xl` transformer's batch is 1.4 TFLOP, half a minute of fp64 on a CPU), on
+    the CPU elsewhere; fp64 agrees with itself far below every parity tolerance."""
+    device = "cuda" if no_cuda_reason() is None else "cpu"
     model = suite.model(size, data, seed).double().eval()
     model.load_state_dict(weights)
+    model.to(device)
     parity_x = data.x_test[:PARITY_SAMPLES]
+    parity_x = parity_x.double() if parity_x.is_floating_point() else parity_x
     with torch.inference_mode():
-        return model(parity_x.double() if parity_x.is_floating_point() else parity_x).numpy()
+        return model(parity_x.to(device)).cpu().numpy()
 
 
 def model_facts(run: CaseRun, model: torch.nn.Module) -> dict[str, int]:
@@ -179,51 +179,17 @@ def _new_model(run: CaseRun, weights: dict[str, torch.Tensor] | None) -> torch.n
     return model
 
 
-def _measure(run: CaseRun, runner: InferenceRunner | TrainRunner,
-             step: Callable[[], object]) -> None:
-    """Cold call, first steady call, then the timing protocol; then the peak memory and what
-    the runner learned while preparing (cold-start facts, compile counters)."""
-    row, device = run.out.row, run.backend.device
-    start = time.perf_counter()
-    step()
-    runner.sync()
-    row["cold_call_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    step()
-    runner.sync()
-    row["first_iter_ms"] = (time.perf_counter() - start) * 1e3
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    row["startup_s"] = time.time() - psutil.Process().create_time()
-    monitor = ContentionMonitor()
-    timing = time_loop(step, runner.sync, run.config.timing_policy, monitor=monitor)
-    run.record_peak()
-    if device == "cuda":
-        row["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / memory.MB
-        row["cuda_peak_reserved_mb"] = torch.cuda.max_memory_reserved() / memory.MB
-        row["device_mem_used_mb"] = memory.nvml_process_memory_mb(
-            memory.torch_device_uuid(torch.cuda.current_device()))
-    run.out.samples["iter_ms"] = timing.samples_ms
-    stats = summarize(timing.samples_ms)
-    row.update(timing_columns(stats, run.case.batch_size))
-    row.update(timed_s=timing.timed_s, warmup_iters=timing.warmup_iters,
-               warmup_s=timing.warmup_s, stop_reason=timing.stop_reason)
-    if monitor.result is not None:
-        row.update(monitor.result.columns())
-    row["contention_note"] = contention_note(monitor.result, stats.noisy, stats.rel_iqr)
-    row.update(runner.facts)
-    row.update(runner.counters())
-
-
 def _infer(run: CaseRun) -> None:
     case, config = run.case, run.config
     weights = trained_state(run.suite, case.size, run.data, run.steps, config.seed,
                             run.ctx.cache_dir, run.ctx.threads)
     reference = (fp64_reference(run.suite, case.size, run.data, weights, config.seed)
                  if run.first else None)
-    x, _ = run.suite.synthetic_batch(run.data, case.batch_size, config.seed)
     runner = run.backend.inference(_new_model(run, weights), run.ctx)
-    _measure(run, runner, runner.bind(x))
+    get_scenario(case.scenario).measure(run, Binding(
+        runner, lambda batch: runner.bind(run.suite.synthetic_batch(run.data, batch,
+                                                                    config.seed)[0]),
+        run.backend.device))
     if reference is None:
         return
     logits = predict_in_batches(runner.predict, run.data.x_test, case.batch_size)
@@ -235,11 +201,13 @@ def _infer(run: CaseRun) -> None:
 
 
 def _train(run: CaseRun) -> None:
-    x, y = run.suite.synthetic_batch(run.data, run.case.batch_size, run.config.seed)
     model = _new_model(run, None)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     trainer = run.backend.training(model, run.suite.task, run.ctx)
-    _measure(run, trainer, trainer.bind(x, y))
+    get_scenario(run.case.scenario).measure(run, Binding(
+        trainer, lambda batch: trainer.bind(*run.suite.synthetic_batch(run.data, batch,
+                                                                       run.config.seed)),
+        run.backend.device))
     if not run.first:
         return
 
@@ -253,7 +221,7 @@ def _train(run: CaseRun) -> None:
                         run.ctx.seed)
     run.out.samples["train_loss"] = losses
     run.out.row["final_loss"] = final_loss(losses)
-    if run.backend is REFERENCE_BACKEND:
+    if run.backend is reference_backend():
         store_state(run.suite, run.case.size, run.steps, run.ctx.seed, run.ctx.cache_dir,
                     module)
 

@@ -81,6 +81,11 @@ def resume_config(run: str, results_dir: Path) -> tuple[Path, SweepConfig]:
     if "source" in manifest:
         raise UsageError(f"run '{run_dir.name}' was imported ({manifest['source']}); "
                          "there is nothing to resume")
+    if "scenarios" not in manifest["config"]:
+        # its cases have no scenario in their ids: resuming would run every case again under
+        # new ids, beside the old ones
+        raise UsageError(f"run '{run_dir.name}' was made before cases had scenarios and cannot "
+                         "be resumed; start a new run")
     return run_dir, SweepConfig.from_dict(manifest["config"])
 
 
@@ -157,7 +162,8 @@ def _identity(case: Case, config: SweepConfig, run_id: str) -> dict[str, Any]:
     backend = get_backend(case.backend)
     return {"run_id": run_id, "case_id": case.case_id, "suite": case.suite, "size": case.size,
             "backend": case.backend, "device": backend.device, "precision": backend.precision,
-            "phase": case.phase, "batch_size": case.batch_size, "seed": config.seed}
+            "phase": case.phase, "scenario": case.scenario, "batch_size": case.batch_size,
+            "seed": config.seed}
 
 
 def run_process(case: Case, config: SweepConfig, process: int, cache_dir: Path,

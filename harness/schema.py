@@ -12,25 +12,27 @@ from typing import Any
 
 import pandas as pd
 
-STATUSES = ("ok", "error", "timeout", "crashed", "skipped")
+STATUSES = ("ok", "error", "timeout", "crashed", "skipped", "oom")
 
 #: Every column of the results table, in order, with its meaning. Units are in the names.
 SCHEMA: dict[str, str] = {
     # identifiers
     "run_id": "the sweep this row belongs to",
-    "case_id": "suite-size-backend-phase-bsN, unique within a run",
+    "case_id": "suite-size-backend-phase-scenario-bsN, unique within a run",
     "suite": "architecture family (cnn, rnn, transformer or a user suite)",
     "size": "named size of the suite (tiny, small, medium, large)",
     "backend": "backend name as listed by `archbench list`",
     "device": "cpu or cuda",
     "precision": "numeric precision the backend ran in (fp32, bf16, fp16, int8)",
     "phase": "train (forward, loss, backward, optimizer step) or infer (forward only)",
+    "scenario": "what the number answers: latency (one step at a time, synchronised), "
+    "throughput (pipelined: one synchronisation per block of steps) or batch-sweep",
     "batch_size": "samples per iteration",
     # model facts
     "params": "trainable parameters of the model",
     "flops_per_sample": "forward FLOPs per sample (torch.utils.flop_counter)",
     # outcome
-    "status": "ok, error, timeout, crashed or skipped",
+    "status": "ok, error, timeout, crashed, skipped or oom (the case's batch did not fit)",
     "reason": "one line saying why the case did not run or did not finish (empty when ok)",
     # timing statistics, milliseconds per iteration (harness/case_result.py)
     "processes": "fresh processes that timed the case (its number comes from their spread)",
@@ -54,6 +56,14 @@ SCHEMA: dict[str, str] = {
     "within_rel_iqr": "spread of the iterations within a process: IQR / median, median over "
     "processes",
     "noisy": "True when within_rel_iqr or between_cv exceeds 10%",
+    "block": "throughput scenario: steps per timed block (one synchronisation per block)",
+    "synced_ms": "throughput scenario: one step's time synchronised on its own (the latency "
+    "protocol at the same batch, from the warm-up)",
+    "pipelining_gain": "synced_ms / median_ms: how much faster the pipelined loop runs (the "
+    "launch overhead saved; ~1 on the CPU)",
+    "knee_batch": "batch-sweep: the batch where doubling stopped raising throughput by 10%",
+    "max_batch": "batch-sweep: the largest batch that fits in device memory (CUDA; NaN "
+    "where not searched)",
     "throughput_sps": "batch_size / median iteration time; on CUDA every iteration ends in a "
     "device sync, so this is unpipelined throughput (launch latency included)",
     "timed_s": "seconds spent inside timed iterations",
@@ -135,10 +145,11 @@ SCHEMA: dict[str, str] = {
 
 COLUMNS = list(SCHEMA)
 
-_INT_COLUMNS = {"batch_size", "params", "processes", "n", "warmup_iters", "train_steps",
-                "graph_breaks", "compiled_graphs", "recompiles", "torch_threads",
-                "torch_interop_threads", "ort_threads", "seed", "cpu_cores"}
-_FLOAT_COLUMNS = {"flops_per_sample", "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms",
+_INT_COLUMNS = {"batch_size", "params", "processes", "n", "block", "knee_batch", "max_batch",
+                "warmup_iters", "train_steps", "graph_breaks", "compiled_graphs", "recompiles",
+                "torch_threads", "torch_interop_threads", "ort_threads", "seed", "cpu_cores"}
+_FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms", "mean_ms",
+                  "std_ms", "min_ms", "max_ms",
                   "other_cpu_pct", "steal_pct", "load_avg_1m", "iqr_ms", "p90_ms", "p99_ms",
                   "ci_low_ms", "ci_high_ms", "ci_level", "between_cv", "within_rel_iqr",
                   "throughput_sps", "timed_s", "warmup_s", "startup_s", "cold_call_s",
@@ -182,8 +193,11 @@ def samples_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Long-format raw samples: one row per (case_id, metric, process, idx).
 
     Metrics: ``iter_ms`` (every timed iteration of every process, in order; `process` is the
-    0-based index of the fresh process that timed it) and ``train_loss`` (the loss of every
-    step of the training budget, i.e. the loss curve, from the first process). A record
+    0-based index of the fresh process that timed it; in the throughput scenario one sample
+    is a block's time per step), ``train_loss`` (the loss of every step of the training
+    budget, i.e. the loss curve, from the first process), and for batch sweeps each process's
+    curve: ``sweep_batch``, ``sweep_ms`` (pipelined step time) and ``sweep_p50_ms``
+    (synchronised step time) at each batch size, in order. A record
     without a process (a table written before processes were kept) is process 0.
     """
     frame = pd.DataFrame(list(records), columns=SAMPLE_COLUMNS)

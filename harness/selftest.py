@@ -39,7 +39,8 @@ from harness.results import load_samples
 from harness.runner import new_run_id
 
 AA_SELECTION = {"suites": ("cnn", "rnn", "transformer"), "sizes": ("small",),
-                "backends": ("cpu-eager", "ort-cpu"), "phases": ("infer",)}
+                "backends": ("cpu-eager", "ort-cpu"), "phases": ("infer",),
+                "scenarios": ("throughput",)}
 PLANTED_SIZES = {f"sleep-{ms}ms": float(ms) for ms in (1, 2, 3, 4, 5, 6)}
 POWER = 0.9
 SIMULATED_COMPARISONS = 2000
@@ -166,7 +167,8 @@ def run_selftest(results_dir: Path, processes: int = 5, threshold: float = 0.10,
                 size: {"ms": ms} for size, ms in PLANTED_SIZES.items()}))
             files.append((str(path),))
         planted_config = SweepConfig(suites=("planted",), backends=("cpu-eager",),
-                                     phases=("infer",), processes=processes, threads=threads)
+                                     phases=("infer",), scenarios=("latency",),
+                                     processes=processes, threads=threads)
         base, new = start_ab(planted_config, results_dir, (python, python),
                              (files[0], files[1]), f"{stamp}-selftest-planted")
         run_ab(base, new, progress)

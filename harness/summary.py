@@ -36,7 +36,8 @@ def summary_table(frame: pd.DataFrame, reason_width: int = 60) -> str:
         return "(no cases)"
     view = pd.DataFrame({
         "suite": frame["suite"], "size": frame["size"], "backend": frame["backend"],
-        "phase": frame["phase"], "bs": frame["batch_size"], "status": frame["status"],
+        "phase": frame["phase"], "scenario": frame["scenario"], "bs": frame["batch_size"],
+        "status": frame["status"],
         f"median ms [{_levels(frame)} CI] ×processes": frame.apply(_median_with_ci, axis=1),
         "n": frame["n"].map(lambda v: _number(v, "d")),
         "samples/s": frame["throughput_sps"].map(lambda v: _number(v, ",.0f")),

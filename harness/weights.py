@@ -2,14 +2,15 @@
 
 Inference accuracy must be of *trained* weights (a random model's accuracy says nothing about
 a backend), and every inference backend must see the *same* weights so that their accuracies
-differ only by the backend. So each suite/size is trained once, with PyTorch eager fp32 on the
-CPU for the task's budget, and cached under a key that covers everything the weights depend on
-(`model_key`): stale weights would pass for trained ones and skew every inference row after an
-edit, and the ONNX export cache inherits the key.
+differ only by the backend. So each suite/size is trained once, with PyTorch eager fp32 for the
+task's budget, on CUDA where there is a device (the `xl` sizes would take minutes a step on the
+CPU) and on the CPU elsewhere, and cached under a key that covers everything the weights depend
+on (`model_key`, the reference backend included): stale weights would pass for trained ones and
+skew every inference row after an edit, and the ONNX export cache inherits the key.
 
-A sweep's own `cpu-eager` train case runs exactly that training (same initial weights, batches,
-seed and optimizer; see `harness.training.run_budget`), so it stores its result here and the
-inference cases after it do not train the same weights a second time.
+A sweep's own reference train case (`cpu-eager` or `cuda-eager`) runs exactly that training
+(same initial weights, batches, seed and optimizer; see `harness.training.run_budget`), so it
+stores its result here and the inference cases after it do not train the same weights again.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from harness.backends.base import Backend, CaseContext
-from harness.backends.eager import CPU_EAGER
+from harness.backends.base import Backend, CaseContext, no_cuda_reason
+from harness.backends.eager import CPU_EAGER, CUDA_EAGER
 from harness.training import run_budget
 from suites.base import Suite, TaskData
 
@@ -53,6 +54,7 @@ def model_key(suite: Suite, size: str, steps: int, seed: int,
         "config": dict(suite.config(size)), "steps": steps, "seed": seed,
         "train_batch": task.train_batch, "lr": task.lr, "task": task.name,
         "loss": getattr(task.loss, "__qualname__", ""), "torch": torch.__version__,
+        "reference": reference_backend().name,
     }, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -99,7 +101,9 @@ def data_digest(data: TaskData) -> str:
     return digest.hexdigest()
 
 
-REFERENCE_BACKEND: Backend = CPU_EAGER
+def reference_backend() -> Backend:
+    """Eager fp32 on CUDA where torch sees a device, else on the CPU (module docstring)."""
+    return CUDA_EAGER if no_cuda_reason() is None else CPU_EAGER
 
 
 def _path(suite: Suite, size: str, key: str, cache_dir: Path) -> Path:
@@ -126,8 +130,8 @@ def trained_state(suite: Suite, size: str, data: TaskData, steps: int, seed: int
     path = _path(suite, size, key, cache_dir)
     if not path.exists():
         model = suite.model(size, data, seed)
-        trainer = REFERENCE_BACKEND.training(model, suite.task,
-                                             CaseContext(cache_dir, threads, key, seed))
+        trainer = reference_backend().training(model, suite.task,
+                                               CaseContext(cache_dir, threads, key, seed))
         run_budget(trainer.step, data, suite.task.train_batch, steps, seed)
         _save(model, path)
     return torch.load(path, weights_only=True)

@@ -1,7 +1,8 @@
 """Entry point of a case's own process: `python -m harness.worker SPEC.json OUT.json`.
 
 The parent (`harness.runner`) writes the spec, waits with a timeout and reads OUT.json. An
-exception becomes an `error` (or `skipped`, for `BackendUnavailable`) result with a one-line
+exception becomes an `error` (or `skipped`, for `BackendUnavailable`; `oom` for a batch that
+does not fit in memory) result with a one-line
 reason and the traceback; a crash or hang leaves no OUT.json, which the parent turns into a
 `crashed` or `timeout` row. Either way the sweep goes on. A spec from the sweep carries a
 lifeline (`harness.lifeline`): the case's process group dies with the sweep, or a grace after
@@ -30,6 +31,7 @@ def main(spec_path: str, out_path: str) -> int:
     from harness.backends.base import BackendUnavailable
     from harness.cases import Case, SweepConfig
     from harness.cpu_features import isa_caps_key
+    from harness.scenarios import OutOfMemory
     from suites.digits import CACHE_ENV
 
     case = Case(**spec["case"])
@@ -44,6 +46,8 @@ def main(spec_path: str, out_path: str) -> int:
         result = {"status": "ok", "reason": "", "row": output.row, "samples": output.samples}
     except BackendUnavailable as exc:
         result = {"status": "skipped", "reason": str(exc), "row": {}, "samples": {}}
+    except OutOfMemory as exc:
+        result = {"status": "oom", "reason": str(exc), "row": {}, "samples": {}}
     except Exception as exc:  # any failure of the case is a result, not a crash of the sweep
         traceback.print_exc()
         result = {"status": "error", "reason": one_line(exc), "row": {}, "samples": {},

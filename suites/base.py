@@ -68,7 +68,14 @@ class Suite:
     build: Callable[[Mapping[str, Any], TaskData], nn.Module]
     task: Task
     default_sizes: tuple[str, ...] = ("small", "medium")
+    #: The sizes a sweep runs on a machine with a CUDA device (None: `default_sizes`): a GPU
+    #: runs the small models at launch-overhead speed, which says little about the GPU.
+    gpu_default_sizes: tuple[str, ...] | None = None
     source: str = field(default="builtin", compare=False)
+
+    def defaults(self, cuda: bool) -> tuple[str, ...]:
+        """The sizes a sweep that names none runs, on a machine with or without CUDA."""
+        return (self.gpu_default_sizes or self.default_sizes) if cuda else self.default_sizes
 
     def config(self, size: str) -> Mapping[str, Any]:
         if size not in self.sizes:

@@ -52,7 +52,10 @@ SUITE = Suite(
         "small": {"side": 16, "width": 8, "depth": 2, "fc": 64},
         "medium": {"side": 32, "width": 16, "depth": 2, "fc": 120},
         "large": {"side": 32, "width": 64, "depth": 3, "fc": 256},
+        # wide and deep: four blocks to 1,024 channels and a 2,048-wide classifier (28M)
+        "xl": {"side": 32, "width": 128, "depth": 4, "fc": 2048},
     },
+    gpu_default_sizes=("medium", "large", "xl"),
     build=build,
     task=Task(name="digits-images", load=lambda config: digits_images(config["side"])),
 )

@@ -39,7 +39,10 @@ SUITE = Suite(
         "small": {"side": 8, "hidden": 64, "layers": 1},
         "medium": {"side": 16, "hidden": 128, "layers": 2},
         "large": {"side": 16, "hidden": 384, "layers": 3},
+        # a four-layer LSTM of hidden size 1,024 (30M)
+        "xl": {"side": 16, "hidden": 1024, "layers": 4},
     },
+    gpu_default_sizes=("medium", "large", "xl"),
     build=build,
     task=Task(name="digits-rows", load=lambda config: digits_rows(config["side"])),
 )

@@ -65,7 +65,10 @@ SUITE = Suite(
         "small": {"side": 8, "d_model": 64, "heads": 4, "layers": 2, "ff": 128},
         "medium": {"side": 8, "d_model": 128, "heads": 4, "layers": 4, "ff": 512},
         "large": {"side": 16, "d_model": 192, "heads": 6, "layers": 4, "ff": 768},
+        # BERT-base's encoder width and depth (85M parameters), over 256 tokens
+        "xl": {"side": 16, "d_model": 768, "heads": 12, "layers": 12, "ff": 3072},
     },
+    gpu_default_sizes=("medium", "large", "xl"),
     build=build,
     task=Task(name="digits-tokens", load=lambda config: digits_tokens(config["side"])),
 )

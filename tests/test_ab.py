@@ -15,8 +15,8 @@ from harness.results import load_manifest
 from tests.conftest import MLP_SUITE_FILE
 
 CONFIG = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),
-                     phases=("infer",), processes=2)
-A, B = "cnn-tiny-cpu-eager-infer-bs32", "cnn-tiny-ort-cpu-infer-bs32"
+                     phases=("infer",), scenarios=("latency",), batch_sizes=(32,), processes=2)
+A, B = "cnn-tiny-cpu-eager-infer-latency-bs32", "cnn-tiny-ort-cpu-infer-latency-bs32"
 
 
 @pytest.fixture

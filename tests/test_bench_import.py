@@ -34,8 +34,9 @@ def test_import_rebuilds_rows_with_identity_and_statistics(benchmark_json, tmp_p
     table = load_results(run_dir).set_index("phase")
     assert sorted(table.index) == ["infer", "train"]
     row = table.loc["infer"]
-    assert (row["suite"], row["size"], row["backend"], row["batch_size"]) == (
-        "cnn", "tiny", "cpu-eager", 32)
+    assert (row["suite"], row["size"], row["backend"], row["scenario"], row["batch_size"]) == (
+        "cnn", "tiny", "cpu-eager", "latency", 32)
+    assert row["case_id"] == "cnn-tiny-cpu-eager-infer-latency-bs32"
     assert row["status"] == "ok" and row["n"] == 9
     assert row["params"] > 0 and row["flops_per_sample"] > 0
     samples = load_samples(run_dir)
@@ -82,6 +83,8 @@ def test_foreign_benchmarks_are_kept_under_their_group_and_name(tmp_path):
                    "stddev": 0.001, "iqr": 0.0005, "total": 0.006}}]}))
     table = load_results(import_benchmark_json(path, tmp_path))
     assert list(table["suite"]) == ["algos"] and list(table["backend"]) == ["test_sort"]
+    # pytest-benchmark times one synchronised call per round: the latency scenario
+    assert list(table["scenario"]) == ["latency"] and list(table["phase"]) == ["infer"]
     assert table["median_ms"].iloc[0] == pytest.approx(2.0)
     assert table["ci_low_ms"].isna().all()  # no raw data: no interval, not a guessed one
 
@@ -91,7 +94,8 @@ def test_imported_run_gets_the_html_report(benchmark_json, tmp_path):
 
     run_dir = import_benchmark_json(benchmark_json, tmp_path, run_id="for-report")
     index = write_report([run_dir], tmp_path / "report")
-    assert "cnn-tiny-cpu-eager-infer-bs32" in (tmp_path / "report" / "summary.csv").read_text()
+    summary = (tmp_path / "report" / "summary.csv").read_text()
+    assert "cnn-tiny-cpu-eager-infer-latency-bs32" in summary
     assert index.stat().st_size > 0
 
 
@@ -101,7 +105,7 @@ def _benchmarks_named(name: str) -> list[dict]:
     identity = {"suite": "cnn", "size": "tiny", "backend": "cpu-eager", "phase": "infer",
                 "batch_size": 1}
     return [*({"name": "test_backend", "stats": stats, "extra_info": {**identity, field: name}}
-              for field in ("suite", "size", "backend", "phase")),
+              for field in ("suite", "size", "backend", "phase", "scenario")),
             {"name": name, "group": name, "stats": stats}]
 
 
@@ -124,5 +128,5 @@ def test_no_imported_name_writes_outside_the_run_folder(name: str, tmp_path: Pat
     cases = [path for path in written if path.is_relative_to(cases_dir) and path != cases_dir]
     assert all(path.parent == cases_dir and path.is_file() for path in cases)  # no sub-folder
     table = load_results(run_dir)
-    assert len(table) == len(cases) == 5 and table["case_id"].is_unique
+    assert len(table) == len(cases) == 6 and table["case_id"].is_unique
     assert set(load_manifest(run_dir)["renamed"].values()) == {name}

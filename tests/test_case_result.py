@@ -9,8 +9,9 @@ import pytest
 from harness.case_result import CaseResult, ProcessResult
 from harness.measure.stats import process_level
 
-IDENTITY = {"run_id": "r", "case_id": "cnn-tiny-cpu-eager-infer-bs8", "suite": "cnn",
-            "size": "tiny", "backend": "cpu-eager", "phase": "infer", "batch_size": 8}
+IDENTITY = {"run_id": "r", "case_id": "cnn-tiny-cpu-eager-infer-latency-bs8", "suite": "cnn",
+            "size": "tiny", "backend": "cpu-eager", "phase": "infer", "scenario": "latency",
+            "batch_size": 8}
 
 
 def process(index: int, median: float, status: str = "ok", **row: object) -> ProcessResult:

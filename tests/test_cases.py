@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from harness import cases
 from harness.backends import BACKENDS, amp, get_backend
 from harness.backends import compile as compile_backends
 from harness.backends.base import Backend
-from harness.cases import Case, SweepConfig, expand
+from harness.cases import Case, SweepConfig, expand, scenario_batches
 from harness.cpu_features import Bf16Support
 from harness.errors import UsageError
 from suites.registry import BUILTIN
@@ -19,29 +20,83 @@ needs_no_cuda = pytest.mark.skipif(torch.cuda.is_available(),
 
 
 def test_case_id_names_every_coordinate() -> None:
-    case = Case("cnn", "tiny", "cpu-eager", "infer", 32)
-    assert case.case_id == "cnn-tiny-cpu-eager-infer-bs32"
+    case = Case("cnn", "tiny", "cpu-eager", "infer", 32, "throughput")
+    assert case.case_id == "cnn-tiny-cpu-eager-infer-throughput-bs32"
+    # a case made without a scenario (an older caller) is the one-step-at-a-time measurement
+    assert Case("cnn", "tiny", "cpu-eager", "infer", 1).case_id == (
+        "cnn-tiny-cpu-eager-infer-latency-bs1")
 
 
 def test_expansion_is_the_full_product_in_a_stable_order() -> None:
     config = SweepConfig(suites=("rnn", "cnn"), sizes=("tiny", "small"),
                          backends=("cpu-eager", "cpu-amp-bf16"), phases=("infer", "train"),
-                         batch_sizes=(1, 32, 64))
+                         scenarios=("latency", "throughput"), batch_sizes=(1, 32, 64))
     planned = expand(config)
-    assert len(planned) == 2 * 2 * 2 * 2 * 3
+    assert len(planned) == 2 * 2 * 2 * 2 * 2 * 3
     assert len({p.case.case_id for p in planned}) == len(planned)
     assert all(p.skip_reason is None for p in planned)
-    assert planned[0].case == Case("rnn", "tiny", "cpu-eager", "infer", 1)  # selection order
-    assert planned[-1].case == Case("cnn", "small", "cpu-amp-bf16", "train", 64)
+    # selection order: suite, size, backend, phase, scenario, batch size
+    assert [p.case for p in planned[:4]] == [
+        Case("rnn", "tiny", "cpu-eager", "infer", 1, "latency"),
+        Case("rnn", "tiny", "cpu-eager", "infer", 32, "latency"),
+        Case("rnn", "tiny", "cpu-eager", "infer", 64, "latency"),
+        Case("rnn", "tiny", "cpu-eager", "infer", 1, "throughput")]
+    assert planned[-1].case == Case("cnn", "small", "cpu-amp-bf16", "train", 64, "throughput")
     assert [p.case for p in expand(config)] == [p.case for p in planned]
 
 
-def test_empty_selection_means_all_suites_default_sizes_all_backends_both_phases() -> None:
+def test_empty_selection_means_all_suites_default_sizes_all_backends_both_phases(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default plan: inference pipelined at batch 32 and one request at a time at batch 1,
+    training pipelined at batch 32 (on a machine without CUDA, whose default sizes these are)."""
+    monkeypatch.setattr(cases, "no_cuda_reason", lambda: "no CUDA device (test)")
     planned = expand(SweepConfig())
     n_sizes = sum(len(suite.default_sizes) for suite in BUILTIN.values())
-    assert len(planned) == n_sizes * len(BACKENDS) * 2 * 1
+    assert len(planned) == n_sizes * len(BACKENDS) * (2 + 1)
     assert {p.case.size for p in planned} == {"small", "medium"}
-    assert {p.case.batch_size for p in planned} == {32}
+    assert {(p.case.phase, p.case.scenario, p.case.batch_size) for p in planned} == {
+        ("infer", "throughput", 32), ("infer", "latency", 1), ("train", "throughput", 32)}
+    first = [p.case for p in planned[:3]]
+    assert [(c.phase, c.scenario, c.batch_size) for c in first] == [
+        ("train", "throughput", 32), ("infer", "throughput", 32), ("infer", "latency", 1)]
+    assert len({c.backend for c in first}) == 1
+
+
+@pytest.mark.parametrize(("overrides", "infer", "train"), [
+    ({}, [("throughput", 32), ("latency", 1)], [("throughput", 32)]),
+    # named scenarios replace the default plan, in both phases, each at its own batch
+    ({"scenarios": ("latency",)}, [("latency", 1)], [("latency", 1)]),
+    ({"scenarios": ("latency", "throughput")}, [("latency", 1), ("throughput", 32)],
+     [("latency", 1), ("throughput", 32)]),
+    # explicit batch sizes replace the default batch of every scenario that runs at one
+    ({"batch_sizes": (8,)}, [("throughput", 8), ("latency", 8)], [("throughput", 8)]),
+    ({"batch_sizes": (1, 64)}, [("throughput", 1), ("throughput", 64), ("latency", 1),
+                                ("latency", 64)], [("throughput", 1), ("throughput", 64)]),
+    # a batch sweep chooses its own batches, starting from its own; batch sizes do not apply
+    ({"scenarios": ("batch-sweep",), "batch_sizes": (8, 16)}, [("batch-sweep", 1)],
+     [("batch-sweep", 1)]),
+    ({"scenarios": ("batch-sweep", "latency"), "batch_sizes": (8,)},
+     [("batch-sweep", 1), ("latency", 8)], [("batch-sweep", 1), ("latency", 8)]),
+    # a scenario or batch size given twice is one case, not two with the same id
+    ({"scenarios": ("latency", "latency"), "batch_sizes": (4, 4)}, [("latency", 4)],
+     [("latency", 4)]),
+], ids=["default-plan", "latency", "two-named", "batch-8", "two-batches", "batch-sweep",
+        "batch-sweep-and-latency", "repeated"])
+def test_scenario_batches_per_phase(overrides: dict, infer: list, train: list) -> None:
+    config = SweepConfig(**overrides)
+    assert scenario_batches(config, "infer") == infer
+    assert scenario_batches(config, "train") == train
+
+
+def test_expand_plans_one_case_per_scenario_and_batch_of_each_phase() -> None:
+    config = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager",),
+                         batch_sizes=(8,))
+    assert [p.case.case_id for p in expand(config)] == [
+        "cnn-tiny-cpu-eager-train-throughput-bs8", "cnn-tiny-cpu-eager-infer-throughput-bs8",
+        "cnn-tiny-cpu-eager-infer-latency-bs8"]
+    sweep = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager",),
+                        phases=("infer",), scenarios=("batch-sweep",), batch_sizes=(8, 16))
+    assert [p.case.case_id for p in expand(sweep)] == ["cnn-tiny-cpu-eager-infer-batch-sweep-bs1"]
 
 
 @needs_no_cuda
@@ -49,8 +104,10 @@ def test_unavailable_backends_are_planned_as_skipped_with_a_reason() -> None:
     planned = expand(SweepConfig(suites=("cnn",), sizes=("tiny",),
                                  backends=("cpu-eager", "cuda-eager", "cuda-amp-fp16")))
     reasons = {p.case.backend: p.skip_reason for p in planned}
-    assert len(planned) == 3 * 2
+    assert len(planned) == 3 * (1 + 2)  # training, and inference in two scenarios
     assert reasons["cpu-eager"] is None
+    for name in ("cuda-eager", "cuda-amp-fp16"):  # every scenario of the backend is skipped
+        assert all(p.skip_reason for p in planned if p.case.backend == name)
     for name in ("cuda-eager", "cuda-amp-fp16"):
         assert "CUDA" in reasons[name]
 
@@ -65,16 +122,18 @@ class InferOnly(Backend):
 
 def test_a_phase_the_backend_lacks_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(BACKENDS, "infer-only", InferOnly())
-    planned = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("infer-only",)))
+    planned = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("infer-only",),
+                                 scenarios=("latency",)))
     reasons = {p.case.phase: p.skip_reason for p in planned}
     assert reasons == {"train": "infer-only does not support train", "infer": None}
+    assert len(planned) == 2
 
 
 def test_user_suites_expand_like_builtins() -> None:
-    config = SweepConfig(suites=("mlp",), backends=("cpu-eager",),
-                         suite_files=(str(MLP_SUITE_FILE),))
+    config = SweepConfig(suites=("mlp",), backends=("cpu-eager",), scenarios=("latency",),
+                         batch_sizes=(32,), suite_files=(str(MLP_SUITE_FILE),))
     assert [p.case.case_id for p in expand(config)] == [  # the suite's default sizes
-        f"mlp-{size}-cpu-eager-{phase}-bs32" for size in ("tiny", "small")
+        f"mlp-{size}-cpu-eager-{phase}-latency-bs32" for size in ("tiny", "small")
         for phase in ("train", "infer")]
 
 
@@ -84,6 +143,8 @@ def test_user_suites_expand_like_builtins() -> None:
                                   "'cnn': tiny, small, medium, large"),
     ({"backends": ("tpu",)}, "unknown backend 'tpu'; valid backends: cpu-eager, cpu-compile"),
     ({"phases": ("eval",)}, "unknown phase 'eval'; valid phases: train, infer"),
+    ({"scenarios": ("latency", "nope")},
+     "unknown scenario 'nope'; valid scenarios: latency, throughput, batch-sweep"),
     ({"batch_sizes": (0,)}, "batch size must be a positive integer, got 0"),
 ])
 def test_unknown_names_are_usage_errors_naming_valid_choices(overrides: dict,
@@ -102,8 +163,9 @@ def test_every_backend_is_named_in_the_unknown_backend_error() -> None:
 
 
 def test_config_round_trips_through_a_dict_and_json_lists() -> None:
-    config = SweepConfig(suites=("cnn",), sizes=("tiny",), batch_sizes=(1, 8), quick=True,
-                         timeout_s=30.0, suite_files=(str(MLP_SUITE_FILE),))
+    config = SweepConfig(suites=("cnn",), sizes=("tiny",), batch_sizes=(1, 8),
+                         scenarios=("throughput", "batch-sweep"), quick=True, timeout_s=30.0,
+                         suite_files=(str(MLP_SUITE_FILE),))
     as_json = {k: list(v) if isinstance(v, tuple) else v for k, v in config.to_dict().items()}
     assert SweepConfig.from_dict(as_json) == config
 
@@ -123,7 +185,7 @@ def test_a_default_skip_reason_leaves_a_backend_out_unless_it_is_named(
     assert "runs when named (--backend cpu-amp-bf16)" in default["cpu-amp-bf16"]
     assert default["cpu-eager"] is None
     named = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-amp-bf16",)))
-    assert [p.skip_reason for p in named] == [None, None]
+    assert len(named) == 3 and [p.skip_reason for p in named] == [None] * 3
 
 
 def test_native_bf16_runs_in_the_default_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,4 +207,4 @@ def test_compiled_training_is_left_out_of_default_sweeps_on_few_cpus(
     if skipped:
         assert f"with {cpus} CPUs" in reason and "--backend cpu-compile" in reason
     named = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-compile",)))
-    assert [p.skip_reason for p in named] == [None, None]
+    assert len(named) == 3 and [p.skip_reason for p in named] == [None] * 3

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from harness.backends import BACKENDS
+from harness.backends.base import no_cuda_reason
 from harness.cli import main
 from harness.errors import UsageError
 from harness.results import CASES_DIR, MANIFEST, save_case, write_json_atomic
@@ -46,6 +47,8 @@ def assert_usage_error(result: SimpleNamespace, *expected: str) -> None:
                                                    "tiny, small, medium, large"]),
     (["run", "--backend", "tpu"], ["unknown backend 'tpu'", "cpu-eager", "cuda-amp-fp16"]),
     (["run", "--phase", "eval"], ["unknown phase 'eval'", "train, infer"]),
+    (["run", "--scenario", "nope"], ["unknown scenario 'nope'",
+                                     "latency, throughput, batch-sweep"]),
     (["run", "--batch-size", "0"], ["batch size must be a positive integer"]),
     (["run", "--batch-size", "many"], ["invalid int value: 'many'"]),
     (["frobnicate"], ["invalid choice: 'frobnicate'", "'list'", "'run'", "'show'"]),
@@ -95,7 +98,11 @@ def test_list_shows_suites_sizes_and_backends_with_availability() -> None:
         assert any(line.split()[:1] == [name] for line in lines), name
         for size in (suite.sizes if suite else ["tiny", "small"]):
             assert any(line.strip().lstrip("*").startswith(size) for line in lines)
-    assert "*small" in result.out and "*medium" in result.out  # default sizes are marked
+    cuda = no_cuda_reason() is None  # a machine with CUDA defaults to larger sizes
+    for suite in BUILTIN.values():  # this machine's default sizes are marked
+        assert all(f"*{size}" in result.out for size in suite.defaults(cuda)), suite.name
+    if not cuda:
+        assert "*small" in result.out and "*medium" in result.out
     for name, backend in BACKENDS.items():
         (line,) = [line for line in lines if line.split()[:1] == [name]]
         reason = backend.unavailable_reason()
@@ -112,9 +119,9 @@ def test_list_shows_suites_sizes_and_backends_with_availability() -> None:
 
 
 RUN_ARGS = ("--quick", "--suite-file", MLP_SUITE_FILE, "--suite", "mlp", "--size", "tiny",
-            "--backend", "cpu-eager", "--phase", "train", "--batch-size", "8", "--threads", "1",
-            "--no-progress")
-CASE = "mlp-tiny-cpu-eager-train-bs8"
+            "--backend", "cpu-eager", "--phase", "train", "--scenario", "latency",
+            "--batch-size", "8", "--threads", "1", "--no-progress")
+CASE = "mlp-tiny-cpu-eager-train-latency-bs8"  # --scenario reaches the case
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +138,37 @@ def test_run_quick_prints_the_table_and_keeps_the_run(cli_run: SimpleNamespace) 
     assert cli_run.code == 0, cli_run.err
     assert "run cli-run" in cli_run.err and "Traceback" not in cli_run.err
     (row,) = [line for line in cli_run.out.splitlines() if "cpu-eager" in line]
-    assert row.split()[:6] == ["mlp", "tiny", "cpu-eager", "train", "8", "ok"]
+    assert row.split()[:7] == ["mlp", "tiny", "cpu-eager", "train", "latency", "8", "ok"]
     assert "1 cases (1 ok)" in cli_run.out
     assert (cli_run.run_dir / CASES_DIR / f"{CASE}.json").is_file()
+
+
+@pytest.mark.parametrize(("batch", "expected"), [
+    ([], ["mlp-tiny-cpu-eager-infer-throughput-bs32", "mlp-tiny-cpu-eager-infer-latency-bs1"]),
+    (["--batch-size", "4"], ["mlp-tiny-cpu-eager-infer-throughput-bs4",
+                             "mlp-tiny-cpu-eager-infer-latency-bs4"]),
+])
+def test_run_measures_inference_in_both_default_scenarios(
+        batch: list[str], expected: list[str], results_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each scenario at its own batch, or every one at the batch sizes given."""
+    from harness import runner
+
+    ran: list[str] = []
+
+    def run_isolated(case, config, cache_dir, log_path, process=0, python=None):
+        ran.append(case.case_id)
+        return {"status": "ok", "reason": "", "row": {"stop_reason": "converged"},
+                "samples": {"iter_ms": [1.0]}, "wall_s": 1.0}
+
+    monkeypatch.setattr(runner, "run_isolated", run_isolated)
+    result = run_cli("run", "--suite-file", MLP_SUITE_FILE, "--suite", "mlp", "--size", "tiny",
+                     "--backend", "cpu-eager", "--phase", "infer", *batch, "--processes", "1",
+                     "--no-progress", "--run-id", "plan", "--results", results_dir)
+    assert result.code == 0, result.err
+    assert ran == expected
+    assert sorted(path.stem for path in (results_dir / "plan" / CASES_DIR).iterdir()) == (
+        sorted(expected))
 
 
 @pytest.mark.parametrize("how", ["id", "folder", "table"])
@@ -142,8 +177,8 @@ def test_show_prints_the_same_table(cli_run: SimpleNamespace, how: str) -> None:
            "table": cli_run.run_dir / "results.parquet"}[how]
     result = run_cli("show", run, "--results", cli_run.results)
     assert result.code == 0 and result.err == ""
-    assert result.out.splitlines()[0].split()[:6] == ["suite", "size", "backend", "phase", "bs",
-                                                     "status"]
+    assert result.out.splitlines()[0].split()[:7] == ["suite", "size", "backend", "phase",
+                                                     "scenario", "bs", "status"]
     assert [ln for ln in result.out.splitlines() if "cpu-eager" in ln] == \
            [ln for ln in cli_run.out.splitlines() if "cpu-eager" in ln]
     assert f"1 cases (1 ok); run {cli_run.run_dir}" in result.out
@@ -156,7 +191,8 @@ def test_run_refuses_an_existing_run_id(cli_run: SimpleNamespace) -> None:
 
 @pytest.mark.parametrize("selection", [["--suite", "cnn"], ["--size", "tiny"],
                                        ["--backend", "cpu-eager"], ["--phase", "infer"],
-                                       ["--batch-size", "4"], ["--suite-file", "x.py"]])
+                                       ["--scenario", "latency"], ["--batch-size", "4"],
+                                       ["--suite-file", "x.py"]])
 def test_resume_refuses_selection_options(cli_run: SimpleNamespace, selection: list[str]) -> None:
     result = run_cli("run", "--resume", "cli-run", *selection, "--results", cli_run.results)
     assert_usage_error(result, "--resume")
@@ -184,7 +220,7 @@ def test_resume_finishes_an_interrupted_run(cli_run: SimpleNamespace, tmp_path: 
 
 @pytest.mark.parametrize(("manifest", "expected"), [
     ('{"run_id": "bad"}', "manifest"), ("[]", "manifest"), ("{ truncated", "manifest"),
-    ('{"config": {"fast": 1}}', "unknown keys ['fast']"),
+    ('{"config": {"fast": 1, "scenarios": []}}', "unknown keys ['fast']"),
 ], ids=["no-config", "not-an-object", "not-json", "unknown-key"])
 def test_resume_of_a_malformed_manifest_is_one_line(manifest: str, expected: str,
                                                     results_dir: Path) -> None:
@@ -196,7 +232,8 @@ def test_resume_of_a_malformed_manifest_is_one_line(manifest: str, expected: str
 
 SKIPPED_ARGS = ("--suite-file", MLP_SUITE_FILE, "--suite", "mlp", "--size", "tiny", "--backend",
                 "ort-cpu", "--phase", "train", "--batch-size", "8", "--no-progress")
-SKIPPED_CASE = "mlp-tiny-ort-cpu-train-bs8"  # ONNX Runtime does not train: no process is started
+# ONNX Runtime does not train: no process is started. Training's default scenario: throughput.
+SKIPPED_CASE = "mlp-tiny-ort-cpu-train-throughput-bs8"
 
 
 def test_a_corrupt_case_file_is_one_warning_and_the_rest_is_shown(results_dir: Path,
@@ -296,7 +333,8 @@ def test_compare_fails_on_a_case_that_broke_unless_allowed(results_dir: Path, fl
                                                            code: int) -> None:
     """BASE finished the case, NEW has no row for it: newly broken."""
     row = {"case_id": CASE, "suite": "mlp", "size": "tiny", "backend": "cpu-eager",
-           "device": "cpu", "precision": "fp32", "phase": "train", "batch_size": 8,
+           "device": "cpu", "precision": "fp32", "phase": "train", "scenario": "latency",
+           "batch_size": 8,
            "status": "ok", "reason": "", "n": 3, "median_ms": 1.5}
     for run_id in ("base", "new"):
         write_json_atomic(results_dir / run_id / MANIFEST, {"run_id": run_id, "config": {}})

@@ -35,16 +35,18 @@ from harness.schema import COLUMNS, SCHEMA, STATUSES, to_frame
 from harness.storage import StorageError
 
 OK_ROW = {
-    "run_id": "r1", "case_id": "cnn-tiny-cpu-eager-infer-bs32", "suite": "cnn", "size": "tiny",
-    "backend": "cpu-eager", "device": "cpu", "precision": "fp32", "phase": "infer",
-    "batch_size": 32, "params": 1451, "flops_per_sample": 15420.0, "status": "ok", "reason": "",
+    "run_id": "r1", "case_id": "cnn-tiny-cpu-eager-infer-throughput-bs32", "suite": "cnn",
+    "size": "tiny", "backend": "cpu-eager", "device": "cpu", "precision": "fp32",
+    "phase": "infer", "scenario": "throughput", "batch_size": 32, "params": 1451,
+    "flops_per_sample": 15420.0, "status": "ok", "reason": "",
     "n": 3, "median_ms": 1.5, "ci_low_ms": math.nan, "ci_high_ms": math.nan, "noisy": False,
     "parity_ok": True, "accuracy": 0.9, "timestamp": "2025-01-01T00:00:00+00:00",
 }
 SKIPPED_ROW = {
-    "run_id": "r1", "case_id": "cnn-tiny-cuda-eager-infer-bs32", "suite": "cnn", "size": "tiny",
-    "backend": "cuda-eager", "device": "cuda", "precision": "fp32", "phase": "infer",
-    "batch_size": 32, "status": "skipped", "reason": "no CUDA device",
+    "run_id": "r1", "case_id": "cnn-tiny-cuda-eager-infer-throughput-bs32", "suite": "cnn",
+    "size": "tiny", "backend": "cuda-eager", "device": "cuda", "precision": "fp32",
+    "phase": "infer", "scenario": "throughput", "batch_size": 32, "status": "skipped",
+    "reason": "no CUDA device",
 }
 OK_SAMPLES = {"iter_ms": [1.25, 1.5, 1.75]}
 
@@ -58,7 +60,9 @@ def make_run(results_dir: Path, run_id: str = "r1") -> Path:
 def test_schema_documents_every_column() -> None:
     assert list(SCHEMA) == COLUMNS and len(set(COLUMNS)) == len(COLUMNS)
     assert all(isinstance(text, str) and text for text in SCHEMA.values())
-    assert set(STATUSES) == {"ok", "error", "timeout", "crashed", "skipped"}
+    # oom: a batch that did not fit (the batch-sweep scenario's limit), documented in SCHEMA
+    assert set(STATUSES) == {"ok", "error", "timeout", "crashed", "skipped", "oom"}
+    assert all(status in SCHEMA["status"] for status in STATUSES)
 
 
 def test_to_frame_has_every_column_in_order_with_its_type() -> None:
@@ -68,6 +72,10 @@ def test_to_frame_has_every_column_in_order_with_its_type() -> None:
     assert frame["median_ms"].dtype == "float64" and frame["flops_per_sample"].dtype == "float64"
     assert frame["noisy"].dtype == "boolean" and frame["parity_ok"].dtype == "boolean"
     assert frame["status"].dtype == "string" and frame["suite"].dtype == "string"
+    assert frame["scenario"].tolist() == ["throughput"] * 2
+    # a row from before scenarios existed has none: NA, not a guessed one
+    assert pd.isna(to_frame([{k: v for k, v in OK_ROW.items() if k != "scenario"}])
+                   .at[0, "scenario"])
 
 
 def test_missing_values_are_na_not_zero() -> None:
@@ -305,8 +313,8 @@ def test_save_case_refuses_a_case_id_that_would_leave_the_run(results_dir: Path)
 
 def test_a_plain_case_id_maps_into_the_folder(results_dir: Path) -> None:
     folder = results_dir / "r1" / CASES_DIR
-    assert case_path(folder, "cnn-tiny-cpu-eager-infer-bs32", ".json") == \
-        folder / "cnn-tiny-cpu-eager-infer-bs32.json"
+    assert case_path(folder, "cnn-tiny-cpu-eager-infer-throughput-bs32", ".json") == \
+        folder / "cnn-tiny-cpu-eager-infer-throughput-bs32.json"
 
 
 def test_resolve_run_accepts_a_folder_a_table_path_or_a_bare_id(results_dir: Path,

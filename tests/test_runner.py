@@ -29,8 +29,9 @@ from harness.measure.timing import (
     PROCESS_POLICY,
     QUICK_POLICY,
 )
-from harness.results import CASES_DIR, load_manifest, load_results, load_samples
+from harness.results import CASES_DIR, MANIFEST, load_manifest, load_results, load_samples
 from harness.runner import LOGS_DIR, resume_config, run_sweep, start_run
+from harness.storage import write_json_atomic
 from tests.conftest import FAULTY_SUITE_FILE, MLP_SUITE_FILE
 from tests.test_lifeline import alive, wait_for
 
@@ -40,7 +41,7 @@ SUITE_FILES = (str(FAULTY_SUITE_FILE), str(MLP_SUITE_FILE))
 
 
 def case_id(suite: str) -> str:
-    return f"{suite}-tiny-cpu-eager-train-bs8"
+    return f"{suite}-tiny-cpu-eager-train-latency-bs8"
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,9 @@ def isolation(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     results = tmp_path_factory.mktemp("results")
     pid_file = results / "hang.pids"
     config = SweepConfig(suites=("raises", "aborts", "hangs", "mlp"), sizes=("tiny",),
-                         backends=("cpu-eager",), phases=("train",), batch_sizes=(8,),
-                         suite_files=SUITE_FILES, quick=True, threads=1, timeout_s=TIMEOUT_S)
+                         backends=("cpu-eager",), phases=("train",), scenarios=("latency",),
+                         batch_sizes=(8,), suite_files=SUITE_FILES, quick=True, threads=1,
+                         timeout_s=TIMEOUT_S)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(PID_FILE_ENV, str(pid_file))
         run_dir = start_run(config, results, "isolation")
@@ -116,6 +118,7 @@ def test_failed_cases_carry_identity_but_no_measurements(isolation) -> None:
         row = frame.loc[suite]
         assert row["backend"] == "cpu-eager" and row["phase"] == "train"
         assert row["batch_size"] == 8 and row["device"] == "cpu" and row["precision"] == "fp32"
+        assert row["scenario"] == "latency"
         assert row["hostname"]
         assert row.isna()["median_ms"] and row.isna()["n"]
 
@@ -159,10 +162,13 @@ def test_unavailable_backend_is_a_skipped_row_without_a_process(results_dir: Pat
     config = SweepConfig(suites=("mlp",), sizes=("tiny",), backends=("cuda-eager",),
                          phases=("infer",), suite_files=(str(MLP_SUITE_FILE),), quick=True)
     run_dir = start_run(config, results_dir, "skips")
-    (row,) = run_sweep(run_dir, config, progress=False)
-    assert row["status"] == "skipped" and "CUDA" in row["reason"]
+    rows = run_sweep(run_dir, config, progress=False)
+    # both scenarios of the default inference plan, each a row of its own, neither run
+    assert [(row["scenario"], row["batch_size"]) for row in rows] == [("throughput", 32),
+                                                                     ("latency", 1)]
+    assert all(row["status"] == "skipped" and "CUDA" in row["reason"] for row in rows)
     assert not (run_dir / LOGS_DIR).exists()  # no worker was started
-    assert load_results(run_dir)["status"].tolist() == ["skipped"]
+    assert load_results(run_dir)["status"].tolist() == ["skipped"] * 2
 
 
 @pytest.mark.parametrize(("quick", "threads"), [(False, 0), (True, 3)])
@@ -285,7 +291,8 @@ def fake_processes(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, int]]
 
 
 ROUNDS = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),
-                     phases=("infer",), processes=3)
+                     phases=("infer",), scenarios=("latency",), batch_sizes=(32,), processes=3)
+ROUNDS_CASES = ("cnn-tiny-cpu-eager-infer-latency-bs32", "cnn-tiny-ort-cpu-infer-latency-bs32")
 
 
 def test_processes_run_in_rounds_across_the_sweep(monkeypatch: pytest.MonkeyPatch,
@@ -295,7 +302,7 @@ def test_processes_run_in_rounds_across_the_sweep(monkeypatch: pytest.MonkeyPatc
     fake_processes(monkeypatch, calls)
     run_dir = start_run(ROUNDS, results_dir, "rounds")
     rows = run_sweep(run_dir, ROUNDS, progress=False)
-    a, b = "cnn-tiny-cpu-eager-infer-bs32", "cnn-tiny-ort-cpu-infer-bs32"
+    a, b = ROUNDS_CASES
     assert calls == [(a, 0), (b, 0), (a, 1), (b, 1), (a, 2), (b, 2)]
     assert [row["processes"] for row in rows] == [3, 3]
     samples = load_samples(run_dir)
@@ -307,7 +314,7 @@ def test_a_resumed_sweep_runs_only_the_missing_processes(monkeypatch: pytest.Mon
     calls: list[tuple[str, int]] = []
     fake_processes(monkeypatch, calls)
     run_dir = start_run(ROUNDS, results_dir, "resume")
-    a, b = "cnn-tiny-cpu-eager-infer-bs32", "cnn-tiny-ort-cpu-infer-bs32"
+    a, b = ROUNDS_CASES
     from harness import runner
 
     sweep = runner.Sweep.open(run_dir, ROUNDS)
@@ -323,7 +330,7 @@ def test_a_resumed_sweep_runs_only_the_missing_processes(monkeypatch: pytest.Mon
 def test_a_failed_process_ends_its_case_and_the_others_go_on(monkeypatch: pytest.MonkeyPatch,
                                                              results_dir: Path) -> None:
     calls: list[tuple[str, int]] = []
-    a, b = "cnn-tiny-cpu-eager-infer-bs32", "cnn-tiny-ort-cpu-infer-bs32"
+    a, b = ROUNDS_CASES
     fake_processes(monkeypatch, calls, fail=(a, 1))
     run_dir = start_run(ROUNDS, results_dir, "flaky")
     run_sweep(run_dir, ROUNDS, progress=False)
@@ -339,3 +346,13 @@ def test_one_process_keeps_the_single_process_protocol() -> None:
     assert SweepConfig().timing_policy == PROCESS_POLICY and SweepConfig().processes == 3
     assert SweepConfig(quick=True).processes == 1
     assert SweepConfig(quick=True, processes=3).processes == 3
+
+
+def test_a_run_from_before_scenarios_is_not_resumed(results_dir: Path) -> None:
+    """Its case ids have no scenario: resuming would run every case again beside the old."""
+    run_dir = start_run(SweepConfig(suites=("cnn",), sizes=("tiny",)), results_dir, "old")
+    manifest = load_manifest(run_dir)
+    del manifest["config"]["scenarios"]
+    write_json_atomic(run_dir / MANIFEST, manifest)
+    with pytest.raises(UsageError, match="made before cases had scenarios"):
+        resume_config("old", results_dir)

@@ -8,7 +8,7 @@ from harness.schema import to_frame
 from harness.summary import human_count, status_counts, summary_table
 
 BASE = {"suite": "cnn", "size": "tiny", "backend": "cpu-eager", "phase": "infer",
-        "batch_size": 32}
+        "scenario": "throughput", "batch_size": 32}
 
 
 def test_rows_show_median_with_interval_noise_and_reasons() -> None:

@@ -27,7 +27,7 @@ def test_one_line_is_the_type_and_first_line() -> None:
 @pytest.fixture
 def spec(tmp_path: Path) -> Path:
     path = tmp_path / "spec.json"
-    case = Case("cnn", "tiny", "cpu-eager", "infer", 4)
+    case = Case("cnn", "tiny", "cpu-eager", "infer", 4, "throughput")
     path.write_text(json.dumps({"case": case.__dict__, "config": SweepConfig().to_dict(),
                                 "cache_dir": str(tmp_path / "cache")}))
     return path
@@ -42,7 +42,7 @@ def run_worker(spec: Path, monkeypatch: pytest.MonkeyPatch, run_case) -> dict:
 
 def test_a_finished_case_is_ok_with_its_row(spec: Path, monkeypatch) -> None:
     def run_case(case, config, cache_dir, process=0):
-        assert case.case_id == "cnn-tiny-cpu-eager-infer-bs4"
+        assert case.case_id == "cnn-tiny-cpu-eager-infer-throughput-bs4"  # the spec's scenario
         return harness.execute.CaseOutput(row={"median_ms": 1.0}, samples={"iter_ms": [1.0]})
 
     result = run_worker(spec, monkeypatch, run_case)

@@ -1,7 +1,8 @@
 """Every backend archbench knows, by name. One module per backend family:
 
 - `eager.py`    PyTorch eager fp32 (cpu-eager, cuda-eager)
-- `compile.py`  torch.compile / inductor (cpu-compile, cuda-compile)
+- `compile.py`  torch.compile / inductor (cpu-compile, cuda-compile, and its CUDA-graph and
+                max-autotune modes)
 - `amp.py`      autocast bf16/fp16 (cpu-amp-bf16, cuda-amp-bf16, cuda-amp-fp16)
 - `ort.py`      ONNX Runtime (ort-cpu, ort-cpu-int8, ort-cuda, ort-cuda-fp16)
 
@@ -24,7 +25,8 @@ BACKENDS: dict[str, Backend] = {
     backend.name: backend
     for backend in (
         eager.CPU_EAGER, compile.CPU_COMPILE, amp.CPU_AMP_BF16,
-        eager.CUDA_EAGER, compile.CUDA_COMPILE, amp.CUDA_AMP_BF16, amp.CUDA_AMP_FP16,
+        eager.CUDA_EAGER, compile.CUDA_COMPILE, compile.CUDA_COMPILE_CUDAGRAPHS,
+        compile.CUDA_COMPILE_MAX_AUTOTUNE, amp.CUDA_AMP_BF16, amp.CUDA_AMP_FP16,
         ort.ORT_CPU, ort.ORT_CPU_INT8, ort.ORT_CUDA, ort.ORT_CUDA_FP16,
     )
 }
@@ -34,7 +36,8 @@ BACKENDS: dict[str, Backend] = {
 #: are lighter or darker shades. A backend missing here gets a spare colour in reports.
 COLORS: dict[str, str] = {
     "cpu-eager": "#1f77b4", "cpu-compile": "#74a9cf", "cpu-amp-bf16": "#08306b",
-    "cuda-eager": "#2ca02c", "cuda-compile": "#98df8a", "cuda-amp-bf16": "#00441b",
+    "cuda-eager": "#2ca02c", "cuda-compile": "#98df8a", "cuda-compile-cudagraphs": "#238b45",
+    "cuda-compile-max-autotune": "#c7e9c0", "cuda-amp-bf16": "#00441b",
     "cuda-amp-fp16": "#41ab5d",
     "ort-cpu": "#ff7f0e", "ort-cpu-int8": "#fdae6b", "ort-cuda": "#d62728",
     "ort-cuda-fp16": "#fc9272",

@@ -21,12 +21,22 @@ COMPILE_TRAIN_MIN_CPUS = 8
 
 
 class CompileBackend(TorchBackend):
+    """torch.compile with inductor, in one of its modes: the default, "reduce-overhead" (CUDA
+    graphs: one launch replays a whole step, which removes the launch overhead that dominates
+    small and medium models on a modern GPU) or "max-autotune" (benchmarks kernel variants
+    while compiling; that time is in compile_s too)."""
+
+    def __init__(self, name: str, device: str, precision: str, description: str,
+                 mode: str | None = None) -> None:
+        super().__init__(name, device, precision, description)
+        self.mode = mode
+
     @property
     def compiles(self) -> bool:
         return True
 
     def wrap(self, module: nn.Module) -> Callable[..., torch.Tensor]:
-        return torch.compile(module, backend="inductor")
+        return torch.compile(module, backend="inductor", mode=self.mode)
 
     def unavailable_reason(self) -> str | None:
         reason = super().unavailable_reason()
@@ -55,3 +65,10 @@ class CompileBackend(TorchBackend):
 CPU_COMPILE = CompileBackend("cpu-compile", "cpu", "fp32", "torch.compile (inductor), fp32, CPU")
 CUDA_COMPILE = CompileBackend("cuda-compile", "cuda", "fp32",
                               "torch.compile (inductor), fp32 (TF32 off), CUDA")
+CUDA_COMPILE_CUDAGRAPHS = CompileBackend(
+    "cuda-compile-cudagraphs", "cuda", "fp32",
+    "torch.compile mode reduce-overhead (CUDA graphs), fp32 (TF32 off), CUDA",
+    mode="reduce-overhead")
+CUDA_COMPILE_MAX_AUTOTUNE = CompileBackend(
+    "cuda-compile-max-autotune", "cuda", "fp32",
+    "torch.compile mode max-autotune, fp32 (TF32 off), CUDA", mode="max-autotune")

@@ -79,6 +79,7 @@ class _CompileTracker:
     def __init__(self, backend: TorchBackend) -> None:
         self.backend = backend
         self.frames_after_compile: int | None = None
+        self.graphs_after_compile = 0
 
     def first_call(self, call: Callable[[], object], facts: dict[str, Any]) -> None:
         if not self.backend.compiles:
@@ -90,11 +91,15 @@ class _CompileTracker:
         facts["graph_breaks"] = dynamo.graph_breaks()
         facts["compiled_graphs"] = dynamo.compiled_graphs()
         self.frames_after_compile = dynamo.compiled_frames()
+        self.graphs_after_compile = dynamo.cudagraph_recordings()
 
     def counters(self) -> dict[str, Any]:
+        """Recompiles since the first call: frames dynamo compiled again, and CUDA graphs
+        recorded again (mode "reduce-overhead")."""
         if self.frames_after_compile is None:
             return {}
-        return {"recompiles": dynamo.compiled_frames() - self.frames_after_compile}
+        return {"recompiles": dynamo.compiled_frames() - self.frames_after_compile
+                + dynamo.cudagraph_recordings() - self.graphs_after_compile}
 
 
 class TorchInference(InferenceRunner):

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import gc
 import math
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -79,30 +80,54 @@ class TimingResult:
     warmup_iters: int = 0
     warmup_s: float = 0.0
     stop_reason: str = ""
+    block: int = 1  # iterations per sample; each sample is the block's time / block
+    warmup_samples_s: list[float] = field(default_factory=list)  # each synchronised
 
     @property
     def timed_s(self) -> float:
-        return math.fsum(self.samples_s)
+        return math.fsum(self.samples_s) * self.block
 
     @property
     def samples_ms(self) -> list[float]:
         return [s * 1e3 for s in self.samples_s]
 
+    @property
+    def synced_ms(self) -> float:
+        """Median of the warm-up's later half, each iteration synchronised on its own: one
+        step's latency, measured before any block sampling (NaN without a warm-up)."""
+        later = self.warmup_samples_s[len(self.warmup_samples_s) // 2:]
+        return statistics.median(later) * 1e3 if later else math.nan
+
+
+#: How many iterations a block holds, given the warm-up's synchronised iteration times.
+BlockRule = Callable[[Sequence[float]], int]
+
 
 def time_loop(step: Callable[[], object], sync: Callable[[], None],
               policy: TimingPolicy = DEFAULT_POLICY, clock: Clock = time.perf_counter,
-              monitor: SamplingMonitor | None = None) -> TimingResult:
+              monitor: SamplingMonitor | None = None, block: int | BlockRule = 1
+              ) -> TimingResult:
     """Run the protocol above on `step` and return every timed sample (seconds).
 
-    `monitor` brackets the sampling phase only (not the warm-up).
+    Warm-up iterations are synchronised one by one (and their times kept: a latency reference,
+    and what a `BlockRule` sizes blocks from). Each sample is then `block` iterations with a
+    single synchronisation after the last, divided by `block`: with a block of 1 that is the
+    latency protocol above; with more, the host queues iterations while the device runs (the
+    throughput scenario). The stopping rule counts samples (blocks). `monitor` brackets the
+    sampling phase only.
     """
     result = TimingResult()
     start = clock()
     while result.warmup_iters < policy.warmup_iters or clock() - start < policy.warmup_s:
+        begin = clock()
         step()
         sync()
+        result.warmup_samples_s.append(clock() - begin)
         result.warmup_iters += 1
     result.warmup_s = clock() - start
+    result.block = block if isinstance(block, int) else block(result.warmup_samples_s)
+    if result.block < 1:
+        raise ValueError(f"a block holds at least one iteration, got {result.block}")
 
     samples = result.samples_s
     total = 0.0
@@ -114,10 +139,11 @@ def time_loop(step: Callable[[], object], sync: Callable[[], None],
     try:
         while True:
             begin = clock()
-            step()
+            for _ in range(result.block):
+                step()
             sync()
             elapsed = clock() - begin
-            samples.append(elapsed)
+            samples.append(elapsed / result.block)
             total += elapsed
             if total >= policy.t_max:
                 result.stop_reason = "t_max"

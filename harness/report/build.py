@@ -105,7 +105,7 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
         "processes of the case; ~ marks a noisy one (the iterations of a process, or the "
         "processes themselves, differ by more than 10%; hover for which, and for what else the "
         "machine was doing). Grey cells did not finish: hover for the status and the reason. "
-        "The dropdown switches phase and batch size.",
+        "The dropdown switches phase, scenario and batch size.",
         figures.summary_figure(summary), (Table(summary, "every case", collapsed=True),),
         ("summary.csv",), notes)]
     if comparison is not None:
@@ -128,8 +128,8 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
                 (Table(latency, "box statistics", collapsed=True),), ("latency.csv",)),
         Section("speedup", f"Speedup over {baseline}",
                 f"Each cell says how many times faster the backend is than {baseline} on the "
-                "same model, phase and batch size (baseline median time / backend median "
-                "time). Blue is faster, red slower, white equal; the scale is symmetric in "
+                "same model, phase, scenario and batch size (baseline median time / backend "
+                "median time). Blue is faster, red slower, white equal; the scale is symmetric in "
                 "ratio, so 2× and 0.5× are equally strong colours. A blank cell means the "
                 "backend or the baseline did not finish on that row.",
                 figures.speedup_figure(speedup, baseline),

@@ -93,7 +93,7 @@ ALPHA = 0.05
 #: Significance level of Mann-Whitney on the iterations of one process (today's method, kept).
 ITERATIONS_ALPHA = 0.01
 #: Statuses of a case that was run and did not finish (`skipped` was never run).
-BROKEN_STATUSES = ("error", "crashed", "timeout")
+BROKEN_STATUSES = ("error", "crashed", "timeout", "oom")
 
 #: Verdict first: it is what a reader scans for; the evidence follows.
 COLUMNS = [*CASE_KEY, "verdict", "ratio", "ci_low", "ci_high", "p_value", "base_median_ms",
@@ -328,6 +328,7 @@ def compare(base: RunSet, new: RunSet, threshold: float = 0.10, strict: bool = F
     (new_id, new_manifest), = new.manifests.items()
     warnings = fact_warnings(base_id, run_facts(base_manifest, base.results),
                              new_id, run_facts(new_manifest, new.results))
+    warnings += _unrecorded_scenario_warning(base_id, base.results, new_id, new.results)
     if strict and warnings:
         raise UsageError("refusing to compare (--strict): " + "; ".join(warnings))
     tables = compare_frames(base.results, new.results, base.samples, new.samples, threshold,
@@ -336,6 +337,24 @@ def compare(base: RunSet, new: RunSet, threshold: float = 0.10, strict: bool = F
     warnings += _one_process_warning(tables["table"])
     return Comparison(base_id=base_id, new_id=new_id, threshold=threshold,
                       allow_broken=allow_broken, warnings=warnings, **tables)
+
+
+def _unrecorded_scenario_warning(base_id: str, base: pd.DataFrame, new_id: str,
+                                 new: pd.DataFrame) -> list[str]:
+    """Why nothing matched, when one run records no scenario and the other does.
+
+    Cases match on their scenario (`CASE_KEY`), and a run written before scenarios existed has
+    none, so none of its cases matches a newer run's: every case lands in the "only in" lists
+    and the finished ones of base count as newly broken. Said once, up front, rather than left
+    for a reader to infer from a list of every case.
+    """
+    silent = [run_id for run_id, results in ((base_id, base), (new_id, new))
+              if len(results) and results["scenario"].isna().all()]
+    if len(silent) != 1:
+        return []
+    return [f"run '{silent[0]}' records no scenario (it was written before scenarios existed), "
+            "so none of its cases matches a case of the other run; compare runs that both "
+            "record their scenarios"]
 
 
 def _ab_pair(base_id: str, base_manifest: Mapping[str, Any], new_id: str,
@@ -412,7 +431,8 @@ def _in_parentheses(text: object) -> str:
 
 
 def _case_name(row: Any) -> str:
-    return f"{row.suite} · {row.size} · {row.backend} · {row.phase} · bs {row.batch_size}"
+    return (f"{row.suite} · {row.size} · {row.backend} · {row.phase} · {row.scenario} · "
+            f"bs {row.batch_size}")
 
 
 def _format_judged(judged: pd.DataFrame) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 """One function per report figure: a table from `tables` in, a plotly Figure out.
 
 Every figure escapes the run text it shows (plotly.js renders names, tick labels and hover text
-as HTML), labels its axes with units, and, where a run holds several phases or batch sizes,
-shows one at a time behind the shared dropdown (`plotting.finish`).
+as HTML), labels its axes with units, and, where a run holds several phases, scenarios or batch
+sizes, shows one at a time behind the shared dropdown (`plotting.finish`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ _SUBPLOT_TITLE_PX = 26
 
 
 def _prepare(table: pd.DataFrame) -> tuple[pd.DataFrame, bool, list[Group]]:
-    """Escaped copy of `table`, whether it spans several runs, and its (phase, batch) groups.
+    """Escaped copy of `table`, whether it spans several runs, and its (phase, scenario,
+    batch) groups.
 
     The groups come from the escaped copy: they select its rows and label the dropdown.
     """
@@ -465,7 +466,8 @@ def comparison_figure(comparison: pd.DataFrame, threshold: float) -> go.Figure:
         return no_data(title, "no case finished in both runs")
     table = escape_text_columns(known)
     table["label"] = (table["suite"] + " · " + table["size"] + " · " + table["backend"] + " · "
-                      + table["phase"] + " · bs " + table["batch_size"].astype(str))
+                      + table["phase"] + " · " + table["scenario"].fillna("") + " · bs "
+                      + table["batch_size"].astype(str))
     colors = {"slower": "#d62728", "faster": "#2ca02c", "same": "#7f7f7f"}
     fig = go.Figure()
     for verdict, color in colors.items():

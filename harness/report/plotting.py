@@ -1,8 +1,8 @@
-"""Drawing conventions every report figure shares: colours, the phase/batch selector, layout.
+"""Drawing conventions every report figure shares: colours, the group selector, layout.
 
 A reader compares figures with each other, so a backend keeps its colour in every figure, every
-figure switches phase and batch size the same way, and an empty figure says why it is empty
-instead of showing blank axes.
+figure switches phase, scenario and batch size the same way, and an empty figure says why it is
+empty instead of showing blank axes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _SPARE_COLORS = [color for color in (*qualitative.D3, *qualitative.Dark2)
                  if color.lower() not in {known.lower() for known in COLORS.values()}]
 
 STATUS_COLORS = {"error": "#d62728", "crashed": "#7f0000", "timeout": "#ff7f0e",
-                 "skipped": "#9e9e9e"}
+                 "oom": "#9467bd", "skipped": "#9e9e9e"}
 #: Line dashes and marker symbols that tell runs apart where colour already means backend.
 RUN_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon")
@@ -28,7 +28,7 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "
 TEMPLATE = "plotly_white"
 ROW_PX = 24  # height of one category row in heatmaps and horizontal bar/box charts
 TITLE_PX = 56  # top margin the figure title needs
-MENU_PX = 44  # extra top margin for the phase/batch dropdown
+MENU_PX = 44  # extra top margin for the phase/scenario/batch dropdown
 
 
 def backend_color(backend: str) -> str:
@@ -48,7 +48,8 @@ def rows_height(rows: int, minimum: int = 260) -> int:
 def finish(fig: go.Figure, title: str, height: int, trace_groups: Sequence[int | None] = (),
            labels: Sequence[str] = (), clearance: int = 0,
            row_order: tuple[Sequence[str], Sequence[Sequence[str]]] | None = None) -> go.Figure:
-    """Title, template and margins; with several (phase, batch) groups, the dropdown.
+    """Title, template and margins; with several (phase, scenario, batch) groups, the
+    dropdown.
 
     `height` is the plot's own height; the top margin is added to it so that a dropdown never
     squeezes the plot. `clearance` is what the figure draws above its plot area (top tick

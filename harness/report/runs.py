@@ -20,14 +20,17 @@ from harness.results import load_manifest, load_results, load_samples, resolve_r
 
 #: What makes two rows "the same case" across runs (a case id also encodes this, but matching
 #: on the columns does not depend on how case ids are spelled).
-CASE_KEY = ["suite", "size", "backend", "phase", "batch_size"]
+CASE_KEY = ["suite", "size", "backend", "phase", "scenario", "batch_size"]
 #: A case within a run.
 CASE_ID = ["run_id", *CASE_KEY]
 
 #: Inference first: it is what most readers compare backends on.
 PHASE_ORDER = ("infer", "train")
-#: A figure's selector entry: (phase, batch size), either None where the run recorded none.
-Group = tuple[str | None, int | None]
+#: A figure's selector entry: (phase, scenario, batch size), each None where the run recorded
+#: none.
+Group = tuple[str | None, str | None, int | None]
+#: Scenarios in reading order: the pipelined number first, then one request at a time.
+SCENARIO_ORDER = ("throughput", "latency", "batch-sweep")
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def order_cases(frame: pd.DataFrame, run_ids: Sequence[str]) -> pd.DataFrame:
         "params": frame.groupby(["suite", "size"], dropna=False)["params"].transform("max"),
         "backend": frame["backend"].map(lambda b: backend_rank(str(b))),
         "phase": frame["phase"].map(phase_rank),
+        "scenario": frame["scenario"].map(lambda v: scenario_rank(_text(v))),
         "batch": frame["batch_size"],
     }, index=frame.index)
     keys["params"] = (pd.to_numeric(keys["params"], errors="coerce").astype("float64")
@@ -115,30 +119,49 @@ def order_cases(frame: pd.DataFrame, run_ids: Sequence[str]) -> pd.DataFrame:
 
 
 def groups(frame: pd.DataFrame) -> list[Group]:
-    """The (phase, batch size) pairs present, in reading order: what a figure's selector offers.
+    """The (phase, scenario, batch size) triples present, in reading order: what a figure's
+    selector offers.
 
-    Either may be missing (None): a run imported from another project need not record them,
-    and its rows must still be drawn, under a group of their own.
+    Any may be missing (None): a run imported from another project need not record them, and
+    its rows must still be drawn, under a group of their own.
     """
-    pairs = frame[["phase", "batch_size"]].drop_duplicates()
-    found = {(None if _missing(phase) else str(phase), None if _missing(batch) else int(batch))
-             for phase, batch in pairs.itertuples(index=False)}
-    return sorted(found, key=lambda group: (phase_rank(group[0]), group[1] is None,
-                                            group[1] or 0))
+    triples = frame[["phase", "scenario", "batch_size"]].drop_duplicates()
+    found = {(_text(phase), _text(scenario), None if _missing(batch) else int(batch))
+             for phase, scenario, batch in triples.itertuples(index=False)}
+    return sorted(found, key=lambda group: (phase_rank(group[0]), scenario_rank(group[1]),
+                                            group[2] is None, group[2] or 0))
+
+
+def scenario_rank(scenario: str | None) -> tuple[int, str]:
+    """Sort key for scenarios: `SCENARIO_ORDER`, then any other scenario by name, then none
+    recorded (a run from before scenarios existed, or imported from another tool)."""
+    if scenario is None:
+        return len(SCENARIO_ORDER) + 1, ""
+    if scenario in SCENARIO_ORDER:
+        return SCENARIO_ORDER.index(scenario), ""
+    return len(SCENARIO_ORDER), scenario
 
 
 def group_label(group: Group) -> str:
-    phase, batch_size = group
-    return (f"{phase or 'phase not recorded'}, "
+    phase, scenario, batch_size = group
+    return (f"{phase or 'phase not recorded'}, {scenario or 'scenario not recorded'}, "
             + ("batch size not recorded" if batch_size is None else f"batch size {batch_size}"))
 
 
 def in_group(frame: pd.DataFrame, group: Group) -> pd.DataFrame:
-    phase, batch_size = group
-    phases, batches = frame["phase"], frame["batch_size"]
-    same_phase = (phases.isna() | (phases == "")) if phase is None else phases == phase
+    phase, scenario, batch_size = group
+    batches = frame["batch_size"]
     same_batch = batches.isna() if batch_size is None else batches == batch_size
-    return frame[(same_phase & same_batch).fillna(False).astype(bool)]
+    keep = (_same(frame["phase"], phase) & _same(frame["scenario"], scenario) & same_batch)
+    return frame[keep.fillna(False).astype(bool)]
+
+
+def _same(column: pd.Series, value: str | None) -> pd.Series:
+    return (column.isna() | (column == "")) if value is None else column == value
+
+
+def _text(value: object) -> str | None:
+    return None if _missing(value) else str(value)
 
 
 def _missing(value: object) -> bool:

@@ -16,8 +16,9 @@ import pandas as pd
 
 from harness.report.runs import CASE_ID
 
-#: The cases a backend is compared across: same run, model, phase and batch size.
-ROW_KEY = ["run_id", "suite", "size", "phase", "batch_size"]
+#: The cases a backend is compared across: same run, model, phase, scenario and batch size
+#: (a throughput number and a latency number of one model answer different questions).
+ROW_KEY = ["run_id", "suite", "size", "phase", "scenario", "batch_size"]
 #: What every per-case table starts with: the case, and its id for finding its files.
 CASE_COLUMNS = [*CASE_ID, "case_id"]
 
@@ -30,8 +31,8 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
     """Every case with its throughput, its noise (and what else the machine did meanwhile),
     and whether it is the best of its row.
 
-    A row is one model at one phase and batch size; "best" is the highest throughput among the
-    cases of that row that finished. Failed and skipped cases stay in, with their reason.
+    A row is one model at one phase, scenario and batch size; "best" is the highest throughput
+    among the cases of that row that finished. Failed and skipped cases stay in, with their reason.
     """
     table = results[[*CASE_COLUMNS, "status", "reason", "params", "flops_per_sample", "n",
                      "throughput_sps", "median_ms", "ci_low_ms", "ci_high_ms", "ci_level",
@@ -39,7 +40,8 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
                      "steal_pct", "contention_note"]].copy()
     table["iqr_pct"] = 100 * table["iqr_ms"] / table["median_ms"]
     ok = table["status"] == "ok"
-    # dropna=False: an imported run may lack a phase or batch size, and its rows still compete
+    # dropna=False: an imported run may lack a phase, scenario or batch size; its rows still
+    # compete
     row_best = table[ok].groupby(ROW_KEY, dropna=False)["throughput_sps"].transform("max")
     table["best"] = (ok & table["throughput_sps"].eq(row_best.reindex(table.index))).fillna(False)
     return table.astype({"best": bool})

@@ -199,8 +199,9 @@ def test_a_model_dynamo_cannot_trace_is_reported_as_not_compiled(ctx: CaseContex
 def test_op_without_bf16_support_is_an_error_row_and_the_sweep_goes_on(tmp_path: Path) -> None:
     config = SweepConfig(suites=("bf16-unsupported",), sizes=("tiny",),
                          backends=("cpu-amp-bf16", "cpu-eager"), phases=("infer",),
-                         batch_sizes=(8,), suite_files=(str(FAULTY_SUITE_FILE),), quick=True,
-                         threads=1, timeout_s=120)
+                         scenarios=("latency",), batch_sizes=(8,),
+                         suite_files=(str(FAULTY_SUITE_FILE),), quick=True, threads=1,
+                         timeout_s=120)
     run_dir = start_run(config, tmp_path / "results", "bf16")
     rows = {row["backend"]: row for row in run_sweep(run_dir, config, progress=False)}
     assert rows["cpu-amp-bf16"]["status"] == "error"
@@ -221,7 +222,8 @@ def test_bf16_lstm_without_onednn_bf16_is_an_error_row(
     for name, value in AVX2.items():
         monkeypatch.setenv(name, value)
     config = SweepConfig(suites=("rnn",), sizes=("tiny",), backends=("cpu-amp-bf16",),
-                         phases=("infer",), quick=True, threads=1, timeout_s=120)
+                         phases=("infer",), scenarios=("latency",), batch_sizes=(32,),
+                         quick=True, threads=1, timeout_s=120)
     run_dir = start_run(config, tmp_path / "results", "avx2")
     (row,) = run_sweep(run_dir, config, progress=False)
     assert row["status"] == "error"
@@ -232,7 +234,8 @@ def test_emulated_bf16_rows_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     for name, value in AVX2.items():
         monkeypatch.setenv(name, value)
     config = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-amp-bf16",),
-                         phases=("infer",), quick=True, threads=1, timeout_s=120)
+                         phases=("infer",), scenarios=("latency",), batch_sizes=(32,),
+                         quick=True, threads=1, timeout_s=120)
     run_dir = start_run(config, tmp_path / "results", "avx2")
     (row,) = run_sweep(run_dir, config, progress=False)
     assert row["status"] == "ok", row["reason"]

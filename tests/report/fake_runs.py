@@ -1,15 +1,17 @@
 """Fake run folders for the report and comparison tests: small, synthetic, known answers.
 
-A run is 3 suites × 2 sizes × 3 backends × 2 phases at one batch size. Iteration times are
-drawn from a log-normal around a median that is a known function of the case, so a test can
-slow one case down by a known factor and expect the comparison to find exactly that. Some cases
+A run is 3 suites × 2 sizes × 3 backends × 2 phases at one batch size, in the latency scenario
+unless a test names others (each scenario then repeats every case, as a sweep does). Iteration
+times are drawn from a log-normal around a median that is a known function of the case, so a test
+can slow one case down by a known factor and expect the comparison to find exactly that. Some cases
 do not finish: ONNX Runtime skips training, one compiled transformer errors (with a reason that
 carries markup, to test escaping), and one compiled RNN times out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +28,20 @@ SUITES = {"cnn": {"tiny": 20_000, "small": 200_000},
 BACKENDS = {"cpu-eager": (1.0, 0.95, 1e-6), "cpu-compile": (0.6, 0.95, 2e-6),
             "ort-cpu-int8": (0.4, 0.91, 3e-2)}
 PHASES = {"infer": 1.0, "train": 3.0}
+#: Median-time factor per scenario: pipelined steps take less time each than synchronised ones,
+#: so a figure that mixed the two scenarios would show a difference no backend made.
+SCENARIOS = {"latency": 1.0, "throughput": 0.5, "batch-sweep": 1.0}
 BATCH = 16
 N_SAMPLES = 80
 ENVIRONMENT = {"hostname": "bench-1", "cpu_model": "Test CPU 9000", "cpu_cores": 8,
                "gpu_name": "", "python_version": "3.11.9", "torch_version": "2.4.0",
                "onnxruntime_version": "1.18.0", "archbench_commit": "abc1234"}
-ERROR_CASE = f"transformer-small-cpu-compile-train-bs{BATCH}"
-TIMEOUT_CASE = f"rnn-small-cpu-compile-infer-bs{BATCH}"
+ERROR_CASE = f"transformer-small-cpu-compile-train-latency-bs{BATCH}"
+TIMEOUT_CASE = f"rnn-small-cpu-compile-infer-latency-bs{BATCH}"
 
 
-def case_id(suite: str, size: str, backend: str, phase: str) -> str:
-    return f"{suite}-{size}-{backend}-{phase}-bs{BATCH}"
+def case_id(suite: str, size: str, backend: str, phase: str, scenario: str = "latency") -> str:
+    return f"{suite}-{size}-{backend}-{phase}-{scenario}-bs{BATCH}"
 
 
 def _status(cid: str, backend: str, phase: str,
@@ -70,7 +75,8 @@ def write_run(results_dir: Path, run_id: str, *, seed: int = 0,
               environment: Mapping[str, Any] | None = None,
               config: Mapping[str, Any] | None = None,
               rows: Mapping[str, Mapping[str, Any]] | None = None,
-              manifest: Mapping[str, Any] | None = None) -> Path:
+              manifest: Mapping[str, Any] | None = None,
+              scenarios: Sequence[str] = ("latency",)) -> Path:
     """Write `<results_dir>/<run_id>/` with manifest, results and samples; return the folder.
 
     `slowdown` multiplies the median time of the named case ids; `drop` leaves cases out;
@@ -78,7 +84,8 @@ def write_run(results_dir: Path, run_id: str, *, seed: int = 0,
     (status, reason)); `seed` and `sigma` set the noise (log-normal, sigma of the log);
     `environment` overrides manifest and row fields; `config` adds to the manifest's sweep
     configuration; `rows` overrides columns of the named cases' rows only (case id ->
-    columns), as a resumed session would; `manifest` adds or replaces top-level manifest keys.
+    columns), as a resumed session would; `manifest` adds or replaces top-level manifest keys;
+    `scenarios` are the scenarios every case is measured in (`SCENARIOS` scales their medians).
     """
     slowdown = slowdown or {}
     rng = np.random.default_rng(seed)
@@ -86,8 +93,8 @@ def write_run(results_dir: Path, run_id: str, *, seed: int = 0,
     for suite, sizes in SUITES.items():
         for size, params in sizes.items():
             for backend, (factor, accuracy, rel_err) in BACKENDS.items():
-                for phase, phase_factor in PHASES.items():
-                    cid = case_id(suite, size, backend, phase)
+                for (phase, phase_factor), scenario in product(PHASES.items(), scenarios):
+                    cid = case_id(suite, size, backend, phase, scenario)
                     if cid in drop:
                         continue
                     status, reason = _status(cid, backend, phase, failures or {})
@@ -95,11 +102,13 @@ def write_run(results_dir: Path, run_id: str, *, seed: int = 0,
                         "run_id": run_id, "case_id": cid, "suite": suite, "size": size,
                         "backend": backend, "device": "cpu",
                         "precision": "int8" if "int8" in backend else "fp32", "phase": phase,
-                        "batch_size": BATCH, "params": params, "flops_per_sample": 2.0 * params,
+                        "scenario": scenario, "batch_size": BATCH, "params": params,
+                        "flops_per_sample": 2.0 * params,
                         "status": status, "reason": reason, **ENVIRONMENT,
                         **(environment or {}), "timestamp": "2025-01-01T00:00:00Z"}
                     if status == "ok":
-                        median = params / 1e4 * factor * phase_factor * slowdown.get(cid, 1.0)
+                        median = (params / 1e4 * factor * phase_factor * SCENARIOS[scenario]
+                                  * slowdown.get(cid, 1.0))
                         iters = median * rng.lognormal(0.0, sigma, N_SAMPLES)
                         samples += [{"run_id": run_id, "case_id": cid, "metric": "iter_ms",
                                      "idx": i, "value": v} for i, v in enumerate(iters)]
@@ -126,7 +135,7 @@ def write_run(results_dir: Path, run_id: str, *, seed: int = 0,
     write_json_atomic(run_dir / MANIFEST, {
         "run_id": run_id, "environment": {**ENVIRONMENT, **(environment or {})},
         "config": {"suites": list(SUITES), "backends": list(BACKENDS), "batch_sizes": [BATCH],
-                   **(config or {})}, **(manifest or {})})
+                   "scenarios": list(scenarios), **(config or {})}, **(manifest or {})})
     to_frame(table).to_parquet(run_dir / TABLE, index=False)
     samples_frame(samples).to_parquet(run_dir / SAMPLES, index=False)
     return run_dir

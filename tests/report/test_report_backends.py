@@ -15,11 +15,13 @@ from harness.report import write_report
 from harness.report.plotting import backend_color
 from harness.report.runs import backend_rank
 
-NEW_BACKEND = "cuda-compile-cudagraphs"  # registered below, without a colour
+NEW_BACKEND = "cuda-compile-hypothetical"  # registered below, without a colour
 
 
 @pytest.fixture
 def new_backend(monkeypatch: pytest.MonkeyPatch) -> str:
+    # a name the registry really takes would be placed and coloured as itself, proving nothing
+    assert NEW_BACKEND not in BACKENDS and NEW_BACKEND not in COLORS
     monkeypatch.setitem(BACKENDS, NEW_BACKEND, BACKENDS["cuda-compile"])
     return NEW_BACKEND
 

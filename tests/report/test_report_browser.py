@@ -84,17 +84,17 @@ def test_report_renders_every_figure_without_errors(fake_run, tmp_path, browser)
         assert figure.find_elements(By.CSS_SELECTOR, "svg.main-svg"), section
         assert figure.size["height"] > 200, section
 
-    # the phase/batch dropdown switches the summary to training
+    # the phase/scenario/batch dropdown switches the summary to training
     summary = browser.find_element(By.ID, "fig-summary")
     ActionChains(browser).move_to_element(
         summary.find_element(By.CSS_SELECTOR, ".updatemenu-header")).click().perform()
     options = summary.find_elements(By.CSS_SELECTOR, ".updatemenu-dropdown-button")
-    assert [option.text for option in options] == ["infer, batch size 16",
-                                                   "train, batch size 16"]
+    assert [option.text for option in options] == ["infer, latency, batch size 16",
+                                                   "train, latency, batch size 16"]
     ActionChains(browser).move_to_element(options[1]).click().perform()
     WebDriverWait(browser, 10).until(lambda driver: driver.execute_script(
         "return document.getElementById('fig-summary').data.filter(t => t.visible === true)"
-        ".every(t => t.name === 'train, batch size 16' || t.name === 'did not finish')"))
+        ".every(t => t.name === 'train, latency, batch size 16' || t.name === 'did not finish')"))
 
     # hovering the failed cell shows the markup-laden reason as text, not as elements
     x, y = browser.execute_script(CELL_POSITION, "run-a · transformer · small", "cpu-compile")

@@ -209,11 +209,12 @@ def make_run(run_id: str, cases: Mapping[str, Sequence[np.ndarray]],
     """A run whose case (named by its suite) was timed in one process per array given; without
     `with_process` its samples lack the column, as runs from before processes were kept."""
     results = pd.DataFrame([
-        {"run_id": run_id, "case_id": f"{name}-small-cpu-eager-infer-bs{BATCH}", "suite": name,
-         "size": "small", "backend": "cpu-eager", "phase": "infer", "batch_size": BATCH,
-         "status": "ok", "reason": ""} for name in cases])
+        {"run_id": run_id, "case_id": case_id(name, "small", "cpu-eager", "infer"),
+         "suite": name, "size": "small", "backend": "cpu-eager", "phase": "infer",
+         "scenario": "latency", "batch_size": BATCH, "status": "ok", "reason": ""}
+        for name in cases])
     samples = pd.DataFrame([
-        {"run_id": run_id, "case_id": f"{name}-small-cpu-eager-infer-bs{BATCH}",
+        {"run_id": run_id, "case_id": case_id(name, "small", "cpu-eager", "infer"),
          "metric": "iter_ms", "process": process, "idx": idx, "value": value}
         for name, processes in cases.items() for process, times in enumerate(processes)
         for idx, value in enumerate(times)])
@@ -363,6 +364,60 @@ def test_cases_in_one_run_only_are_listed(fake_run):
     assert "Newly broken (1)" in text and comparison.exit_code == 1
 
 
+BOTH_SCENARIOS = ("latency", "throughput")
+
+
+def test_cases_are_matched_on_their_scenario(fake_run):
+    """A throughput number is compared with the throughput number of the same case, never with
+    its latency number: in the fake runs the two differ twofold, so a match across scenarios
+    would call half the cases faster and half slower."""
+    slow = case_id("cnn", "small", "cpu-eager", "infer", "throughput")
+    comparison = compare_runs(fake_run("base", seed=1, scenarios=BOTH_SCENARIOS),
+                              fake_run("new", seed=2, scenarios=BOTH_SCENARIOS,
+                                       slowdown={slow: 1.5}))
+    table = comparison.table
+    assert len(table) == 2 * 36
+    assert comparison.only_in_base.empty and comparison.only_in_new.empty
+    verdicts = table.set_index(["suite", "size", "backend", "phase", "scenario"])["verdict"]
+    assert verdicts[("cnn", "small", "cpu-eager", "infer", "throughput")] == "slower"
+    assert verdicts[("cnn", "small", "cpu-eager", "infer", "latency")] == "same"
+    assert (verdicts == "slower").sum() == 1 and (verdicts == "faster").sum() == 0
+    judged = table.dropna(subset=["ratio"])
+    assert judged["ratio"].between(0.8, 1.6).all()  # no latency/throughput pair (2x apart)
+    assert "cnn · small · cpu-eager · infer · throughput · bs 16" in comparison.format_text()
+
+
+def test_a_scenario_only_one_run_measured_is_listed_not_matched(fake_run):
+    latency_only = fake_run("base", seed=1)
+    both = fake_run("new", seed=2, scenarios=BOTH_SCENARIOS)
+    added = compare_runs(latency_only, both)
+    assert len(added.table) == 36 and set(added.table["scenario"]) == {"latency"}
+    assert len(added.only_in_new) == 36 and set(added.only_in_new["scenario"]) == {"throughput"}
+    assert added.newly_broken.empty and added.exit_code == 0
+    # measured in base and no longer in new: those that finished are newly broken
+    gone = compare_runs(both, latency_only)
+    assert set(gone.only_in_base["scenario"]) == {"throughput"}
+    assert set(gone.newly_broken["scenario"]) == {"throughput"}
+    assert (gone.newly_broken["status"] == "missing").all() and gone.exit_code == 1
+
+
+def test_a_run_from_before_scenarios_matches_nothing_and_says_why(fake_run):
+    every_case = {cid: {"scenario": None} for cid in _every_case()}
+    old, new = fake_run("old", seed=1, rows=every_case), fake_run("new", seed=2)
+    comparison = compare_runs(old, new)
+    assert comparison.table.empty and len(comparison.only_in_new) == 36
+    assert comparison.exit_code == 1  # what finished in old is missing from new
+    (warning,) = fact_warnings(comparison.warnings)
+    assert warning.startswith("run 'old' records no scenario")
+    assert f"warning: {warning}" in comparison.format_text()
+    with pytest.raises(UsageError, match="refusing to compare.*records no scenario"):
+        compare_runs(old, new, strict=True)
+    # two such runs match each other as before: neither recorded one
+    both_old = compare_runs(old, fake_run("older", seed=3, rows=every_case))
+    assert len(both_old.table) == 36 and not fact_warnings(both_old.warnings)
+    assert both_old.exit_code == 0
+
+
 def test_cases_not_ok_are_listed_with_status_and_no_verdict(fake_run):
     comparison = compare_runs(fake_run("base", seed=1), fake_run("new", seed=2))
     table = comparison.table.set_index(["suite", "size", "backend", "phase", "batch_size"])
@@ -372,7 +427,7 @@ def test_cases_not_ok_are_listed_with_status_and_no_verdict(fake_run):
     assert "compile failed" in error["note"]
     skipped = table.loc[("cnn", "tiny", "ort-cpu-int8", "train", BATCH)]
     assert skipped["base_status"] == "skipped" and pd.isna(skipped["verdict"])
-    assert "transformer · small · cpu-compile · train · bs 16: base error, new error" in (
+    assert "transformer · small · cpu-compile · train · latency · bs 16: base error, new error" in (
         comparison.format_text())
 
 
@@ -399,7 +454,7 @@ def test_cases_that_broke_fail_the_comparison_unless_allowed(fake_run):
         broke)
     text = comparison.format_text()
     assert "Newly broken (3): ok in base, not in new" in text
-    assert "cnn · tiny · cpu-eager · infer · bs 16: error (CUDA out of memory)" in text
+    assert "cnn · tiny · cpu-eager · infer · latency · bs 16: error (CUDA out of memory)" in text
     assert "3 newly broken: newly broken cases (exit 1)" in text
     allowed = compare_runs(base, new, allow_broken=True)
     assert allowed.exit_code == 0 and len(allowed.newly_broken) == 3
@@ -420,8 +475,8 @@ def test_a_case_now_skipped_is_listed_but_not_broken(fake_run):
     assert comparison.newly_broken.empty and comparison.exit_code == 0
     assert comparison.now_skipped["case_id"].tolist() == [skipped]
     assert ("Now skipped (1): ok in base, skipped in new (not counted as broken)\n"
-            "  cnn · tiny · cpu-compile · infer · bs 16: skipped (no CUDA device visible to "
-            "torch)") in comparison.format_text()
+            "  cnn · tiny · cpu-compile · infer · latency · bs 16: skipped (no CUDA device "
+            "visible to torch)") in comparison.format_text()
 
 
 def test_different_machine_warns_and_strict_refuses(fake_run):

@@ -2,7 +2,8 @@
 
 Such a run has no parameter counts or FLOPs, no memory, accuracy or cold-start figures, and
 names of its own for suites, sizes and backends; a hand-made or older run may even lack a
-phase or a batch size. Every figure must still be drawn, or say why it has nothing to draw.
+phase, a scenario (every run from before scenarios) or a batch size. Every figure must still be
+drawn, or say why it has nothing to draw.
 """
 
 from __future__ import annotations
@@ -58,13 +59,16 @@ def test_report_of_another_projects_pytest_benchmark_file(tmp_path: Path):
         assert message in page
 
 
-def test_cases_without_phase_batch_size_or_model_facts_are_still_drawn(fake_run, tmp_path):
+def test_cases_without_phase_scenario_batch_size_or_model_facts_are_still_drawn(fake_run,
+                                                                                 tmp_path):
     unknown = {"params": None, "flops_per_sample": None, "precision": None, "device": None}
     no_batch = case_id("cnn", "tiny", "cpu-eager", "infer")
+    no_scenario = case_id("cnn", "small", "cpu-eager", "infer")
     no_phase = case_id("rnn", "tiny", "cpu-eager", "infer")
     bare = [case_id("transformer", "tiny", backend, "infer")
             for backend in ("cpu-eager", "cpu-compile")]
     rows = {no_batch: {**unknown, "batch_size": None}, no_phase: {**unknown, "phase": None},
+            no_scenario: {"scenario": None},
             **{cid: {**unknown, "phase": None, "batch_size": None} for cid in bare}}
     out = tmp_path / "report"
     page = write_report([fake_run("hand-made", rows=rows)], out).read_text()
@@ -72,10 +76,14 @@ def test_cases_without_phase_batch_size_or_model_facts_are_still_drawn(fake_run,
     assert summary.loc[bare, "best"].tolist() == [False, True]  # compile is the faster one
     menu = plotted_figures(page)["fig-summary"][1]["updatemenus"][0]["buttons"]
     labels = [button["label"] for button in menu]
-    assert labels == ["infer, batch size 16", "infer, batch size not recorded",
-                      "train, batch size 16", "phase not recorded, batch size 16",
-                      "phase not recorded, batch size not recorded"]
+    assert labels == ["infer, latency, batch size 16", "infer, latency, batch size not recorded",
+                      "infer, scenario not recorded, batch size 16",
+                      "train, latency, batch size 16", "phase not recorded, latency, batch size 16",
+                      "phase not recorded, latency, batch size not recorded"]
     traces = plotted_figures(page)["fig-summary"][0]
     drawn = {(row, backend) for trace in traces for row in trace["y"] for backend in trace["x"]}
     assert {("cnn · tiny", "cpu-eager"), ("rnn · tiny", "cpu-eager"),
             ("transformer · tiny", "cpu-compile")} <= drawn
+    (alone,) = [trace for trace in traces
+                if trace.get("name") == "infer, scenario not recorded, batch size 16"]
+    assert (alone["y"], alone["x"]) == (["cnn · small"], ["cpu-eager"])

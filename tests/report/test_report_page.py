@@ -109,6 +109,22 @@ def test_two_runs_are_told_apart_and_compared(fake_run, tmp_path):
     assert "1 newly broken: a regression and newly broken cases (exit 1)" in page
 
 
+def test_every_figure_offers_each_scenario_apart(fake_run, tmp_path):
+    """Two scenarios of one case are two entries of every figure's selector, named by their
+    scenario, and the summary draws each case once per scenario."""
+    out = tmp_path / "out"
+    page = write_report([fake_run("run-s", scenarios=("latency", "throughput"))], out).read_text()
+    shown = plotted_figures(page)
+    expected = [f"{phase}, {scenario}, batch size 16" for phase in ("infer", "train")
+                for scenario in ("throughput", "latency")]
+    for name in ("fig-summary", "fig-latency", "fig-speedup"):
+        buttons = shown[name][1]["updatemenus"][0]["buttons"]
+        assert [button["label"] for button in buttons] == expected, name
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.groupby("scenario").size().to_dict() == {"latency": 36, "throughput": 36}
+    assert "The dropdown switches phase, scenario and batch size." in page
+
+
 def test_three_runs_have_no_comparison_section(fake_run, tmp_path):
     runs = [fake_run(name, seed=i) for i, name in enumerate(("a", "b", "c"))]
     page = write_report(runs, tmp_path / "out").read_text()

@@ -14,8 +14,10 @@ from harness.report.compare import compare
 from harness.report.runs import load_runs
 from harness.runner import run_sweep, start_run
 
+# One scenario: what is tested here is reading and comparing real runs, whatever they measured.
 CONFIG = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),
-                     batch_sizes=(8,), quick=True, threads=1, timeout_s=300, processes=2)
+                     scenarios=("latency",), batch_sizes=(8,), quick=True, threads=1,
+                     timeout_s=300, processes=2)
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,9 @@ def test_report_of_a_real_run_shows_its_cases_and_writes_its_tables(two_runs, tm
     html = index.read_text()
     summary = pd.read_csv(tmp_path / "report" / "summary.csv")
     assert set(summary["case_id"]) == {
-        "cnn-tiny-cpu-eager-train-bs8", "cnn-tiny-cpu-eager-infer-bs8",
-        "cnn-tiny-ort-cpu-infer-bs8", "cnn-tiny-ort-cpu-train-bs8"}
+        "cnn-tiny-cpu-eager-train-latency-bs8", "cnn-tiny-cpu-eager-infer-latency-bs8",
+        "cnn-tiny-ort-cpu-infer-latency-bs8", "cnn-tiny-ort-cpu-train-latency-bs8"}
+    assert set(summary["scenario"]) == {"latency"}  # the runner's row carries it to the page
     # the ORT training case is skipped, and the page gives its reason
     assert "training is not supported" in html
     assert html.count("<script") >= 2 and "plotly" in html.lower()
@@ -64,7 +67,7 @@ def test_a_real_run_against_itself_is_the_same_everywhere_and_passes(two_runs):
 
 def test_a_real_case_that_crashes_in_new_fails_the_comparison(two_runs):
     run = load_runs([two_runs[0]])
-    crashed = "cnn-tiny-cpu-eager-infer-bs8"
+    crashed = "cnn-tiny-cpu-eager-infer-latency-bs8"
     results = run.results.copy()
     results.loc[results["case_id"] == crashed, ["status", "reason"]] = ["crashed", "SIGSEGV"]
     comparison = compare(run, replace(run, results=results))

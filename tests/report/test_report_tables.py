@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from fake_runs import BATCH, ERROR_CASE, TIMEOUT_CASE
+from fake_runs import BATCH, ERROR_CASE, TIMEOUT_CASE, case_id
 
 from harness.errors import UsageError
 from harness.report import tables
-from harness.report.runs import load_runs, order_cases
+from harness.report.runs import group_label, groups, in_group, load_runs, order_cases
 
 
 @pytest.fixture
@@ -17,10 +17,16 @@ def runs(fake_run):
     return load_runs([fake_run("run-a", seed=1)])
 
 
+@pytest.fixture
+def two_scenarios(fake_run):
+    """Every case measured twice: pipelined (throughput) and one step at a time (latency)."""
+    return load_runs([fake_run("run-s", seed=1, scenarios=("latency", "throughput"))])
+
+
 def test_summary_marks_exactly_one_best_per_row_among_finished_cases(runs):
     summary = tables.summary_table(runs.results)
     best = summary[summary["best"]]
-    rows = summary.groupby(["run_id", "suite", "size", "phase", "batch_size"])
+    rows = summary.groupby(["run_id", "suite", "size", "phase", "scenario", "batch_size"])
     assert len(best) == rows.ngroups
     assert (best["status"] == "ok").all()
     for _, row in rows:
@@ -82,17 +88,18 @@ def test_tradeoff_reports_accuracy_change_in_points(runs):
 
 def test_cold_start_total_adds_export_session_and_first_call(runs):
     cold = tables.cold_start_table(runs.results).set_index("case_id")
-    assert cold.loc[f"cnn-tiny-ort-cpu-int8-infer-bs{BATCH}", "cold_total_s"] == pytest.approx(
-        1.5 + 0.3 + 0.05)
+    int8 = case_id("cnn", "tiny", "ort-cpu-int8", "infer")
+    assert cold.loc[int8, "cold_total_s"] == pytest.approx(1.5 + 0.3 + 0.05)
     # the compiling call and the first call after it are separate stages, both counted
-    assert cold.loc[f"cnn-tiny-cpu-compile-infer-bs{BATCH}", "cold_total_s"] == 12.0
+    assert cold.loc[case_id("cnn", "tiny", "cpu-compile", "infer"), "cold_total_s"] == 12.0
 
 
 def test_memory_prefers_nvml_and_falls_back_to_the_allocator():
     results = pd.DataFrame({"run_id": ["r"] * 2, "case_id": ["a", "b"], "suite": ["s"] * 2,
                             "size": ["z"] * 2,
                             "backend": ["cuda-eager", "ort-cuda"], "phase": ["infer"] * 2,
-                            "batch_size": [1, 1], "status": ["ok", "ok"],
+                            "scenario": ["latency"] * 2, "batch_size": [1, 1],
+                            "status": ["ok", "ok"],
                             "peak_rss_mb": [1.0, 1.0], "rss_increase_mb": [0.5, 0.5],
                             "cuda_peak_allocated_mb": [90.0, np.nan],
                             "cuda_peak_reserved_mb": [100.0, np.nan],
@@ -130,3 +137,29 @@ def test_a_run_given_twice_is_refused(fake_run):
     run = fake_run("a")
     with pytest.raises(UsageError, match="given twice"):
         load_runs([run, run])
+
+
+def test_each_scenario_of_a_case_is_a_figure_group_of_its_own(two_scenarios):
+    """A throughput number and a latency number of one model answer different questions: the
+    selector offers them apart, labelled with the scenario, pipelined first."""
+    results = two_scenarios.results
+    found = groups(results)
+    assert found == [("infer", "throughput", BATCH), ("infer", "latency", BATCH),
+                     ("train", "throughput", BATCH), ("train", "latency", BATCH)]
+    assert [group_label(group) for group in found[:2]] == [
+        f"infer, throughput, batch size {BATCH}", f"infer, latency, batch size {BATCH}"]
+    for phase, scenario, batch in found:
+        rows = in_group(results, (phase, scenario, batch))
+        assert len(rows) == 3 * 2 * 3  # suites x sizes x backends
+        assert set(rows["scenario"]) == {scenario} and set(rows["phase"]) == {phase}
+
+
+def test_best_and_speedup_compare_backends_within_one_scenario(two_scenarios):
+    """Throughput cases run twice as fast as latency ones in the fixture: were the scenarios
+    one row, every best would be a throughput case and every speedup off by two."""
+    summary = tables.summary_table(two_scenarios.results)
+    best = summary[summary["best"]]
+    assert best.groupby("scenario").size().to_dict() == {"latency": 12, "throughput": 12}
+    speedup = tables.speedup_table(two_scenarios.results, "cpu-eager")
+    assert len(speedup) == (two_scenarios.results["status"] == "ok").sum()  # no row doubled
+    np.testing.assert_allclose(speedup.loc[speedup["backend"] == "cpu-eager", "speedup"], 1.0)

@@ -17,15 +17,17 @@ from suites.base import top1_accuracy
 from suites.registry import BUILTIN
 
 SUITES = sorted(BUILTIN)
-SIZES = ("tiny", "small", "medium", "large")
+SIZES = ("tiny", "small", "medium", "large")  # the sizes a CPU test can build and run
+GPU_SIZES = ("xl",)  # sized for a GPU: too heavy for the CPU tests here
 N_TRAIN, N_TEST = 1437, 360  # 80/20 of the 1,797 digits
 
 
 def test_builtin_suites_are_the_three_families() -> None:
     assert SUITES == ["cnn", "rnn", "transformer"]
     for suite in BUILTIN.values():
-        assert tuple(suite.sizes) == SIZES
-        assert set(suite.default_sizes) <= set(suite.sizes)
+        assert tuple(suite.sizes) == (*SIZES, *GPU_SIZES)
+        assert set(suite.defaults(cuda=False)) <= set(SIZES)
+        assert set(suite.defaults(cuda=True)) <= set(suite.sizes)
 
 
 @pytest.mark.parametrize("name", SUITES)

@@ -1,0 +1,32 @@
+"""How a case is measured: one scenario per question a number answers.
+
+- `latency` (`latency.py`): one step at a time, the device synchronised after each: what a
+  request-at-a-time server sees, launch overhead included.
+- `throughput` (`throughput.py`): blocks of steps with one synchronisation per block, so the
+  host queues work while the device runs: what a pipelined loop sees.
+- `batch-sweep` (`batch_sweep.py`): throughput and latency against batch size, doubling from 1
+  to the knee, and on CUDA on to the largest batch that fits.
+
+`harness.execute` prepares a case and hands the scenario a `Binding`: the runner, and a way to
+bind a batch of any size. The scenario times it and writes the row's timing columns and raw
+samples; everything else (accuracy, parity, the training budget) stays in `execute`.
+"""
+
+from __future__ import annotations
+
+from harness.errors import unknown_choice
+from harness.scenarios.base import Binding, OutOfMemory, Scenario
+from harness.scenarios.batch_sweep import BATCH_SWEEP
+from harness.scenarios.latency import LATENCY
+from harness.scenarios.throughput import THROUGHPUT
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (LATENCY, THROUGHPUT, BATCH_SWEEP)}
+
+
+def get_scenario(name: str) -> Scenario:
+    if name not in SCENARIOS:
+        raise unknown_choice("scenario", name, list(SCENARIOS))
+    return SCENARIOS[name]
+
+
+__all__ = ["SCENARIOS", "Binding", "OutOfMemory", "Scenario", "get_scenario"]

@@ -1,0 +1,129 @@
+"""Batch sweep: throughput and latency against batch size, to the knee and the memory limit.
+
+Batch sizes double from 1. At each, a short timed run gives the pipelined step time (blocks,
+as in `throughput`) and the synchronised one (p50 latency of one step of that batch).
+
+* **The knee**: doubling stops once throughput rises by less than `KNEE_GAIN` (10%) over the
+  previous batch: beyond it, a larger batch buys latency, not throughput. The knee is the
+  batch before that last doubling, the smallest batch within 10% of where the curve flattens.
+* **The largest batch** (CUDA): past the knee, doubling goes on with single steps only (does
+  it fit?) until one runs out of memory, then bisects between the last batch that fitted and
+  the first that did not. An out-of-memory error ends the curve: `torch.cuda.OutOfMemoryError`
+  is caught, the cache emptied, and the search goes on below. On the CPU the search stops at
+  the knee: the host's memory is shared with everything else and swapping is no limit to
+  report.
+* Batch 1 not fitting at all is an `oom` row, with what was asked for and what was free.
+
+Each process of the case measures the whole curve; the samples keep every process's curve
+(`sweep_batch`, `sweep_ms`: the pipelined step time, `sweep_p50_ms`: the synchronised one), and
+the row's number is the knee's, from the processes' step times there (`harness.case_result`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from harness.measure.timing import TimingPolicy, time_loop
+from harness.scenarios.base import (
+    Binding,
+    OutOfMemory,
+    Scenario,
+    bind_within_memory,
+    timed_run,
+)
+from harness.scenarios.throughput import block_size
+
+if TYPE_CHECKING:
+    from harness.execute import CaseRun
+
+KNEE_GAIN = 0.10
+MAX_BATCH = 65536
+#: Each point of the curve: enough to rank batch sizes, not to publish.
+POINT_POLICY = TimingPolicy(warmup_iters=3, warmup_s=0.05, n_min=3, t_min=0.1, t_max=0.4)
+
+
+@dataclass
+class Curve:
+    """The points measured so far: batch size, pipelined and synchronised step time (ms)."""
+
+    batches: list[int] = field(default_factory=list)
+    step_ms: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
+
+    def throughput(self, index: int) -> float:
+        return self.batches[index] / self.step_ms[index] * 1e3
+
+    def flattened(self) -> bool:
+        """The last doubling raised throughput by less than KNEE_GAIN."""
+        return len(self.batches) >= 2 and self.throughput(-1) < (1 + KNEE_GAIN) * (
+            self.throughput(-2))
+
+
+def largest_fitting(fits: Callable[[int], bool], low: int, high: int) -> int:
+    """Bisect between `low` (fits) and `high` (does not) for the largest batch that fits."""
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+class BatchSweep(Scenario):
+    name = "batch-sweep"
+
+    def measure(self, run: CaseRun, binding: Binding) -> None:
+        curve, first_oom = self.curve(binding)
+        if not curve.batches:
+            raise OutOfMemory(first_oom or "out of memory at batch size 1")
+        knee = curve.batches[-2] if curve.flattened() else curve.batches[-1]
+        row = run.out.row
+        row["knee_batch"] = knee
+        if binding.device == "cuda" and first_oom is None:
+            row["max_batch"] = self.max_batch(binding, curve.batches[-1])
+        elif first_oom is not None:
+            row["max_batch"] = curve.batches[-1]
+        # the knee, timed like a throughput case: the row's memory, contention and samples
+        timed_run(run, binding, knee, block=lambda w: block_size(w, binding.device))
+        run.out.samples.update(sweep_batch=[float(b) for b in curve.batches],
+                               sweep_ms=curve.step_ms, sweep_p50_ms=curve.p50_ms)
+
+    def curve(self, binding: Binding) -> tuple[Curve, str | None]:
+        """Doubling from 1 until the curve flattens, memory runs out or MAX_BATCH."""
+        curve, batch = Curve(), 1
+        while batch <= MAX_BATCH:
+            try:
+                step = bind_within_memory(binding, batch)
+            except OutOfMemory as exc:
+                return curve, str(exc)
+            timing = time_loop(step, binding.runner.sync, POINT_POLICY,
+                               block=lambda w: block_size(w, binding.device))
+            curve.batches.append(batch)
+            curve.step_ms.append(sorted(timing.samples_ms)[len(timing.samples_ms) // 2])
+            curve.p50_ms.append(timing.synced_ms)
+            if curve.flattened():
+                break
+            batch *= 2
+        return curve, None
+
+    def max_batch(self, binding: Binding, start: int) -> int:
+        """The largest batch that fits: doubling single steps from `start`, then bisecting."""
+        def fits(batch: int) -> bool:
+            try:
+                bind_within_memory(binding, batch)
+                return True
+            except OutOfMemory:
+                return False
+
+        low, high = start, start * 2
+        while high <= MAX_BATCH and fits(high):
+            low, high = high, high * 2
+        if high > MAX_BATCH:
+            return low
+        return largest_fitting(fits, low, high)
+
+
+BATCH_SWEEP = BatchSweep()

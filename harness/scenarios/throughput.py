@@ -1,0 +1,58 @@
+"""Throughput: blocks of steps with one synchronisation per block, so the host queues work.
+
+On a GPU the host only launches kernels; if it waits for the device after every step (the
+latency scenario), the device idles while the host prepares the next one. A training loop or
+a batch server does not wait, so its throughput is that of a pipeline: each sample here is
+the time of a block of k steps followed by a single synchronisation, divided by k.
+
+**Block size.** Each sample carries one clock read and one synchronisation (microseconds, tens
+on CUDA), and one pipeline fill: the first kernel of a block starts only when the host has
+launched it, and nothing overlaps the last step's tail. Both are paid once per block, so a
+block should last long against them: k = ceil(10 ms / t), t being the step's synchronised time
+from the warm-up, so a block lasts at least about 10 ms (overhead well under 1%) and k steps
+amortise the fill; at least 5 steps on CUDA, so that the host has steps to queue even for
+slow models; at most 1,000. On the CPU execution is synchronous and there is nothing to
+pipeline, so the two scenarios measure the same thing (the tests check that they agree).
+
+**The gap.** The row keeps the warm-up's synchronised step time (`synced_ms`, the latency
+protocol at the same batch) and `pipelining_gain` = synced_ms / median_ms: how much faster
+pipelining runs this case, the launch overhead a user saves by not synchronising each step.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from harness.scenarios.base import Binding, Scenario, timed_run
+
+if TYPE_CHECKING:
+    from harness.execute import CaseRun
+
+BLOCK_TARGET_S = 0.010
+MAX_BLOCK = 1000
+MIN_BLOCK = {"cuda": 5, "cpu": 1}
+
+
+def block_size(warmup_s: Sequence[float], device: str) -> int:
+    """The rule of the module docstring, from the warm-up's synchronised step times."""
+    later = list(warmup_s[len(warmup_s) // 2:]) or list(warmup_s)
+    step_s = statistics.median(later) if later else BLOCK_TARGET_S
+    wanted = math.ceil(BLOCK_TARGET_S / step_s) if step_s > 0 else MAX_BLOCK
+    return max(MIN_BLOCK.get(device, 1), min(MAX_BLOCK, wanted))
+
+
+class Throughput(Scenario):
+    name = "throughput"
+
+    def measure(self, run: CaseRun, binding: Binding) -> None:
+        timing = timed_run(run, binding, run.case.batch_size,
+                           block=lambda warmup: block_size(warmup, binding.device))
+        row = run.out.row
+        row.update(block=timing.block, synced_ms=timing.synced_ms)
+        row["pipelining_gain"] = timing.synced_ms / row["median_ms"]
+
+
+THROUGHPUT = Throughput()

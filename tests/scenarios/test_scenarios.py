@@ -1,0 +1,225 @@
+"""The scenarios: block timing, the throughput rule, the batch sweep's search, and `oom`."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from harness.backends.base import CaseContext
+from harness.backends.eager import CPU_EAGER
+from harness.cases import SCENARIOS, SweepConfig
+from harness.execute import CaseOutput
+from harness.measure.timing import TimingPolicy, time_loop
+from harness.runner import run_sweep, start_run
+from harness.scenarios import SCENARIOS as IMPLEMENTED
+from harness.scenarios import Binding, OutOfMemory
+from harness.scenarios.base import is_out_of_memory
+from harness.scenarios.batch_sweep import BATCH_SWEEP, KNEE_GAIN, largest_fitting
+from harness.scenarios.latency import LATENCY
+from harness.scenarios.throughput import BLOCK_TARGET_S, MAX_BLOCK, THROUGHPUT, block_size
+from suites.registry import BUILTIN
+
+OOM_SUITE = Path(__file__).parent / "oom_suite.py"
+
+
+def test_every_planned_scenario_is_implemented() -> None:
+    assert tuple(IMPLEMENTED) == SCENARIOS
+
+
+@pytest.mark.parametrize(("step_s", "device", "expected"), [
+    (0.001, "cpu", 10), (0.0001, "cpu", 100), (0.02, "cpu", 1), (0.02, "cuda", 5),
+    (1e-7, "cuda", MAX_BLOCK), (0.0005, "cuda", 20)])
+def test_a_block_lasts_about_ten_milliseconds(step_s: float, device: str,
+                                              expected: int) -> None:
+    assert block_size([1.0] * 3 + [step_s] * 3, device) == expected  # the later half counts
+    assert expected * step_s >= BLOCK_TARGET_S or expected in (5, MAX_BLOCK)
+
+
+class Device:
+    """A fake clock and device: a step queues `step_s` of work, a sync waits for it."""
+
+    def __init__(self, step_s: float, launch_s: float = 0.0) -> None:
+        self.now, self.step_s, self.launch_s = 0.0, step_s, launch_s
+        self.queued = 0.0
+        self.syncs = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def step(self) -> None:
+        self.now += self.launch_s  # the host's launch work, overlapped with queued device work
+        self.queued = max(self.queued - self.launch_s, 0.0) + self.step_s
+
+    def sync(self) -> None:
+        self.now += self.queued
+        self.queued = 0.0
+        self.syncs += 1
+
+
+POLICY = TimingPolicy(warmup_iters=4, warmup_s=0.0, n_min=5, t_min=0.01, t_max=1.0)
+
+
+def test_blocks_synchronise_once_and_report_the_time_per_step() -> None:
+    device = Device(step_s=0.001)
+    result = time_loop(device.step, device.sync, POLICY, clock=device.clock, block=8)
+    assert result.block == 8
+    assert device.syncs == result.warmup_iters + len(result.samples_s)  # one per block
+    assert result.samples_s == pytest.approx([0.001] * len(result.samples_s))
+    assert result.timed_s == pytest.approx(0.008 * len(result.samples_s))
+    assert result.synced_ms == pytest.approx(1.0)
+
+
+def test_pipelining_hides_the_launch_overhead_the_latency_protocol_pays() -> None:
+    """A step whose host launch (0.3 ms) overlaps the device's work (1 ms): synchronised
+    steps pay both, a block pays the device's time alone (plus one launch per block)."""
+    device = Device(0.001, 0.0003)
+    latency = time_loop(device.step, device.sync, POLICY, clock=device.clock, block=1)
+    device = Device(0.001, 0.0003)
+    throughput = time_loop(device.step, device.sync, POLICY, clock=device.clock,
+                           block=lambda warmup: block_size(warmup, "cuda"))
+    assert statistics.median(latency.samples_s) == pytest.approx(0.0013)
+    assert statistics.median(throughput.samples_s) < 0.00105
+    assert throughput.synced_ms / 1e3 == pytest.approx(0.0013)
+
+
+def test_latency_and_throughput_agree_on_the_cpu() -> None:
+    """Execution on the CPU is synchronous: nothing to pipeline, so the two protocols time the
+    same steps. Interleaved rounds, compared by the median of per-round ratios, within noise.
+    One thread: with two on a 2-core machine that another process keeps busy, each step
+    waits for a descheduled thread (0.2 ms became 48 ms), and the ratio is of the host."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ratios = _latency_throughput_ratios()
+    finally:
+        torch.set_num_threads(threads)
+    assert 0.67 < statistics.median(ratios) < 1.5, ratios
+
+
+def _latency_throughput_ratios() -> list[float]:
+    suite = BUILTIN["cnn"]
+    data = suite.data("tiny")
+    runner = CPU_EAGER.inference(suite.model("tiny", data, seed=0),
+                                 CaseContext(Path("."), 1, "k"))
+    binding = Binding(runner, lambda b: runner.bind(suite.synthetic_batch(data, b, 0)[0]),
+                      "cpu")
+    policy = TimingPolicy(warmup_iters=5, warmup_s=0.02, n_min=20, t_min=0.1, t_max=0.2)
+    ratios = []
+    for _ in range(5):
+        medians = []
+        for scenario in (LATENCY, THROUGHPUT):
+            run = fake_run(policy, batch_size=32)
+            scenario.measure(run, binding)
+            medians.append(run.out.row["median_ms"])
+        ratios.append(medians[1] / medians[0])
+    return ratios
+
+
+def fake_run(policy: TimingPolicy, batch_size: int) -> SimpleNamespace:
+    """What a scenario reads of a `CaseRun`: the case, the policy, the output, record_peak."""
+    return SimpleNamespace(out=CaseOutput(), case=SimpleNamespace(batch_size=batch_size),
+                           config=SimpleNamespace(timing_policy=policy),
+                           record_peak=lambda: None)
+
+
+class SweepRunner:
+    """A fake model whose step takes longer with the batch and that runs out of memory above
+    `limit`: throughput grows up to `saturation` samples per step, then flattens."""
+
+    facts: dict = {}
+
+    def __init__(self, limit: int, saturation: int) -> None:
+        self.limit, self.saturation = limit, saturation
+        self.bound: list[int] = []
+
+    def bind(self, batch: int):
+        self.bound.append(batch)
+        if batch > self.limit:
+            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory. Tried to allocate "
+                                              f"{batch} MiB")
+        seconds = 1e-4 * max(1, batch / self.saturation)
+        return lambda: sum(range(int(seconds * 2e6)))
+
+    def sync(self) -> None:
+        pass
+
+    def counters(self) -> dict:
+        return {}
+
+
+def sweep_binding(limit: int, saturation: int, device: str = "cuda") -> Binding:
+    runner = SweepRunner(limit, saturation)
+    return Binding(runner, runner.bind, device)
+
+
+def test_largest_fitting_bisects_between_what_fits_and_what_does_not() -> None:
+    assert largest_fitting(lambda b: b <= 700, 512, 1024) == 700
+    assert largest_fitting(lambda b: b <= 512, 512, 1024) == 512
+
+
+def test_the_sweep_doubles_to_the_knee_then_the_largest_batch_is_bisected() -> None:
+    binding = sweep_binding(limit=700, saturation=64)
+    curve, oom = BATCH_SWEEP.curve(binding)
+    assert oom is None
+    assert curve.batches[0] == 1
+    assert all(b == 2 * a for a, b in zip(curve.batches, curve.batches[1:], strict=False))
+    assert curve.throughput(-1) < (1 + KNEE_GAIN) * curve.throughput(-2)  # why it stopped
+    assert 64 <= curve.batches[-1] <= 256  # throughput flattens near 64 samples a step
+    # doubled single steps to 1024 (out of memory), then bisected back to the limit
+    assert BATCH_SWEEP.max_batch(binding, curve.batches[-1]) == 700
+    assert 1024 in binding.runner.bound
+
+
+def test_a_cpu_sweep_stops_at_the_knee_and_times_it() -> None:
+    binding = sweep_binding(limit=10**6, saturation=16, device="cpu")
+    run = fake_run(TimingPolicy(warmup_iters=2, warmup_s=0.0, n_min=3, t_min=0.01,
+                                t_max=0.05), batch_size=1)
+    BATCH_SWEEP.measure(run, binding)
+    row, samples = run.out.row, run.out.samples
+    assert row["knee_batch"] == samples["sweep_batch"][-2]  # the batch before it flattened
+    assert "max_batch" not in row  # no memory limit searched on the CPU
+    assert row["median_ms"] > 0 and samples["iter_ms"] and len(samples["sweep_ms"]) >= 2
+
+
+def test_out_of_memory_ends_the_curve_not_the_case() -> None:
+    binding = sweep_binding(limit=8, saturation=1000, device="cpu")
+    run = fake_run(TimingPolicy(warmup_iters=2, warmup_s=0.0, n_min=3, t_min=0.01,
+                                t_max=0.05), batch_size=1)
+    BATCH_SWEEP.measure(run, binding)
+    assert [int(b) for b in run.out.samples["sweep_batch"]] == [1, 2, 4, 8]
+    assert run.out.row["max_batch"] == 8
+
+
+def test_a_batch_of_one_that_does_not_fit_is_out_of_memory() -> None:
+    run = fake_run(TimingPolicy(), batch_size=1)
+    with pytest.raises(OutOfMemory, match="out of memory at batch size 1 .*Tried to allocate"):
+        BATCH_SWEEP.measure(run, sweep_binding(limit=0, saturation=1, device="cpu"))
+    with pytest.raises(OutOfMemory, match="at batch size 32"):
+        THROUGHPUT.measure(fake_run(TimingPolicy(), batch_size=32),
+                           sweep_binding(limit=16, saturation=1, device="cpu"))
+
+
+@pytest.mark.parametrize(("exc", "expected"), [
+    (torch.cuda.OutOfMemoryError("CUDA out of memory"), True),
+    (MemoryError(), True),
+    (RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 GB"),
+     True),
+    (RuntimeError("shape mismatch"), False), (ValueError("out of memory"), False)])
+def test_what_counts_as_out_of_memory(exc: BaseException, expected: bool) -> None:
+    assert is_out_of_memory(exc) is expected
+
+
+def test_a_case_that_does_not_fit_is_an_oom_row_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    config = SweepConfig(suites=("oom",), sizes=("tiny",), backends=("cpu-eager",),
+                         phases=("infer",), scenarios=("throughput",), batch_sizes=(4, 128),
+                         suite_files=(str(OOM_SUITE),), quick=True, threads=1)
+    run_dir = start_run(config, tmp_path / "results", "oom")
+    rows = {row["batch_size"]: row for row in run_sweep(run_dir, config, progress=False)}
+    assert rows[4]["status"] == "ok"
+    assert rows[128]["status"] == "oom"
+    assert rows[128]["reason"].startswith("out of memory at batch size 128 (")
+    assert "GiB available of" in rows[128]["reason"]

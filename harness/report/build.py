@@ -87,6 +87,7 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
     results = runs.results
     summary = tables.summary_table(results)
     latency = tables.latency_table(results, runs.samples)
+    sweeps = tables.batch_sweep_table(results, runs.samples)
     speedup = tables.speedup_table(results, baseline)
     memory = tables.memory_table(results)
     accuracy = tables.accuracy_table(results)
@@ -96,7 +97,8 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
     environment = tables.environment_table(runs.manifests)
     csvs = {"summary.csv": summary, "latency.csv": latency, "speedup.csv": speedup,
             "memory.csv": memory, "accuracy.csv": accuracy, "cold_start.csv": cold,
-            "tradeoff.csv": tradeoff, "failures.csv": failures, "environment.csv": environment}
+            "tradeoff.csv": tradeoff, "failures.csv": failures, "environment.csv": environment,
+            "batch_sweep.csv": sweeps}
     sections = [Section(
         "summary", "Summary: fastest backend per model",
         "Each row is one model at one size, each column a backend. The number is throughput in "
@@ -178,6 +180,18 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
                 (Table(environment, "environment per run", highlight="differs"),),
                 ("environment.csv",)),
     ]
+    if not sweeps.empty:  # a section only where a run swept batch sizes
+        sections.insert([s.id for s in sections].index("throughput") + 1, Section(
+            "batch-sweep", "Batch sweep",
+            "Each line is one case swept over batch sizes (doubling from 1): throughput on the "
+            "left, the latency of one synchronised step on the right, both against batch size "
+            "on log axes. The star marks the knee, where doubling stopped raising throughput by "
+            "10%: beyond it a larger batch buys latency, not throughput. A cross marks the "
+            "largest batch that fits in device memory (CUDA), found by doubling single steps "
+            "until one ran out of memory, then bisecting. Each point is the median over the "
+            "processes that reached it.",
+            figures.batch_sweep_figure(sweeps), (Table(sweeps, "every point", collapsed=True),),
+            ("batch_sweep.csv",)))
     return sections, csvs
 
 

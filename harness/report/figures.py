@@ -202,6 +202,51 @@ def throughput_figure(summary: pd.DataFrame) -> go.Figure:
     return finish(fig, title, 460, trace_groups, _labels(found))
 
 
+def batch_sweep_figure(sweeps: pd.DataFrame) -> go.Figure:
+    """Throughput and p50 latency against batch size, one line per swept case, the knee and
+    the largest batch that fits marked.
+
+    Both axes are logarithmic: batches double, and throughput and latency span decades. The
+    knee (a star) is where doubling stopped buying 10% more throughput; the largest batch (a
+    cross on the throughput axis at the curve's last value) is where memory ran out, on CUDA.
+    """
+    title = "Batch sweep: throughput and latency against batch size"
+    if sweeps.empty:
+        return no_data(title, "no finished batch sweep (archbench run --scenario batch-sweep)")
+    table = escape_text_columns(sweeps)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "throughput (samples/s)", "p50 latency of one step (ms)"))
+    multi_run = table["run_id"].nunique() > 1
+    for (run_id, case_id), curve in table.groupby(["run_id", "case_id"], sort=False):
+        first = curve.iloc[0]
+        name = (f"{first['suite']} · {first['size']} · {first['backend']} · {first['phase']}"
+                + (f" · {run_id}" if multi_run else ""))
+        color = backend_color(str(first["backend"]))
+        hover = [f"<b>{name}</b><br>batch {int(r.batch)}: {fmt_num(r.throughput_sps, ',.0f')} "
+                 f"samples/s, step {fmt_num(r.step_ms)} ms, p50 {fmt_num(r.p50_ms)} ms "
+                 f"({int(r.processes)} processes)" for r in curve.itertuples()]
+        for column, y in ((1, curve["throughput_sps"]), (2, curve["p50_ms"])):
+            fig.add_trace(go.Scatter(
+                x=curve["batch"], y=y, mode="lines+markers", name=name, legendgroup=case_id,
+                showlegend=column == 1, line={"color": color}, customdata=hover,
+                hovertemplate="%{customdata}" + _NO_HOVER_NAME), row=1, col=column)
+        knee = curve[curve["batch"] == first["knee_batch"]]
+        fig.add_trace(go.Scatter(
+            x=knee["batch"], y=knee["throughput_sps"], mode="markers", legendgroup=case_id,
+            showlegend=False, marker={"symbol": "star", "size": 16, "color": color},
+            hovertemplate=f"knee of {name}: batch %{{x}}" + _NO_HOVER_NAME), row=1, col=1)
+        if not pd.isna(first["max_batch"]):
+            fig.add_trace(go.Scatter(
+                x=[first["max_batch"]], y=[curve["throughput_sps"].iloc[-1]], mode="markers",
+                legendgroup=case_id, showlegend=False,
+                marker={"symbol": "x", "size": 14, "color": color},
+                hovertemplate=f"largest batch that fits, {name}: %{{x}}" + _NO_HOVER_NAME),
+                row=1, col=1)
+    fig.update_xaxes(type="log", title_text="batch size (log scale)")
+    fig.update_yaxes(type="log")
+    return finish(fig, title, 460, clearance=_SUBPLOT_TITLE_PX)
+
+
 def latency_figure(latency: pd.DataFrame) -> go.Figure:
     """Distribution of the timed iterations of every finished case, one box each, with n."""
     title = "Latency distribution per iteration (box: quartiles, whiskers: 1.5 IQR)"

@@ -139,6 +139,29 @@ def cold_start_table(results: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def batch_sweep_table(results: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """One row per batch size of every finished batch sweep: the curve across processes.
+
+    Each process measured its own curve (`sweep_batch`, `sweep_ms`, `sweep_p50_ms` samples);
+    a point here is the median over the processes that reached that batch, with how many did.
+    The case's knee and largest batch come along so the figure can mark them.
+    """
+    columns = [*CASE_COLUMNS, "batch", "step_ms", "p50_ms", "throughput_sps", "processes",
+               "knee_batch", "max_batch"]
+    curves = samples[samples["metric"].isin(("sweep_batch", "sweep_ms", "sweep_p50_ms"))]
+    if curves.empty:
+        return pd.DataFrame(columns=columns)
+    wide = curves.pivot_table(index=["run_id", "case_id", "process", "idx"], columns="metric",
+                              values="value").reset_index()
+    points = wide.groupby(["run_id", "case_id", "sweep_batch"]).agg(
+        step_ms=("sweep_ms", "median"), p50_ms=("sweep_p50_ms", "median"),
+        processes=("process", "nunique")).reset_index().rename(columns={"sweep_batch": "batch"})
+    points["throughput_sps"] = points["batch"] / (points["step_ms"] / 1e3)
+    cases = _ok(results)[[*CASE_COLUMNS, "knee_batch", "max_batch"]]
+    table = cases.merge(points, on=["run_id", "case_id"], how="inner")
+    return table[columns].sort_values([*CASE_COLUMNS, "batch"]).reset_index(drop=True)
+
+
 def failures_table(results: pd.DataFrame) -> pd.DataFrame:
     """Every case that did not finish, with the reason the run recorded."""
     failed = results[results["status"] != "ok"]

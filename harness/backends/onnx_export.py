@@ -160,9 +160,27 @@ def _derive(variant: str, source: Path, path: Path) -> None:
             onnx.save(half, path)
         else:
             settings = Int8Settings.for_this_cpu()
-            quantize_dynamic(source, path, weight_type=QuantType.QInt8,
+            quantize_dynamic(_without_initializer_shapes(onnx.load(source)), path,
+                             weight_type=QuantType.QInt8,
                              per_channel=settings.per_channel,
                              reduce_range=settings.reduce_range)
+
+
+def _without_initializer_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """The model without `value_info` entries for its initializers (weights).
+
+    torch 2.11's exporter records the shape of every weight in `value_info`, and writes Linear
+    as Gemm. onnxruntime 1.30's dynamic quantizer turns each Gemm into a MatMul with the weight
+    transposed in place, then re-infers shapes; the stale entry contradicts the transposed
+    weight and quantisation fails ("Inferred shape and existing shape differ in dimension 0:
+    (64) vs (16)", every int8 case on the first lent H100). A weight's shape is its
+    initializer's, so the entry says nothing that is lost; onnxruntime 1.32 copes either way.
+    """
+    weights = {init.name for init in proto.graph.initializer}
+    kept = [info for info in proto.graph.value_info if info.name not in weights]
+    del proto.graph.value_info[:]
+    proto.graph.value_info.extend(kept)
+    return proto
 
 
 #: Ops through which a dynamically quantised graph computes in integers.

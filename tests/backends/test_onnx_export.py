@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
 
-from harness.backends.onnx_export import OPSET, cache_path, onnx_file
+from onnx import helper, numpy_helper
+
+from harness.backends.onnx_export import OPSET, _derive, cache_path, onnx_file
 from suites.registry import BUILTIN
 
 
@@ -84,3 +87,28 @@ def test_cache_key_separates_variants_and_rejects_unknown_ones(tmp_path: Path) -
     assert len(paths) == 3
     with pytest.raises(ValueError, match="valid variants"):
         cache_path(tmp_path, "m", "bf16")
+
+
+def test_int8_quantises_a_gemm_whose_weight_shape_is_recorded(tmp_path: Path) -> None:
+    """torch 2.11 exports Linear as Gemm and records each weight's shape in value_info;
+    onnxruntime 1.30's quantizer transposed the weight and then failed on the stale shape
+    (every int8 case on the first lent H100). Fails there without the fix; 1.32 copes."""
+    weight = np.random.default_rng(0).standard_normal((16, 64)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)], "linear",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["batch", 16])],
+        [numpy_helper.from_array(weight, "w"),
+         numpy_helper.from_array(np.zeros(16, np.float32), "b")],
+        value_info=[helper.make_tensor_value_info("w", onnx.TensorProto.FLOAT, [16, 64])])
+    source = tmp_path / "linear.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                                 ir_version=10), source)  # as torch writes it
+    _derive("int8", source, tmp_path / "linear.int8.onnx")
+
+    x = np.random.default_rng(1).standard_normal((8, 64)).astype(np.float32)
+    session = ort.InferenceSession(tmp_path / "linear.int8.onnx",
+                                   providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": x})
+    assert _quantized(onnx.load(tmp_path / "linear.int8.onnx"))
+    assert np.abs(y - x @ weight.T).max() < 0.05 * np.abs(x @ weight.T).max()

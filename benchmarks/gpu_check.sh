@@ -3,17 +3,22 @@
 #
 # For a machine with an NVIDIA GPU and a CUDA build of torch in `python3` (the lent H100/H200
 # machines: torch 2.11 + CUDA, no network, onnxruntime without a CUDA provider). Packages
-# missing there travel as wheels in .whl/ (plotly, onnxconverter-common); they are installed
-# into /tmp/site, and archbench runs from this checkout through PYTHONPATH.
+# missing there travel as wheels in .whl/ (plotly, onnxconverter-common, pytest-xdist, execnet,
+# pytest-timeout); they are installed into /tmp/site, and archbench runs from this checkout
+# through PYTHONPATH.
 #
-# In order, each step within what is left of CHECK_BUDGET_S (default 470 s):
-#   1. the backend and scenario tests, and every cuda-marked test, with the GPU visible;
-#   2. a sweep of every CUDA backend and scenario at small and xl, train and infer;
-#   3. a batch sweep of transformer/xl on cuda-eager and cuda-amp-bf16 (knee, largest batch);
-#   4. the fidelity of CUDA timing against CUDA events and torch.utils.benchmark.Timer.
-# A step cut short keeps what it finished (the sweeps persist every process). Knobs for a
-# shorter lease: SUITES, SIZES, BACKENDS, PROCESSES, and *_BUDGET_S per step.
-# Writes under $OUT (default ./gpu-check-out): logs, tables, and one tarball with both runs
+# A lease is 15 minutes, starts included, so the steps run in order of what has been verified
+# least, each within its own budget and what is left of CHECK_BUDGET_S (default 470 s):
+#   1. the backend, scenario and profiling tests and every cuda-marked test, on 8 workers;
+#   2. a batch sweep of transformer/xl on cuda-eager and cuda-amp-bf16 (knee, largest batch);
+#   3. a profiled run of transformer/small on cuda-eager and cuda-compile (kernel vs CPU time);
+#   4. the fidelity of CUDA timing against CUDA events and torch.utils.benchmark.Timer;
+#   5. a sweep of every CUDA backend and scenario at small, with the rest of the budget.
+# The first lease ran the sweep first: it took 220 s for 11 cases (a compiled case starts in
+# 13-22 s, max-autotune training compiles for 54 s), and nothing after it ran.
+# A step cut short keeps what it finished (the sweeps persist every process). Knobs:
+# SUITES, SIZES, BACKENDS, PROCESSES, and *_BUDGET_S per step.
+# Writes under $OUT (default ./gpu-check-out): logs, tables, and one tarball with the runs
 # and their HTML reports.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,42 +45,49 @@ torch.version.cuda, torch.cuda.get_device_name(), '| ort', o.__version__,
 o.get_available_providers())" | tee -a "$OUT/gpu.txt"
 
 SUITES=${SUITES:-cnn rnn transformer}
-SIZES=${SIZES:-small xl}
-BACKENDS=${BACKENDS:-cuda-eager cuda-compile cuda-compile-cudagraphs cuda-compile-max-autotune \
-cuda-amp-bf16 cuda-amp-fp16 ort-cuda ort-cuda-fp16}
+SIZES=${SIZES:-small}
+BACKENDS=${BACKENDS:-cuda-eager cuda-amp-bf16 cuda-amp-fp16 cuda-compile cuda-compile-cudagraphs \
+ort-cuda ort-cuda-fp16 cuda-compile-max-autotune}
 PROCESSES=${PROCESSES:-2}
 RESULTS="--results $OUT/results"
 ARCHBENCH="$PY -m harness.cli"
+RUNS=(gpu-batch-sweep gpu-profile gpu-check)
 
-# 1. Tests with the GPU visible. pytest-timeout, where installed, ends a hung test, so the step
-#    ends with a report. The export and int8 tests go first, on their own, with full
-#    tracebacks: on the first lent H100 (torch 2.11, onnxruntime 1.30) every int8 test failed,
-#    and twice the step's time ran out before pytest printed why.
-per_test=$($PY -c "import pytest_timeout" 2>/dev/null && echo --timeout=60)
-timeout "$(budget 40)" $PY -m pytest -q -p no:cacheprovider -x --tb=long $per_test \
-  tests/backends/test_onnx_export.py 2>&1 | tee "$OUT/pytest-export.log" | tail -40
-timeout "$(budget "${TEST_BUDGET_S:-90}")" $PY -m pytest -q -p no:cacheprovider -rfE \
-  --tb=short $per_test --ignore=tests/report/test_report_browser.py \
-  tests/backends tests/scenarios tests/test_cases.py 2>&1 | tee "$OUT/pytest.log" | tail -30
+# 1. Tests with the GPU visible, on 8 workers where pytest-xdist is there (the first leases ran
+#    them on one and ran out of time before pytest printed why any failed). pytest-timeout ends
+#    a hung test, so the step ends with its summary.
+workers=$($PY -c "import xdist" 2>/dev/null && echo "-n 8")
+per_test=$($PY -c "import pytest_timeout" 2>/dev/null && echo --timeout=90)
+timeout "$(budget "${TEST_BUDGET_S:-110}")" $PY -m pytest -q -p no:cacheprovider -rfE \
+  --tb=short $workers $per_test --ignore=tests/report/test_report_browser.py \
+  tests/backends tests/scenarios $(ls -d tests/profiling 2>/dev/null) tests/test_cases.py \
+  2>&1 | tee "$OUT/pytest.log" | tail -40
 
-# 2. Every CUDA backend and scenario: latency and throughput for inference, throughput for
-#    training (the default plan), quick budgets, $PROCESSES processes a case.
-timeout "$(budget "${SWEEP_BUDGET_S:-220}")" $ARCHBENCH run $RESULTS --run-id gpu-check \
-  --quick --processes "$PROCESSES" --no-progress --suite $SUITES --size $SIZES \
-  --backend $BACKENDS > "$OUT/sweep.log" 2>&1
-$ARCHBENCH show gpu-check $RESULTS 2>&1 | tee "$OUT/table.txt" | tail -40
-
-# 3. The batch sweep of the largest transformer: to the knee, then the largest batch that fits.
+# 2. The batch sweep of the largest transformer: to the knee, then the largest batch that fits.
 timeout "$(budget "${BATCH_BUDGET_S:-90}")" $ARCHBENCH run $RESULTS --run-id gpu-batch-sweep \
-  --quick --no-progress --suite transformer --size xl --backend cuda-eager cuda-amp-bf16 \
-  --phase infer --scenario batch-sweep > "$OUT/batch-sweep.log" 2>&1
-$ARCHBENCH show gpu-batch-sweep $RESULTS 2>&1 | tee "$OUT/batch-sweep.txt" | tail -8
+  --quick --processes 1 --no-progress --suite transformer --size xl \
+  --backend cuda-eager cuda-amp-bf16 --phase infer --scenario batch-sweep \
+  > "$OUT/batch-sweep.log" 2>&1
+
+# 3. A profiled window after the timed one: kernel time apart from dispatch time, and traces.
+timeout "$(budget "${PROFILE_BUDGET_S:-70}")" $ARCHBENCH run $RESULTS --run-id gpu-profile \
+  --profile --quick --processes 1 --no-progress --suite transformer --size small \
+  --backend cuda-eager cuda-compile --phase infer train > "$OUT/profile.log" 2>&1
+$ARCHBENCH ops gpu-profile $RESULTS --top 8 2>&1 | tee "$OUT/ops.txt" | tail -40
 
 # 4. Fidelity of the CUDA timing against CUDA events and Timer (same process, same model).
-timeout "$(budget "${FIDELITY_BUDGET_S:-60}")" $PY benchmarks/fidelity.py \
+timeout "$(budget "${FIDELITY_BUDGET_S:-50}")" $PY benchmarks/fidelity.py \
   --backend cuda-eager --rounds 3 2>&1 | tee "$OUT/fidelity.txt"
 
-for run in gpu-check gpu-batch-sweep; do
+# 5. Every CUDA backend and scenario (latency and throughput for inference, throughput for
+#    training: the default plan), quick budgets, $PROCESSES processes a case, with what is left.
+timeout "$(budget "${SWEEP_BUDGET_S:-600}")" $ARCHBENCH run $RESULTS --run-id gpu-check \
+  --quick --processes "$PROCESSES" --no-progress --suite $SUITES --size $SIZES \
+  --backend $BACKENDS > "$OUT/sweep.log" 2>&1
+
+for run in "${RUNS[@]}"; do
+  $ARCHBENCH show "$run" $RESULTS > "$OUT/table-$run.txt" 2>&1
+  tail -12 "$OUT/table-$run.txt"
   $ARCHBENCH report "$run" $RESULTS --out "$OUT/report-$run" >/dev/null 2>&1
 done
 # the caches (trained xl weights, exports, compiled kernels) would not fit the way back

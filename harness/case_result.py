@@ -52,6 +52,7 @@ class ProcessResult:
     wall_s: float = math.nan
     row: dict[str, Any] = field(default_factory=dict)
     samples: dict[str, list[float]] = field(default_factory=dict)
+    ops: list[dict[str, Any]] = field(default_factory=list)  # the op table of a profile
 
     @property
     def ok(self) -> bool:
@@ -115,10 +116,16 @@ class CaseResult:
             else f"process {failed.process + 1} of {self.planned}: {failed.reason}")
         return row
 
+    def ops(self) -> list[dict[str, Any]]:
+        """The op table of the case: its profiled (first) process's, if any."""
+        return next((p.ops for p in self.processes if p.ops), [])
+
     def to_json(self) -> dict[str, Any]:
-        """The case file's content: the derived row, samples per process, and every process."""
-        return {"row": self.row(), "samples": self.samples(), "planned": self.planned,
-                "processes": [{k: v for k, v in asdict(p).items() if k != "samples"}
+        """The case file's content: the derived row, samples per process, the op table, and
+        every process."""
+        return {"row": self.row(), "samples": self.samples(), "ops": self.ops(),
+                "planned": self.planned,
+                "processes": [{k: v for k, v in asdict(p).items() if k not in ("samples", "ops")}
                               for p in self.processes]}
 
     @classmethod
@@ -138,7 +145,8 @@ class CaseResult:
             processes.append(ProcessResult(
                 index, entry["status"], entry.get("reason", ""), entry.get("wall_s", math.nan),
                 dict(entry.get("row", {})),
-                {m: list(v[index]) for m, v in samples.items() if index < len(v)}))
+                {m: list(v[index]) for m, v in samples.items() if index < len(v)},
+                list(record.get("ops", [])) if index == 0 else []))
         return cls(identity, int(record.get("planned", len(processes))), processes)
 
 

@@ -71,6 +71,7 @@ class SweepConfig:
     threads: int = 0  # 0: every CPU available to the process
     timeout_s: float = DEFAULT_TIMEOUT_S
     processes: int = 0  # 0: DEFAULT_PROCESSES, or 1 with `quick` (a smoke test)
+    profile: bool = False  # profile each case after its timed region (harness/profiling/)
 
     def __post_init__(self) -> None:
         if not isinstance(self.threads, int) or self.threads < 0:

@@ -1,4 +1,4 @@
-"""`archbench` commands: list, run, ab, selftest, show, report, compare, import.
+"""`archbench` commands: list, run, ab, selftest, show, ops, trace, report, compare, import.
 
 Errors for people: any bad input (unknown suite, size, backend, malformed file) ends in one line
 on stderr naming the valid choices, exit status 2, and no traceback unless --debug. So does a
@@ -68,6 +68,9 @@ def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, help="seconds per process before it is killed")
     parser.add_argument("--threads", type=int, help="torch/ORT intra-op threads (default: all)")
     parser.add_argument("--seed", type=int, help="seed of weights, split and inputs (default 0)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile each case after its timed region: op table, trace, "
+                             "machine ceilings and %% of peak (docs/profiling.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -119,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = add("show", help="print a run's summary table")
     show.add_argument("run", metavar="RUN")
+
+    ops = add("ops", help="print the op table of a profiled run (archbench run --profile)")
+    ops.add_argument("run", metavar="RUN")
+    ops.add_argument("--case", metavar="ID", help="one case (default: every profiled case)")
+    ops.add_argument("--top", type=int, default=10, metavar="N",
+                     help="rows per case (default 10)")
+    ops.add_argument("--by", default="op", metavar="GROUPING",
+                     help="op (default) or category")
+
+    trace = add("trace", help="print where a profiled case's trace is and how to open it")
+    trace.add_argument("run", metavar="RUN")
+    trace.add_argument("case", metavar="CASE")
 
     report = add("report", help="write the HTML report of one or more runs")
     report.add_argument("runs", nargs="+", metavar="RUN")
@@ -199,7 +214,7 @@ def _sweep_config(args: argparse.Namespace) -> SweepConfig:
         "threads": args.threads, "seed": args.seed, "processes": args.processes,
         "suite_files": _resolved(args.suite_files),
     }.items() if value not in (None, ())}
-    return SweepConfig(quick=args.quick, **overrides)
+    return SweepConfig(quick=args.quick, profile=args.profile, **overrides)
 
 
 def _resolved(files: Sequence[str]) -> tuple[str, ...]:
@@ -213,7 +228,8 @@ def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = 
                "--batch-size": args.batch_sizes,
                "--suite-file": args.suite_files, "--quick": args.quick,
                "--threads": args.threads, "--seed": args.seed, "--timeout": args.timeout,
-               "--processes": args.processes, "--run-id": args.run_id, **(extra or {})}
+               "--processes": args.processes, "--run-id": args.run_id,
+               "--profile": args.profile, **(extra or {})}
     given = [flag for flag, value in ignored.items() if value not in (None, False, [])]
     if given:
         raise UsageError(f"--resume takes the run's own configuration; drop {', '.join(given)}")
@@ -333,6 +349,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ops(args: argparse.Namespace) -> int:
+    from harness.ops_view import ops_text
+    from harness.results import load_ops, load_results, resolve_run
+
+    run_dir = resolve_run(args.run, args.results)
+    print(ops_text(load_ops(run_dir), load_results(run_dir), args.case, args.top, args.by))
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from harness.ops_view import trace_text
+    from harness.results import load_results, resolve_run
+
+    run_dir = resolve_run(args.run, args.results)
+    print(trace_text(load_results(run_dir), str(run_dir), args.case))
+    return 0
+
+
 def _warn_contention(frame: pd.DataFrame) -> None:
     from harness.summary import contention_summary
 
@@ -375,8 +409,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "ab": cmd_ab, "selftest": cmd_selftest,
-            "show": cmd_show, "report": cmd_report, "compare": cmd_compare,
-            "import": cmd_import}
+            "show": cmd_show, "ops": cmd_ops, "trace": cmd_trace, "report": cmd_report,
+            "compare": cmd_compare, "import": cmd_import}
 
 
 def _show_warnings_once() -> Callable[..., None]:

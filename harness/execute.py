@@ -14,6 +14,7 @@ model facts (params, FLOPs)   yes         no
 fp64 parity reference         yes         no
 preparation, cold call        yes         yes (own cold-start facts are not kept)
 timing protocol, memory       yes         yes
+profile (``--profile``)       yes         no
 accuracy, parity              yes         no
 training budget               yes         no
 ============================  ==========  =========
@@ -27,7 +28,8 @@ Order of work within a process, and why:
    compilation: cold-start facts), makes a cold call and one more call (first steady
    latency), then times it by the scenario's protocol. The peak resident memory is read right
    after, so it covers preparation and the timed region, not the evaluation and training
-   budget that follow.
+   budget that follow. With `--profile`, the first process then profiles K more steps
+   (`harness.profiling`): after the timing and the memory reading, so that neither sees it.
 5. Accuracy and parity are measured after timing, on real held-out data, outside every timed
    region. For training, the weights are reset to their initial values after timing and the
    stated budget is trained through the same backend.
@@ -64,11 +66,14 @@ QUICK_TRAIN_STEPS = 30
 
 @dataclass
 class CaseOutput:
-    """What a process of a case hands back: row fields (a subset of the schema) and raw
-    samples (`iter_ms` always; `train_loss` from the first process of a train case)."""
+    """What a process of a case hands back: row fields (a subset of the schema), raw
+    samples (`iter_ms` always; `train_loss` from the first process of a train case) and,
+    from a profiled first process, the op table (`harness.schema.OPS_SCHEMA` rows without the
+    run and case ids; its trace is already written to the run folder)."""
 
     row: dict[str, Any] = field(default_factory=dict)
     samples: dict[str, list[float]] = field(default_factory=dict)
+    ops: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -86,6 +91,13 @@ class CaseRun:
     out: CaseOutput = field(default_factory=CaseOutput)
     baseline_mb: float = math.nan
     peak_was_reset: bool = False
+    run_dir: Path | None = None  # the run's folder, where a profile's trace goes
+
+    @property
+    def profiling(self) -> bool:
+        """`--profile`, in the case's first process (the profile is of the case, not of each
+        process)."""
+        return self.config.profile and self.first
 
     def record_peak(self) -> None:
         """Called right after the timed region: preparation and timing, not evaluation."""
@@ -107,8 +119,10 @@ def configure_threads(config: SweepConfig) -> int:
     return threads
 
 
-def run_case(case: Case, config: SweepConfig, cache_dir: Path, process: int = 0) -> CaseOutput:
-    """Run process `process` (0-based) of `case`; see the module docstring for what it does."""
+def run_case(case: Case, config: SweepConfig, cache_dir: Path, process: int = 0,
+             run_dir: Path | None = None) -> CaseOutput:
+    """Run process `process` (0-based) of `case`; see the module docstring for what it does.
+    `run_dir` is where a profiled case writes its trace."""
     threads = configure_threads(config)
     suite = get_suite(case.suite, config.suite_files)
     backend = get_backend(case.backend)
@@ -117,7 +131,7 @@ def run_case(case: Case, config: SweepConfig, cache_dir: Path, process: int = 0)
     key = model_key(suite, case.size, steps, config.seed, data)
     run = CaseRun(case, config, suite, backend, data, CaseContext(cache_dir, threads, key,
                                                                    config.seed),
-                  steps, first=process == 0)
+                  steps, first=process == 0, run_dir=run_dir)
     row = run.out.row
     row.update(collect_environment())
     row.update(backend.settings())

@@ -8,8 +8,10 @@ A run is a folder::
                             the case ends, so a killed sweep keeps what it finished)
         results.parquet     one row per case, derived from cases/
         samples.parquet     the raw samples, long format: case_id, metric, idx, value
+        ops.parquet         the op table of profiled cases: one row per (case, op)
+        traces/<case>.trace.json.gz   a profiled case's trace (`harness.profiling`)
 
-The case files are the durable record; the two tables are derived from them, never the other
+The case files are the durable record; the tables are derived from them, never the other
 way round, and each table says which state of cases/ it was derived from: its parquet metadata
 holds a digest of every case file's name, size and modification time (ns). A load compares that
 digest with cases/ as it is now and rebuilds both tables on any difference: a case added,
@@ -41,13 +43,14 @@ import pyarrow.parquet as pq
 
 from harness.case_result import CaseResult
 from harness.errors import UsageError
-from harness.schema import SCHEMA, samples_frame, to_frame
+from harness.schema import OPS_SCHEMA, SCHEMA, ops_frame, samples_frame, to_frame
 from harness.storage import write_atomic, write_json_atomic
 
 MANIFEST = "manifest.json"
 CASES_DIR = "cases"
 TABLE = "results.parquet"
 SAMPLES = "samples.parquet"
+OPS = "ops.parquet"
 #: Parquet metadata key of a derived table: the digest of the case files it was built from,
 #: and which of them could not be read.
 DERIVED_FROM = b"archbench.derived_from"
@@ -112,9 +115,11 @@ def _read_case(path: Path) -> dict[str, Any] | None:
             and isinstance(record.get("samples"), dict)):
         return None
     row, samples = record["row"], record["samples"]
-    processes = record.get("processes", [])
+    processes, ops = record.get("processes", []), record.get("ops", [])
     return record if (row.get("case_id") == path.stem and set(row) <= set(SCHEMA)
                       and all(_sample_lists(values) for values in samples.values())
+                      and isinstance(ops, list)
+                      and all(isinstance(op, dict) and set(op) <= set(OPS_SCHEMA) for op in ops)
                       and isinstance(processes, list)
                       and all(_process_entry(entry) for entry in processes)) else None
 
@@ -145,7 +150,8 @@ def _sample_records(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def rebuild_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
-    """Regenerate results.parquet and samples.parquet from the case files; return both."""
+    """Regenerate results.parquet, samples.parquet and ops.parquet from the case files;
+    return all three."""
     digest = _case_files_digest(run_dir)  # before reading: a case written meanwhile -> stale
     cases = read_cases(run_dir)
     _warn_unreadable(run_dir, cases.unreadable)
@@ -153,6 +159,8 @@ def rebuild_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
         TABLE: to_frame(record["row"] for record in cases.records),
         SAMPLES: samples_frame(sample for record in cases.records
                                for sample in _sample_records(record)),
+        OPS: ops_frame({"run_id": record["row"]["run_id"], "case_id": record["row"]["case_id"],
+                        **op} for record in cases.records for op in record.get("ops", [])),
     }
     derived_from = json.dumps({"case_files": digest, "unreadable": cases.unreadable}).encode()
     for name, frame in tables.items():
@@ -232,6 +240,17 @@ def load_results(path: str | Path, results_dir: str | Path = "results") -> pd.Da
 def load_samples(path: str | Path, results_dir: str | Path = "results") -> pd.DataFrame:
     """The raw samples of a run (long format, see `samples_frame`)."""
     return _load_table(path, results_dir, SAMPLES, samples_frame)
+
+
+def load_ops(path: str | Path, results_dir: str | Path = "results") -> pd.DataFrame:
+    """The op table of a run (one row per profiled case and op, schema `OPS_SCHEMA`; empty
+    for a run without `--profile`). A run with no case files and no op table (written by
+    another tool, or imported) has none to derive: rebuilding would replace its other tables
+    with empty ones."""
+    run_dir = resolve_run(path, results_dir)
+    if not (run_dir / OPS).exists() and not (run_dir / CASES_DIR).is_dir():
+        return ops_frame([])
+    return _load_table(run_dir, results_dir, OPS, ops_frame)
 
 
 def _load_table(path: str | Path, results_dir: str | Path, name: str,

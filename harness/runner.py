@@ -33,6 +33,7 @@ from harness.case_result import CaseResult, ProcessResult
 from harness.cases import Case, PlannedCase, SweepConfig, expand
 from harness.environment import PROJECT_ROOT, collect_environment, cpu_count
 from harness.errors import UsageError
+from harness.profiling.roofline import ceiling_columns, efficiency_columns
 from harness.results import (
     MANIFEST,
     case_path,
@@ -41,7 +42,7 @@ from harness.results import (
     resolve_run,
     save_record,
 )
-from harness.schema import SCHEMA
+from harness.schema import OPS_SCHEMA, SCHEMA
 from harness.storage import write_json_atomic, writing
 
 LOGS_DIR = "logs"
@@ -71,8 +72,30 @@ def start_run(config: SweepConfig, results_dir: Path, run_id: str | None = None)
                                                config.timing_policy),
                                            "threads": config.threads or cpu_count(),
                                            "environment": collect_environment(),
+                                           **({"ceilings": measure_ceilings(config)}
+                                              if config.profile else {}),
                                            "started": _now()})
     return run_dir
+
+
+def measure_ceilings(config: SweepConfig) -> dict[str, Any]:
+    """The machine's ceilings for a profiled run, per device (`harness.profiling.ceilings`),
+    each measured in a fresh process with the cases' thread count; a device whose measurement
+    fails is left out with its reason, and its cases get no % of peak."""
+    from harness.backends.base import no_cuda_reason
+
+    threads = config.threads or cpu_count()
+    ceilings: dict[str, Any] = {}
+    for device in ("cpu",) + (("cuda",) if no_cuda_reason() is None else ()):
+        done = subprocess.run([sys.executable, "-m", "harness.profiling.ceilings", "--device",
+                               device, "--threads", str(threads)], capture_output=True,
+                              text=True, env=_worker_env(), timeout=120, check=False)
+        if done.returncode == 0:
+            ceilings[device] = json.loads(done.stdout)
+        else:
+            lines = done.stderr.strip().splitlines()
+            ceilings[f"{device}_error"] = lines[-1] if lines else f"exit {done.returncode}"
+    return ceilings
 
 
 def resume_config(run: str, results_dir: Path) -> tuple[Path, SweepConfig]:
@@ -99,6 +122,7 @@ class Sweep:
     python: str = sys.executable
     cases: list[tuple[PlannedCase, CaseResult]] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
+    ceilings: dict[str, Any] = field(default_factory=dict)  # a profiled run's (manifest)
 
     @classmethod
     def open(cls, run_dir: Path, config: SweepConfig, python: str = sys.executable) -> Sweep:
@@ -109,7 +133,8 @@ class Sweep:
             record = records.get(planned.case.case_id)
             cases.append((planned, CaseResult.from_json(record, identity) if record
                           else CaseResult(identity, config.processes)))
-        return cls(run_dir, config, python, cases, collect_environment())
+        return cls(run_dir, config, python, cases, collect_environment(),
+                   load_manifest(run_dir).get("ceilings", {}))
 
     def remaining(self) -> int:
         """Processes still to run (a skipped case counts as one: its row is still unwritten)."""
@@ -129,11 +154,14 @@ class Sweep:
                             ".log" if index == 0 else f".p{index}.log")
             result.processes.append(run_process(planned.case, self.config, index,
                                                 self.run_dir.parent / CACHE_DIR, log,
-                                                self.python))
+                                                self.python, run_dir=self.run_dir))
         # The case's own processes know their environment best (the ISA their libraries
         # dispatch to, the GPU they saw); the sweep's fills in for a case that never ran.
         row = {**self.environment, **result.row(), "run_id": self.run_dir.name,
                "timestamp": _now()}
+        if self.ceilings:
+            row.update(ceiling_columns(self.ceilings, row["device"], row["precision"]))
+            row.update(efficiency_columns(row))
         save_record(self.run_dir, {**result.to_json(), "row": row})
         return True
 
@@ -167,21 +195,24 @@ def _identity(case: Case, config: SweepConfig, run_id: str) -> dict[str, Any]:
 
 
 def run_process(case: Case, config: SweepConfig, process: int, cache_dir: Path,
-                log_path: Path, python: str = sys.executable) -> ProcessResult:
+                log_path: Path, python: str = sys.executable, *,
+                run_dir: Path | None = None) -> ProcessResult:
     """Process `process` of `case` in a fresh interpreter; never raises for the case's sake."""
-    result = run_isolated(case, config, cache_dir, log_path, process, python)
-    unknown = sorted(set(result["row"]) - set(SCHEMA))
+    result = run_isolated(case, config, cache_dir, log_path, process, python, run_dir=run_dir)
+    unknown = sorted(set(result["row"]).union(*map(set, result.get("ops", [])))
+                     - set(SCHEMA) - set(OPS_SCHEMA))
     if unknown:  # checked before anything is written: a bad file would break every later load
         result = {**_failure("error", f"the case returned columns not in the schema: "
                                       f"{', '.join(unknown)}"), "wall_s": result["wall_s"]}
     return ProcessResult(process, result["status"], result["reason"], result["wall_s"],
-                         result["row"], result["samples"])
+                         result["row"], result["samples"], result.get("ops", []))
 
 
 def run_isolated(case: Case, config: SweepConfig, cache_dir: Path, log_path: Path,
-                 process: int = 0, python: str = sys.executable) -> dict[str, Any]:
+                 process: int = 0, python: str = sys.executable, *,
+                 run_dir: Path | None = None) -> dict[str, Any]:
     """Run one process of a case in a fresh interpreter with a timeout; never raises for the
-    case's sake."""
+    case's sake. `run_dir` is where a profiled case writes its trace."""
     with writing(log_path):
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("w")
@@ -189,7 +220,7 @@ def run_isolated(case: Case, config: SweepConfig, cache_dir: Path, log_path: Pat
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_path.write_text(json.dumps({
             "case": case.__dict__, "config": config.to_dict(), "cache_dir": str(cache_dir),
-            "process": process,
+            "process": process, "run_dir": str(run_dir) if run_dir else None,
             "lifeline": {"parent_pid": os.getpid(), "fd": lifeline,
                          "deadline_s": config.timeout_s + WORKER_GRACE_S}}))
         start = time.perf_counter()

@@ -115,6 +115,28 @@ SCHEMA: dict[str, str] = {
     "parity_top1_agree": "fraction of that batch where the backend's top-1 equals the reference's",
     "parity_tol": "relative-error tolerance for this precision",
     "parity_ok": "parity_rel_err <= parity_tol",
+    # profile (`archbench run --profile`; harness/profiling/), after the timed region
+    "profile_steps": "steps in the profiled window (after its own warm-up)",
+    "profile_ms": "median wall time of one profiled step, device synchronised",
+    "profile_overhead": "profile_ms / median_ms: how much the profiler slowed a step (the "
+    "report flags above 1.25)",
+    "profile_coverage": "sum of the ops' self time per step / profile_ms: how much of the step "
+    "the op table explains (device time on CUDA; the report flags below 0.8)",
+    "profile_error": "why the profile failed (the timed result stands; empty when it worked)",
+    "trace_file": "the case's gzipped trace, relative to the run folder (opens in "
+    "ui.perfetto.dev)",
+    "trace_kb": "size of that trace file, KiB",
+    "step_flops": "FLOPs of one step at this batch (FlopCounterMode; training: forward and "
+    "backward)",
+    "step_bytes": "bytes of one step: parameters, input and every tensor written once (the "
+    "estimate of docs/profiling.md)",
+    "arithmetic_intensity": "step_flops / step_bytes, FLOPs per byte",
+    "achieved_flops": "step_flops / median step time, FLOP/s",
+    "pct_of_peak": "achieved_flops as % of ceiling_flops (MFU; NaN where the precision has no "
+    "measured ceiling)",
+    "ceiling_flops": "measured matmul peak of the case's precision on its device, FLOP/s",
+    "ceiling_bytes_s": "measured memory bandwidth of the case's device (copy), bytes/s",
+    "ceiling_note": "how the ceilings were measured (sizes, threads)",
     # settings that shape the numbers
     "torch_threads": "torch intra-op threads (set explicitly)",
     "torch_interop_threads": "torch inter-op threads (set explicitly)",
@@ -147,7 +169,8 @@ COLUMNS = list(SCHEMA)
 
 _INT_COLUMNS = {"batch_size", "params", "processes", "n", "block", "knee_batch", "max_batch",
                 "warmup_iters", "train_steps", "graph_breaks", "compiled_graphs", "recompiles",
-                "torch_threads", "torch_interop_threads", "ort_threads", "seed", "cpu_cores"}
+                "torch_threads", "torch_interop_threads", "ort_threads", "seed", "cpu_cores",
+                "profile_steps"}
 _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms", "mean_ms",
                   "std_ms", "min_ms", "max_ms",
                   "other_cpu_pct", "steal_pct", "load_avg_1m", "iqr_ms", "p90_ms", "p99_ms",
@@ -157,7 +180,10 @@ _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms
                   "compile_s", "export_s", "session_s", "onnx_file_mb", "peak_rss_mb",
                   "rss_increase_mb", "cuda_peak_allocated_mb", "cuda_peak_reserved_mb",
                   "device_mem_used_mb", "accuracy", "final_loss", "parity_max_abs_err",
-                  "parity_rel_err", "parity_top1_agree", "parity_tol", "wall_s"}
+                  "parity_rel_err", "parity_top1_agree", "parity_tol", "wall_s",
+                  "profile_ms", "profile_overhead", "profile_coverage", "trace_kb", "step_flops",
+                  "step_bytes", "arithmetic_intensity", "achieved_flops", "pct_of_peak",
+                  "ceiling_flops", "ceiling_bytes_s"}
 _BOOL_COLUMNS = {"noisy", "export_cached", "parity_ok", "cudnn_benchmark", "tf32_matmul",
                  "tf32_cudnn", "precision_emulated"}
 
@@ -204,3 +230,35 @@ def samples_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     frame["process"] = frame["process"].fillna(0)
     return frame.astype({"run_id": "string", "case_id": "string", "metric": "string",
                          "process": "int64", "idx": "int64", "value": "float64"})
+
+
+#: The op table (`ops.parquet`): one row per (case, op) of a profiled case
+#: (harness/profiling/op_table.py).
+OPS_SCHEMA: dict[str, str] = {
+    "run_id": "the sweep",
+    "case_id": "the case",
+    "op": "op, kernel or ONNX Runtime op type, as the profiler names it",
+    "category": "its category (harness/profiling/categories.py; 'other' when unmapped)",
+    "device": "where its self time was spent: cpu (ops, dispatch) or cuda (kernels)",
+    "provider": "ONNX Runtime execution provider (empty for torch)",
+    "calls_per_step": "calls per profiled step",
+    "self_ms": "self time per step, ms (nested ops' time excluded)",
+    "share": "self_ms / the profiled step time; a case's shares on its device sum to its "
+    "profile_coverage",
+    "input_shapes": "input shapes of its first call (torch; ORT: input types and shapes)",
+    "flops": "FLOPs per step where known (FlopCounterMode, given to the op holding the time)",
+    "achieved_flops": "flops / self time, FLOP/s",
+}
+_OPS_FLOAT = {"calls_per_step", "self_ms", "share", "flops", "achieved_flops"}
+
+
+def ops_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The typed op table from row dicts (every column, in order; unknown keys rejected)."""
+    records = list(records)
+    for record in records:
+        unknown = set(record) - set(OPS_SCHEMA)
+        if unknown:
+            raise ValueError(f"unknown op-table columns: {sorted(unknown)}")
+    frame = pd.DataFrame(records, columns=list(OPS_SCHEMA))
+    return frame.astype({column: "float64" if column in _OPS_FLOAT else "string"
+                         for column in OPS_SCHEMA})

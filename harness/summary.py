@@ -31,7 +31,8 @@ def _number(value: object, fmt: str) -> str:
 
 def summary_table(frame: pd.DataFrame, reason_width: int = 60) -> str:
     """One line per case: status, median with its interval and process count, throughput,
-    memory, accuracy, and why a case failed or why its number may be off."""
+    memory, accuracy, efficiency (% of peak, in a profiled run), and why a case failed or why
+    its number may be off."""
     if frame.empty:
         return "(no cases)"
     view = pd.DataFrame({
@@ -44,6 +45,8 @@ def summary_table(frame: pd.DataFrame, reason_width: int = 60) -> str:
         "peak MB": frame["peak_rss_mb"].map(lambda v: _number(v, ".0f")),
         "acc": frame["accuracy"].map(lambda v: _number(v, ".3f")),
         "parity": frame["parity_ok"].map(lambda v: "" if pd.isna(v) else ("ok" if v else "FAIL")),
+        **({"% peak": frame["pct_of_peak"].map(lambda v: _number(v, ".2g"))}
+           if frame["pct_of_peak"].notna().any() else {}),
         "reason / note": _reason_or_note(frame).map(
             lambda r: r if len(r) <= reason_width else r[:reason_width - 1] + "…"),
     })

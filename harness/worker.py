@@ -42,8 +42,11 @@ def main(spec_path: str, out_path: str) -> int:
     os.environ.setdefault(CACHE_ENV, spec["cache_dir"])  # where suites may cache their data
     try:
         from harness.execute import run_case
-        output = run_case(case, config, Path(spec["cache_dir"]), spec.get("process", 0))
-        result = {"status": "ok", "reason": "", "row": output.row, "samples": output.samples}
+        run_dir = Path(spec["run_dir"]) if spec.get("run_dir") else None
+        output = run_case(case, config, Path(spec["cache_dir"]), spec.get("process", 0),
+                          run_dir)
+        result = {"status": "ok", "reason": "", "row": output.row, "samples": output.samples,
+                  **({"ops": output.ops} if output.ops else {})}  # a profile's op table
     except BackendUnavailable as exc:
         result = {"status": "skipped", "reason": str(exc), "row": {}, "samples": {}}
     except OutOfMemory as exc:

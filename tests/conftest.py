@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -35,3 +37,16 @@ def write_suite_file(tmp_path: Path):
         path.write_text(source)
         return path
     return write
+
+
+@pytest.fixture(scope="session")
+def profiled_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real `archbench run --profile` of the tiny CNN through cpu-eager and ort-cpu (one
+    process each, --quick): the run folder, with its op table, traces and ceilings."""
+    results = tmp_path_factory.mktemp("profiled") / "results"
+    subprocess.run([sys.executable, "-m", "harness.cli", "run", "--profile", "--suite", "cnn",
+                    "--size", "tiny", "--backend", "cpu-eager", "ort-cpu", "--phase", "infer",
+                    "--scenario", "latency", "--quick", "--threads", "1", "--no-progress",
+                    "--run-id", "profiled", "--results", str(results)],
+                   check=True, capture_output=True, timeout=600)
+    return results / "profiled"

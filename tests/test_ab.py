@@ -24,7 +24,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, int]]:
     """Replace the worker: record (variant run, case, process); new is 30% slower."""
     recorded: list[tuple[str, str, int]] = []
 
-    def run_isolated(case, config, cache_dir, log_path, process=0, python=None):
+    def run_isolated(case, config, cache_dir, log_path, process=0, python=None, **_):
         variant = log_path.parent.parent.name.rsplit("-", 1)[1]
         recorded.append((variant, case.case_id, process))
         median = (1.3 if variant == "new" else 1.0) * (1 + 0.01 * process)

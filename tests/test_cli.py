@@ -156,7 +156,7 @@ def test_run_measures_inference_in_both_default_scenarios(
 
     ran: list[str] = []
 
-    def run_isolated(case, config, cache_dir, log_path, process=0, python=None):
+    def run_isolated(case, config, cache_dir, log_path, process=0, python=None, **_):
         ran.append(case.case_id)
         return {"status": "ok", "reason": "", "row": {"stop_reason": "converged"},
                 "samples": {"iter_ms": [1.0]}, "wall_s": 1.0}

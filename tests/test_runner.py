@@ -207,7 +207,7 @@ def test_a_case_id_that_would_leave_the_run_is_refused_before_the_case_runs(
     from harness.case_result import CaseResult
     from harness.cases import Case, PlannedCase
 
-    monkeypatch.setattr(runner, "run_isolated", lambda *args: pytest.fail("the case ran"))
+    monkeypatch.setattr(runner, "run_isolated", lambda *args, **_: pytest.fail("the case ran"))
     case = Case(suite, "tiny", "cpu-eager", "infer", 8)
     result = CaseResult({"case_id": case.case_id}, 1)
     sweep = runner.Sweep(tmp_path / "run", SweepConfig(), cases=[(PlannedCase(case), result)])
@@ -223,7 +223,7 @@ def test_a_row_with_columns_outside_the_schema_becomes_an_error_row(
     from harness import runner
     from harness.cases import Case
 
-    monkeypatch.setattr(runner, "run_isolated", lambda *args: {
+    monkeypatch.setattr(runner, "run_isolated", lambda *args, **_: {
         "status": "ok", "reason": "", "row": {"median_ms": 1.0, "made_up_column": 3},
         "samples": {"iter_ms": [1.0]}, "wall_s": 2.0})
     case = Case("cnn", "tiny", "cpu-eager", "infer", 8)
@@ -279,7 +279,7 @@ def fake_processes(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, int]]
     """Replace the worker: record (case id, process) and report one iteration per process."""
     from harness import runner
 
-    def run_isolated(case, config, cache_dir, log_path, process=0, python=None):
+    def run_isolated(case, config, cache_dir, log_path, process=0, python=None, **_):
         calls.append((case.case_id, process))
         if (case.case_id, process) == fail:
             return {"status": "crashed", "reason": "worker killed by SIGKILL", "row": {},

@@ -41,7 +41,7 @@ def run_worker(spec: Path, monkeypatch: pytest.MonkeyPatch, run_case) -> dict:
 
 
 def test_a_finished_case_is_ok_with_its_row(spec: Path, monkeypatch) -> None:
-    def run_case(case, config, cache_dir, process=0):
+    def run_case(case, config, cache_dir, process=0, run_dir=None):
         assert case.case_id == "cnn-tiny-cpu-eager-infer-throughput-bs4"  # the spec's scenario
         return harness.execute.CaseOutput(row={"median_ms": 1.0}, samples={"iter_ms": [1.0]})
 
@@ -51,7 +51,7 @@ def test_a_finished_case_is_ok_with_its_row(spec: Path, monkeypatch) -> None:
 
 
 def test_an_exception_is_an_error_with_reason_and_traceback(spec: Path, monkeypatch) -> None:
-    def run_case(case, config, cache_dir, process=0):
+    def run_case(case, config, cache_dir, process=0, run_dir=None):
         raise RuntimeError("out of memory\nwhile allocating 12 GB")
 
     result = run_worker(spec, monkeypatch, run_case)
@@ -62,7 +62,7 @@ def test_an_exception_is_an_error_with_reason_and_traceback(spec: Path, monkeypa
 
 
 def test_a_backend_found_unavailable_inside_the_case_is_skipped(spec: Path, monkeypatch) -> None:
-    def run_case(case, config, cache_dir, process=0):
+    def run_case(case, config, cache_dir, process=0, run_dir=None):
         raise BackendUnavailable("CUDAExecutionProvider failed to load")
 
     result = run_worker(spec, monkeypatch, run_case)

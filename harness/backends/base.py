@@ -16,12 +16,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from suites.base import Task
+
+if TYPE_CHECKING:
+    from harness.profiling.request import Profile, ProfileRequest
 
 PHASES = ("train", "infer")
 
@@ -48,7 +51,21 @@ class CaseContext:
     seed: int = 0
 
 
-class InferenceRunner(ABC):
+class Profiled:
+    """The profiling hook of a runner (`harness.profiling`): torch.profiler by default, which
+    serves every PyTorch backend; a runner of another engine overrides it."""
+
+    def sync(self) -> None:
+        """Wait for queued device work; a no-op on the CPU."""
+
+    def profile(self, step: Callable[[], object], request: ProfileRequest) -> Profile:
+        """Profile `request.steps` calls of the bound `step` after the timed region."""
+        from harness.profiling.torch_profile import profile_torch
+
+        return profile_torch(step, self.sync, request)
+
+
+class InferenceRunner(Profiled, ABC):
     """A model prepared for inference by a backend."""
 
     def __init__(self) -> None:
@@ -62,15 +79,12 @@ class InferenceRunner(ABC):
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for a CPU batch, returned as a float32 CPU tensor (for accuracy and parity)."""
 
-    def sync(self) -> None:
-        """Wait for queued device work; a no-op on the CPU."""
-
     def counters(self) -> dict[str, Any]:
         """Facts known only after running (graph breaks, recompiles)."""
         return {}
 
 
-class TrainRunner(ABC):
+class TrainRunner(Profiled, ABC):
     """A model, loss and optimizer prepared for training by a backend."""
 
     def __init__(self) -> None:
@@ -91,9 +105,6 @@ class TrainRunner(ABC):
     @abstractmethod
     def trained_module(self) -> nn.Module:
         """The underlying module, for evaluating the weights after the budget."""
-
-    def sync(self) -> None:
-        """Wait for queued device work; a no-op on the CPU."""
 
     def counters(self) -> dict[str, Any]:
         return {}

@@ -24,9 +24,12 @@ report CPU numbers under a GPU name, so it raises `BackendUnavailable` instead (
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime as ort
@@ -49,6 +52,9 @@ from harness.backends.onnx_export import (
     onnx_file,
     op_census,
 )
+
+if TYPE_CHECKING:
+    from harness.profiling.request import Profile, ProfileRequest
 
 DEVICE_ID = 0
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -81,8 +87,14 @@ class OrtBackend(Backend):
     def inference(self, model: nn.Module, ctx: CaseContext) -> InferenceRunner:
         return OrtInference(self, model, ctx)
 
-    def session_options(self, threads: int) -> ort.SessionOptions:
+    def session_options(self, threads: int, profile_prefix: str | None = None
+                        ) -> ort.SessionOptions:
+        """The options of every session; `profile_prefix` turns ORT's profiler on (for the
+        profiling session only: `harness.profiling.ort_profile`)."""
         options = ort.SessionOptions()
+        if profile_prefix is not None:
+            options.enable_profiling = True
+            options.profile_file_prefix = profile_prefix
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.intra_op_num_threads = threads
@@ -100,10 +112,11 @@ class OrtBackend(Backend):
                     "CPUExecutionProvider"]
         return [self.provider]
 
-    def open_session(self, path: Path, threads: int) -> ort.InferenceSession:
+    def open_session(self, path: Path, threads: int, profile_prefix: str | None = None
+                     ) -> ort.InferenceSession:
         """A session on this backend's provider, or `BackendUnavailable` if ORT fell back."""
-        session = ort.InferenceSession(str(path), sess_options=self.session_options(threads),
-                                       providers=self.providers())
+        session = ort.InferenceSession(str(path), sess_options=self.session_options(
+            threads, profile_prefix), providers=self.providers())
         active = session.get_providers()
         if active[0] != self.provider:
             raise BackendUnavailable(
@@ -120,6 +133,8 @@ class OrtInference(InferenceRunner):
         self.model = model
         self.ctx = ctx
         self.session: ort.InferenceSession | None = None
+        self.path: Path | None = None  # the ONNX file the session runs
+        self.bound: torch.Tensor | None = None  # the batch `bind` was given
         self.device_buffers: tuple[torch.Tensor, ...] = ()
 
     def _session(self, example: torch.Tensor) -> ort.InferenceSession:
@@ -130,6 +145,7 @@ class OrtInference(InferenceRunner):
             if self.backend.precision == "int8":
                 self._record_quantisation(file.path)
             start = time.perf_counter()
+            self.path = file.path
             self.session = self.backend.open_session(file.path, self.ctx.threads)
             self.facts.update(export_s=file.export_s, export_cached=file.cached,
                               session_s=time.perf_counter() - start,
@@ -147,7 +163,10 @@ class OrtInference(InferenceRunner):
                           quantization=Int8Settings.for_this_cpu().description)
 
     def bind(self, x: torch.Tensor) -> Callable[[], object]:
-        session = self._session(x)
+        self.bound = x
+        return self._step(self._session(x), x)
+
+    def _step(self, session: ort.InferenceSession, x: torch.Tensor) -> Callable[[], object]:
         if self.backend.device == "cuda":
             return self._bind_device(session, x)
         feeds = {INPUT_NAME: _host_array(x)}
@@ -171,6 +190,22 @@ class OrtInference(InferenceRunner):
         torch.cuda.synchronize()  # the copy ran on torch's stream; ORT reads on its own stream
         self.device_buffers = (x_device, logits)  # ORT holds raw pointers: keep the memory alive
         return lambda: session.run_with_iobinding(binding)
+
+    def profile(self, step: Callable[[], object], request: ProfileRequest) -> Profile:
+        """A second session of the same file with ORT's profiler on, bound to the same batch
+        (`harness.profiling.ort_profile`); the timed session's buffers are kept alive."""
+        from harness.profiling.ort_profile import profile_ort
+
+        if self.path is None or self.bound is None:
+            raise RuntimeError("profile() before bind(): there is no session to profile")
+        prefix = str(Path(tempfile.gettempdir()) / f"archbench-ort-{os.getpid()}")
+        session = self.backend.open_session(self.path, self.ctx.threads, prefix)
+        timed_buffers = self.device_buffers
+        try:
+            return profile_ort(self._step(session, self.bound), self.sync,
+                               session.end_profiling, request)
+        finally:
+            self.device_buffers = timed_buffers
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Through `session.run` on host arrays on every provider: host copies are fine here."""

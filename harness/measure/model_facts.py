@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -27,11 +29,19 @@ def flops_per_sample(model: nn.Module, one_sample: torch.Tensor) -> int:
     was_training = model.training
     model.eval()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # oneDNN's TF32 notice when toggling its flags
-            with torch.backends.mkldnn.flags(enabled=False), torch.enable_grad(), \
-                    sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-                model(one_sample)
+        with countable(), FlopCounterMode(display=False) as counter:
+            model(one_sample)
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())
+
+
+@contextlib.contextmanager
+def countable() -> Iterator[None]:
+    """The unfused paths `flops_per_sample` counts on (see there): oneDNN off, autograd on,
+    SDPA's math backend."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # oneDNN's TF32 notice when toggling its flags
+        with torch.backends.mkldnn.flags(enabled=False), torch.enable_grad(), \
+                sdpa_kernel(SDPBackend.MATH):
+            yield

@@ -2,7 +2,8 @@
 
 `timed_run` is the one place a step is timed: cold call, first steady call, the timing
 protocol (`harness.measure.timing.time_loop`) with the machine's other activity read over the
-timed region, then peak memory and the runner's own facts. A scenario chooses the block size
+timed region, then peak memory and the runner's own facts, and last, with `--profile`, the
+profiled window (`harness.profiling.case_profile`). A scenario chooses the block size
 (1: latency; more: pipelined throughput) and the batch sizes; nothing else differs.
 """
 
@@ -134,4 +135,8 @@ def timed_run(run: CaseRun, binding: Binding, batch_size: int, block: int | Bloc
     row["contention_note"] = contention_note(monitor.result, stats.noisy, stats.rel_iqr)
     row.update(binding.runner.facts)
     row.update(binding.runner.counters())
+    if run.profiling:  # after the timing and the memory readings: neither sees the profiler
+        from harness.profiling.case_profile import profile_case
+
+        profile_case(run, binding, step, batch_size)
     return timing

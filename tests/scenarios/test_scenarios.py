@@ -120,10 +120,11 @@ def _latency_throughput_ratios() -> list[float]:
 
 
 def fake_run(policy: TimingPolicy, batch_size: int) -> SimpleNamespace:
-    """What a scenario reads of a `CaseRun`: the case, the policy, the output, record_peak."""
+    """What a scenario reads of a `CaseRun`: the case, the policy, the output, record_peak,
+    whether to profile."""
     return SimpleNamespace(out=CaseOutput(), case=SimpleNamespace(batch_size=batch_size),
                            config=SimpleNamespace(timing_policy=policy),
-                           record_peak=lambda: None)
+                           record_peak=lambda: None, profiling=False)
 
 
 class SweepRunner:

@@ -1,0 +1,59 @@
+"""One case's profile: called at the end of the timed run, after the timing and the
+peak-memory reading, in the case's first process only (`harness.scenarios.base.timed_run`).
+
+It counts the step's FLOPs and bytes (`step_cost`), asks the runner for a profile of K steps
+(`InferenceRunner.profile` / `TrainRunner.profile`), and writes the op table and the honesty
+columns: `profile_overhead` (profiled step / the unprofiled median of this process) and
+`profile_coverage` (the ops' self time / the profiled step). A profile that fails, for
+whatever reason, leaves the timed result as it was and says why in `profile_error`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import one_line
+from harness.profiling.op_table import coverage, op_rows
+from harness.profiling.request import ProfileRequest
+from harness.profiling.step_cost import step_cost
+
+if TYPE_CHECKING:
+    from harness.execute import CaseRun
+    from harness.scenarios.base import Binding
+
+#: K, the profiled steps: enough for a median and every op of a step, few enough that a
+#: trace stays small (docs/profiling.md lists sizes).
+PROFILE_STEPS = 5
+TRACES_DIR = "traces"
+
+
+def trace_name(case_id: str) -> str:
+    """The trace file of a case, relative to its run folder."""
+    return f"{TRACES_DIR}/{case_id}.trace.json.gz"
+
+
+def profile_case(run: CaseRun, binding: Binding, step: Callable[[], object],
+                 batch_size: int) -> None:
+    """Profile the bound `step` and write the row's profile columns and the op table."""
+    row = run.out.row
+    try:
+        if run.run_dir is None:
+            raise RuntimeError("no run folder to write the trace into (a case run by hand)")
+        cost = step_cost(run.suite, run.case.size, run.data, run.case.phase, batch_size,
+                         run.config.seed)
+        row.update(step_flops=cost.flops, step_bytes=cost.bytes)
+        name = trace_name(run.case.case_id)
+        profile = binding.runner.profile(step, ProfileRequest(
+            PROFILE_STEPS, Path(run.run_dir) / name, binding.device, cost.op_flops))
+        ops = op_rows(profile.timings, profile.steps, profile.step_ms)
+        if not ops:
+            raise RuntimeError("the profiler recorded no op in the profiled steps")
+        row.update(profile_steps=profile.steps, profile_ms=profile.step_ms,
+                   profile_overhead=profile.step_ms / row["median_ms"],
+                   profile_coverage=coverage(ops, binding.device), trace_file=name,
+                   trace_kb=profile.trace_bytes / 1024)
+        run.out.ops = ops
+    except Exception as exc:  # the timed result stands; the row says why there is no profile
+        row["profile_error"] = one_line(exc)

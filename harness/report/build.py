@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.measure.contention import run_warning
-from harness.report import figures, tables
+from harness.report import figures, profile_figures, profile_tables, tables
 from harness.report.compare import Comparison, compare, describe_rule
 from harness.report.page import Section, Table, render_page
 from harness.report.runs import RunSet, backend_rank, load_runs
@@ -36,8 +36,13 @@ def write_report(run_dirs: Sequence[Path], out_dir: Path, baseline: str = "cpu-e
     if len(runs.run_ids) == 2:
         base_id, new_id = runs.run_ids
         comparison = compare(runs.only(base_id), runs.only(new_id), threshold)
-    sections, csvs = _sections(runs, baseline, comparison, notes)
     out_dir = Path(out_dir)
+    sections, csvs = _sections(runs, baseline, comparison, notes)
+    if not profile_tables.profiled_cases(runs.results).empty:  # only where a run was profiled
+        profile_sections, profile_csvs = _profile_sections(runs, out_dir)
+        at = [s.id for s in sections].index("speedup") + 1
+        sections[at:at] = profile_sections
+        csvs.update(profile_csvs)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in csvs.items():
         frame.to_csv(out_dir / name, index=False)
@@ -193,6 +198,53 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
             figures.batch_sweep_figure(sweeps), (Table(sweeps, "every point", collapsed=True),),
             ("batch_sweep.csv",)))
     return sections, csvs
+
+
+def _profile_sections(runs: RunSet, out_dir: Path) -> tuple[list[Section],
+                                                             dict[str, pd.DataFrame]]:
+    """"Where the time goes" and the roofline, for runs made with `--profile`."""
+    categories = profile_tables.category_table(runs.results, runs.ops)
+    top_ops = profile_tables.top_ops_table(runs.results, runs.ops)
+    health = profile_tables.profile_health_table(runs.results, runs.run_dirs, out_dir)
+    points = profile_tables.roofline_table(runs.results)
+    ceilings = profile_tables.ceilings_table(runs.manifests)
+    flagged = health[health["flagged"]]
+    notes = [f"{case}: {flags}" for case, flags in zip(flagged["case_id"], flagged["flags"],
+                                                       strict=True)]
+    links = [(f"{run_id} · {case}", trace) for run_id, case, trace in
+             zip(health["run_id"], health["case_id"], health["trace"], strict=True) if trace]
+    csvs = {"profile_categories.csv": categories, "profile_top_ops.csv": top_ops,
+            "profile_health.csv": health, "roofline.csv": points, "ceilings.csv": ceilings}
+    return [
+        Section("where-time-goes", "Where the time goes",
+                "Each bar is one profiled case (archbench run --profile): the ms of one "
+                "profiled step, split by op category (the ops' self time, so nested ops are "
+                "not counted twice; on CUDA the kernels' device time). Grey is the part no op "
+                "owns: Python, dispatch and the runtime between ops. Two backends of one model "
+                "sit side by side in its panel, so where their difference lies reads at a "
+                "glance. The tables list each case's top ops with their share of the step, "
+                "and each profile's overhead (profiled step / unprofiled median) and coverage "
+                "(what its ops explain); a profile with coverage under 80% or overhead over "
+                "25% is flagged above. The traces open in ui.perfetto.dev.",
+                profile_figures.category_figure(categories),
+                (Table(top_ops, "top ops of each case"),
+                 Table(health, "profile overhead, coverage and trace (flagged highlighted)",
+                       highlight="flagged", collapsed=True)),
+                ("profile_categories.csv", "profile_top_ops.csv", "profile_health.csv"),
+                notes, links),
+        Section("roofline", "Roofline",
+                "Each point is a case: its FLOPs per step (FlopCounterMode) over its median "
+                "step time, against its arithmetic intensity (FLOPs per byte of parameters, "
+                "input and every tensor written once: an upper bound, see docs/profiling.md). "
+                "The lines are the machine's measured ceilings: the sloped part is memory "
+                "bandwidth (a large copy), the flat part the matmul peak of each precision. A "
+                "point near the sloped roof is memory-bound, near the flat roof compute-bound; "
+                "far below both it is bound by neither, but by launch, dispatch or framework "
+                "overhead. Hover for the % of peak (MFU).",
+                profile_figures.roofline_figure(points, ceilings),
+                (Table(ceilings, "measured ceilings"),
+                 Table(points, "every point", collapsed=True)), ("roofline.csv", "ceilings.csv")),
+    ], csvs
 
 
 def _comparison_section(comparison: Comparison) -> tuple[Section, dict[str, pd.DataFrame]]:

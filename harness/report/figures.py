@@ -19,6 +19,7 @@ from harness.report.plotting import (
     RUN_DASHES,
     STATUS_COLORS,
     SYMBOLS,
+    add_shape_legend,
     backend_color,
     finish,
     fmt_num,
@@ -191,12 +192,7 @@ def throughput_figure(summary: pd.DataFrame) -> go.Figure:
                                 "size": 9}))
                     shown.add(name)
                     trace_groups.append(index)
-    for position, suite in enumerate(suites):  # a legend for the marker shapes
-        fig.add_trace(go.Scatter(
-            x=[None], y=[None], mode="markers", name=f"suite {suite}", legendgroup="suites",
-            legendgrouptitle={"text": "marker shape"} if position == 0 else None,
-            marker={"symbol": SYMBOLS[position % len(SYMBOLS)], "color": "#555", "size": 9}))
-        trace_groups.append(None)
+    trace_groups += add_shape_legend(fig, suites)
     fig.update_xaxes(type="log", title_text="model size (trainable parameters, log scale)")
     fig.update_yaxes(type="log", title_text="throughput (samples/s, log scale)")
     return finish(fig, title, 460, trace_groups, _labels(found))

@@ -70,6 +70,7 @@ class Section:
     tables: Sequence[Table] = ()
     csv: Sequence[str] = ()
     notes: Sequence[str] = ()
+    links: Sequence[tuple[str, str]] = ()  # (text, relative path): files beside the runs
 
 
 def render_page(title: str, meta: Sequence[str], sections: Sequence[Section]) -> str:
@@ -122,6 +123,11 @@ def _render_section(section: Section) -> str:
                                             div_id=f"fig-{section.id}", config=_PLOTLY_CONFIG))
     parts.append(f'<p class="how">{esc(section.how_to_read)}</p>')
     parts += [render_table(table) for table in section.tables]
+    if section.links:
+        items = "".join(f'<li><a href="{esc(href)}">{esc(text)}</a></li>'
+                        for text, href in section.links)
+        parts.append(f'<details><summary>files ({len(section.links)})</summary>'
+                     f'<ul class="csv">{items}</ul></details>')
     if section.csv:
         links = ", ".join(f'<a href="{name}">{esc(name)}</a>' for name in section.csv)
         parts.append(f'<p class="csv">Data: {links}</p>')

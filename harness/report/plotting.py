@@ -97,6 +97,17 @@ def _rows(categories: Sequence[str]) -> dict[str, object]:
             "autorange": False}
 
 
+def add_shape_legend(fig: go.Figure, suites: Sequence[str]) -> list[None]:
+    """Legend entries for the marker shapes (one per suite, in `SYMBOLS` order); returns their
+    trace groups for `finish` (None: shown in every group)."""
+    for position, suite in enumerate(suites):
+        fig.add_trace(go.Scatter(
+            x=[None], y=[None], mode="markers", name=f"suite {suite}", legendgroup="suites",
+            legendgrouptitle={"text": "marker shape"} if position == 0 else None,
+            marker={"symbol": SYMBOLS[position % len(SYMBOLS)], "color": "#555", "size": 9}))
+    return [None] * len(suites)
+
+
 def no_data(title: str, message: str) -> go.Figure:
     """A figure that says in its plot area why it has nothing to draw."""
     fig = finish(go.Figure(), title, 200)

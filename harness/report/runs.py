@@ -8,7 +8,7 @@ carries the run id as soon as there is more than one run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ import pandas as pd
 
 from harness.backends import BACKENDS
 from harness.errors import UsageError
-from harness.results import load_manifest, load_results, load_samples, resolve_run
+from harness.results import load_manifest, load_ops, load_results, load_samples, resolve_run
+from harness.schema import ops_frame
 
 #: What makes two rows "the same case" across runs (a case id also encodes this, but matching
 #: on the columns does not depend on how case ids are spelled).
@@ -35,11 +36,14 @@ SCENARIO_ORDER = ("throughput", "latency", "batch-sweep")
 
 @dataclass(frozen=True)
 class RunSet:
-    """The rows, raw samples and manifests of one or more runs, in the order they were given."""
+    """The rows, raw samples and manifests of one or more runs, in the order they were given,
+    with the op tables of profiled runs and where each run's folder is (its traces)."""
 
     results: pd.DataFrame
     samples: pd.DataFrame
     manifests: dict[str, dict[str, Any]]
+    ops: pd.DataFrame = field(default_factory=lambda: ops_frame([]))
+    run_dirs: dict[str, Path] = field(default_factory=dict)
 
     @property
     def run_ids(self) -> list[str]:
@@ -49,7 +53,9 @@ class RunSet:
         """The same data restricted to one run."""
         return RunSet(results=self.results[self.results["run_id"] == run_id],
                       samples=self.samples[self.samples["run_id"] == run_id],
-                      manifests={run_id: self.manifests[run_id]})
+                      manifests={run_id: self.manifests[run_id]},
+                      ops=self.ops[self.ops["run_id"] == run_id],
+                      run_dirs={k: v for k, v in self.run_dirs.items() if k == run_id})
 
 
 def load_runs(run_dirs: Sequence[Path]) -> RunSet:
@@ -57,7 +63,7 @@ def load_runs(run_dirs: Sequence[Path]) -> RunSet:
     if not run_dirs:
         raise UsageError("no run to report on; give one or more run folders or run ids")
     manifests: dict[str, dict[str, Any]] = {}
-    results, samples = [], []
+    results, samples, ops, folders = [], [], [], {}
     for given in run_dirs:
         run_dir = resolve_run(given)
         manifest = load_manifest(run_dir)
@@ -68,8 +74,11 @@ def load_runs(run_dirs: Sequence[Path]) -> RunSet:
         # The folder is the run: its rows carry its manifest's id, whatever they say.
         results.append(load_results(run_dir).assign(run_id=run_id).astype({"run_id": "string"}))
         samples.append(load_samples(run_dir).assign(run_id=run_id).astype({"run_id": "string"}))
+        ops.append(load_ops(run_dir).assign(run_id=run_id).astype({"run_id": "string"}))
+        folders[run_id] = run_dir
     return RunSet(results=order_cases(pd.concat(results, ignore_index=True), list(manifests)),
-                  samples=pd.concat(samples, ignore_index=True), manifests=manifests)
+                  samples=pd.concat(samples, ignore_index=True), manifests=manifests,
+                  ops=pd.concat(ops, ignore_index=True), run_dirs=folders)
 
 
 def backend_rank(backend: str) -> tuple[int, str]:

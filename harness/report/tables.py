@@ -37,7 +37,7 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
     table = results[[*CASE_COLUMNS, "status", "reason", "params", "flops_per_sample", "n",
                      "throughput_sps", "median_ms", "ci_low_ms", "ci_high_ms", "ci_level",
                      "processes", "between_cv", "iqr_ms", "noisy", "other_cpu_pct",
-                     "steal_pct", "contention_note"]].copy()
+                     "steal_pct", "contention_note", "pct_of_peak"]].copy()
     table["iqr_pct"] = 100 * table["iqr_ms"] / table["median_ms"]
     ok = table["status"] == "ok"
     # dropna=False: an imported run may lack a phase, scenario or batch size; its rows still

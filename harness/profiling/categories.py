@@ -41,6 +41,9 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reduction/pooling", (r"pool", r"\bmean\b", r"::mean", r"\bsum\b", r"::sum", r"reduce",
                            r"\bmax\b", r"::max$", r"::amax", r"argmax", r"logsumexp",
                            r"triton_red", r"triton_per", r"GlobalAveragePool", r"ReduceMean")),
+    # the CUDA/HIP runtime and driver API calls on the host: cudaLaunchKernel, cuLaunchKernel,
+    # cudaDeviceSynchronize (case-sensitive: "custom_op" is no driver call)
+    ("runtime (launch/sync)", (r"(?-i:^cuda[A-Z])", r"(?-i:^cu[A-Z])", r"(?-i:^hip[A-Z])")),
     ("data movement", (r"copy", r"cast", r"\bto\b", r"::to$", r"_to_copy", r"contiguous",
                        r"reshape", r"view", r"transpose", r"permute", r"::t$", r"expand",
                        r"flatten", r"squeeze", r"unsqueeze", r"cat\b", r"::cat", r"stack",
@@ -55,7 +58,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
                                 r"\badd", r"::add", r"\bsub", r"::sub", r"\bmul", r"::mul",
                                 r"\bdiv", r"::div", r"\bexp", r"\blog", r"sqrt", r"rsqrt",
                                 r"\bpow", r"where", r"dropout", r"neg", r"abs", r"elementwise",
-                                r"vectorized", r"triton_poi", r"cpp_fused", r"\bErf\b",
+                                r"vectorized", r"triton_poi", r"cpp_fused", r"\bErf\b", r"epilogue",
                                 r"BiasGelu", r"FastGelu", r"QLinear(Add|Mul)", r"QuickGelu",
                                 r"\bBiasAdd\b",
                                 r"threshold", r"hardtanh", r"\beq\b", r"::eq", r"\bne\b",

@@ -76,13 +76,18 @@ def _on_device(event: FunctionEvent) -> bool:
 
 
 def _timings(events: list[FunctionEvent], cuda: bool) -> dict[tuple[str, str], OpTiming]:
-    """Self time and calls per (op, device) over the window; device rows only with CUDA."""
+    """Self time and calls per (op, device) over the window; device rows only with CUDA.
+
+    On the device, a `record_function` range (inductor's `## Call CompiledFxGraph ##`) is
+    mirrored as a GPU user annotation spanning the kernels it launched: not a kernel, and
+    counting it would count those kernels twice, so it is left out there (it stays a CPU row).
+    """
     timings: dict[tuple[str, str], OpTiming] = {}
     for event in events:
         if not _is_op(event):
             continue
         device = "cuda" if _on_device(event) else "cpu"
-        if device == "cuda" and not cuda:
+        if device == "cuda" and (not cuda or getattr(event, "is_user_annotation", False)):
             continue
         timing = timings.setdefault((event.name, device), OpTiming(
             event.name, device, input_shapes=_shapes(event)))

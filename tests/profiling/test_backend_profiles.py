@@ -94,6 +94,9 @@ def test_cuda_profile_keeps_device_time_apart(backend: str, cache_dir: Path,
     rows, covered = profile_backend(backend, "transformer", cache_dir, trace)
     device_rows = [row for row in rows if row["device"] == "cuda"]
     assert device_rows and any(row["device"] == "cpu" for row in rows)
+    # kernels only: a record_function range mirrored on the GPU would count them twice
+    assert not [row["op"] for row in device_rows if row["category"] == "compiled region"]
+    assert any(row["category"] == "matmul/linear" for row in device_rows)
     assert math.isclose(sum(row["share"] for row in device_rows), covered, rel_tol=1e-9)
     assert 0 < covered <= 1.05
     assert read_trace(trace)["distributedInfo"]["rank"] == 0

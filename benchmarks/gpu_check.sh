@@ -13,7 +13,8 @@
 #   2. a batch sweep of transformer/xl on cuda-eager and cuda-amp-bf16 (knee, largest batch);
 #   3. a profiled run of transformer/small on cuda-eager and cuda-compile (kernel vs CPU time);
 #   4. the fidelity of CUDA timing against CUDA events and torch.utils.benchmark.Timer;
-#   5. a sweep of every CUDA backend and scenario at small, with the rest of the budget.
+#   5. sweeps of the default plan: transformer/xl in three modes, then every CUDA backend at
+#      small, with the rest of the budget.
 # The first lease ran the sweep first: it took 220 s for 11 cases (a compiled case starts in
 # 13-22 s, max-autotune training compiles for 54 s), and nothing after it ran.
 # A step cut short keeps what it finished (the sweeps persist every process). Knobs:
@@ -48,10 +49,11 @@ SUITES=${SUITES:-cnn rnn transformer}
 SIZES=${SIZES:-small}
 BACKENDS=${BACKENDS:-cuda-eager cuda-amp-bf16 cuda-amp-fp16 cuda-compile cuda-compile-cudagraphs \
 ort-cuda ort-cuda-fp16 cuda-compile-max-autotune}
+XL_BACKENDS=${XL_BACKENDS:-cuda-eager cuda-amp-bf16 cuda-compile-cudagraphs}
 PROCESSES=${PROCESSES:-2}
 RESULTS="--results $OUT/results"
 ARCHBENCH="$PY -m harness.cli"
-RUNS=(gpu-batch-sweep gpu-profile gpu-check)
+RUNS=(gpu-batch-sweep gpu-profile gpu-check-xl gpu-check)
 
 # 1. Tests with the GPU visible, on 8 workers where pytest-xdist is there (the first leases ran
 #    them on one and ran out of time before pytest printed why any failed). pytest-timeout ends
@@ -80,7 +82,13 @@ timeout "$(budget "${FIDELITY_BUDGET_S:-50}")" $PY benchmarks/fidelity.py \
   --backend cuda-eager --rounds 3 2>&1 | tee "$OUT/fidelity.txt"
 
 # 5. Every CUDA backend and scenario (latency and throughput for inference, throughput for
-#    training: the default plan), quick budgets, $PROCESSES processes a case, with what is left.
+#    training: the default plan), quick budgets, $PROCESSES processes a case: first the xl
+#    transformer in the modes that matter at scale, then every backend at small, with what is
+#    left. The whole matrix (3 suites x 2 sizes x 8 backends x 3 plans) does not fit one lease:
+#    a compiled case costs 15-65 s of start-up and compilation per process.
+timeout "$(budget "${XL_BUDGET_S:-120}")" $ARCHBENCH run $RESULTS --run-id gpu-check-xl \
+  --quick --processes "$PROCESSES" --no-progress --suite transformer --size xl \
+  --backend $XL_BACKENDS > "$OUT/sweep-xl.log" 2>&1
 timeout "$(budget "${SWEEP_BUDGET_S:-600}")" $ARCHBENCH run $RESULTS --run-id gpu-check \
   --quick --processes "$PROCESSES" --no-progress --suite $SUITES --size $SIZES \
   --backend $BACKENDS > "$OUT/sweep.log" 2>&1

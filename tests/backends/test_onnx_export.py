@@ -9,7 +9,6 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-
 from onnx import helper, numpy_helper
 
 from harness.backends.onnx_export import OPSET, _derive, cache_path, onnx_file

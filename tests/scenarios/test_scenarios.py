@@ -88,19 +88,23 @@ def test_pipelining_hides_the_launch_overhead_the_latency_protocol_pays() -> Non
 
 def test_latency_and_throughput_agree_on_the_cpu() -> None:
     """Execution on the CPU is synchronous: nothing to pipeline, so the two protocols time the
-    same steps. Interleaved rounds, compared by the median of per-round ratios, within noise.
+    same steps. Interleaved rounds; each protocol's best round against the other's, within
+    noise. The best round, because another process only ever adds time, and it adds more to a
+    10 ms block (which a preemption always lands in) than to the median of single steps
+    (which drops the preempted ones): under `-n 2` on 2 cores a median-of-ratios check failed.
     One thread: with two on a 2-core machine that another process keeps busy, each step
     waits for a descheduled thread (0.2 ms became 48 ms), and the ratio is of the host."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        ratios = _latency_throughput_ratios()
+        latency, throughput = _latency_and_throughput_medians(rounds=7)
     finally:
         torch.set_num_threads(threads)
-    assert 0.67 < statistics.median(ratios) < 1.5, ratios
+    assert 0.67 < min(throughput) / min(latency) < 1.5, (latency, throughput)
 
 
-def _latency_throughput_ratios() -> list[float]:
+def _latency_and_throughput_medians(rounds: int) -> tuple[list[float], list[float]]:
+    """Each round's median step time (ms) under the latency and the throughput protocol."""
     suite = BUILTIN["cnn"]
     data = suite.data("tiny")
     runner = CPU_EAGER.inference(suite.model("tiny", data, seed=0),
@@ -108,15 +112,13 @@ def _latency_throughput_ratios() -> list[float]:
     binding = Binding(runner, lambda b: runner.bind(suite.synthetic_batch(data, b, 0)[0]),
                       "cpu")
     policy = TimingPolicy(warmup_iters=5, warmup_s=0.02, n_min=20, t_min=0.1, t_max=0.2)
-    ratios = []
-    for _ in range(5):
-        medians = []
-        for scenario in (LATENCY, THROUGHPUT):
+    medians: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for scenario, found in zip((LATENCY, THROUGHPUT), medians, strict=True):
             run = fake_run(policy, batch_size=32)
             scenario.measure(run, binding)
-            medians.append(run.out.row["median_ms"])
-        ratios.append(medians[1] / medians[0])
-    return ratios
+            found.append(run.out.row["median_ms"])
+    return medians
 
 
 def fake_run(policy: TimingPolicy, batch_size: int) -> SimpleNamespace:

@@ -46,11 +46,12 @@ class Case:
     phase: str
     batch_size: int
     scenario: str = "latency"
+    hardware: str = ""  # the kind of node it runs on, with --per-hardware (else any)
 
     @property
     def case_id(self) -> str:
         return (f"{self.suite}-{self.size}-{self.backend}-{self.phase}-{self.scenario}-"
-                f"bs{self.batch_size}")
+                f"bs{self.batch_size}" + (f"-on-{self.hardware}" if self.hardware else ""))
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,12 @@ class SweepConfig:
     timeout_s: float = DEFAULT_TIMEOUT_S
     processes: int = 0  # 0: DEFAULT_PROCESSES, or 1 with `quick` (a smoke test)
     profile: bool = False  # profile each case after its timed region (harness/profiling/)
+    # Where the cases run on a Ray cluster (harness/executors/ray.py): the kinds of node the
+    # matrix runs once on each (--per-hardware; () = any node), the accelerator type nodes
+    # must have (--accelerator-type), and how many CPU cases share a node (--cases-per-node).
+    hardware: tuple[str, ...] = ()
+    accelerator_type: str = ""
+    cases_per_node: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.threads, int) or self.threads < 0:
@@ -82,6 +89,9 @@ class SweepConfig:
                              f"got {self.timeout_s}")
         if not isinstance(self.processes, int) or self.processes < 0:
             raise UsageError(f"processes must be a positive integer, got {self.processes}")
+        if not isinstance(self.cases_per_node, int) or self.cases_per_node < 1:
+            raise UsageError(f"cases per node must be a positive integer, "
+                             f"got {self.cases_per_node}")
         if self.processes == 0:  # resolved here, so the manifest records the number used
             object.__setattr__(self, "processes", 1 if self.quick else DEFAULT_PROCESSES)
 
@@ -144,9 +154,10 @@ def expand(config: SweepConfig) -> list[PlannedCase]:
                               or (None if config.backends
                                   else backend.default_skip_reason(phase)))
                     for scenario, batch_size in scenario_batches(config, phase):
-                        case = Case(suite_name, size, backend.name, phase, batch_size,
-                                    scenario)
-                        planned.append(PlannedCase(case, reason))
+                        planned.extend(
+                            PlannedCase(Case(suite_name, size, backend.name, phase,
+                                             batch_size, scenario, hardware), reason)
+                            for hardware in config.hardware or ("",))
     return planned
 
 

@@ -9,6 +9,7 @@ stored runs (an unreadable case file) are one line each, and each is shown once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
@@ -91,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN", help="finish the unfinished cases of RUN")
     run.add_argument("--run-id", help="name the run (default: UTC timestamp)")
     run.add_argument("--report", action="store_true", help="write the HTML report afterwards")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: one case at a time on this machine (default); ray: the "
+                          "cases spread over a Ray cluster")
+    run.add_argument("--ray-address", metavar="ADDR", help="the Ray cluster (default: "
+                     "$RAY_ADDRESS, else a Ray started on this machine for the run)")
+    run.add_argument("--cases-per-node", type=int, metavar="N", help="CPU cases that share "
+                     "a node at once, each on 1/N of its CPUs (default 1: a node's CPUs are "
+                     "one case's alone)")
+    run.add_argument("--accelerator-type", metavar="NAME",
+                     help="run only on nodes of this Ray accelerator type, e.g. A10G")
+    run.add_argument("--per-hardware", action="store_true",
+                     help="the whole matrix once on every kind of node in the cluster")
 
     ab = add("ab", help="time the same cases under two variants, alternating on this "
                         "machine, and compare them; exit 1 on a regression")
@@ -212,6 +225,8 @@ def _sweep_config(args: argparse.Namespace) -> SweepConfig:
         "scenarios": tuple(args.scenarios), "batch_sizes": tuple(args.batch_sizes),
         "timeout_s": args.timeout,
         "threads": args.threads, "seed": args.seed, "processes": args.processes,
+        "cases_per_node": getattr(args, "cases_per_node", None),  # `run` only, not `ab`
+        "accelerator_type": getattr(args, "accelerator_type", None),
         "suite_files": _resolved(args.suite_files),
     }.items() if value not in (None, ())}
     return SweepConfig(quick=args.quick, profile=args.profile, **overrides)
@@ -236,32 +251,43 @@ def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.cases import expand
+    from harness.executors import open_executor
     from harness.results import load_results
     from harness.runner import resume_config, run_sweep, start_run
     from harness.summary import status_counts, summary_table
 
+    run_dir = None
     if args.resume:
-        _resume_refuses(args)
+        _resume_refuses(args, {"--cases-per-node": args.cases_per_node,
+                               "--accelerator-type": args.accelerator_type,
+                               "--per-hardware": args.per_hardware})
         run_dir, config = resume_config(args.resume, args.results)
     else:
         config = _sweep_config(args)
-        run_dir = start_run(config, args.results, args.run_id)
-
-    print(f"run {run_dir.name}: results in {run_dir}", file=sys.stderr)
-    start = time.perf_counter()
-    # SIGTERM/SIGHUP (a cancelled CI job, `timeout`) end the sweep like Ctrl-C, so the case
-    # running in its own session is killed instead of outliving the sweep.
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, _raise_interrupt)
-    resume = f"archbench run --resume {run_dir.name} --results {args.results}"
-    try:
-        rows = run_sweep(run_dir, config, progress=False if args.no_progress else None)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; finished cases are kept. Resume with: {resume}", file=sys.stderr)
-        return 130
-    except StorageError as exc:
-        raise StorageError(f"{exc}; the sweep stopped and finished cases are kept. Once the "
-                           f"folder can be written again, resume with: {resume}") from exc
+        expand(config)  # bad names fail before a cluster is joined
+    executor, config = open_executor(args.executor, config, args.ray_address,
+                                     args.per_hardware)
+    with contextlib.closing(executor):  # a Ray started for the run stops with it
+        run_dir = run_dir or start_run(config, args.results, args.run_id)
+        print(f"run {run_dir.name}: results in {run_dir}", file=sys.stderr)
+        start = time.perf_counter()
+        # SIGTERM/SIGHUP (a cancelled CI job, `timeout`) end the sweep like Ctrl-C, so the
+        # case running in its own session is killed instead of outliving the sweep.
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, _raise_interrupt)
+        resume = f"archbench run --resume {run_dir.name} --results {args.results}"
+        try:
+            rows = run_sweep(run_dir, config, progress=False if args.no_progress else None,
+                             executor=executor)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted; finished cases are kept. Resume with: {resume}",
+                  file=sys.stderr)
+            return 130
+        except StorageError as exc:
+            raise StorageError(f"{exc}; the sweep stopped and finished cases are kept. Once "
+                               f"the folder can be written again, resume with: "
+                               f"{resume}") from exc
     elapsed = time.perf_counter() - start
     frame = load_results(run_dir)
     print(summary_table(frame))

@@ -28,6 +28,8 @@ SCHEMA: dict[str, str] = {
     "scenario": "what the number answers: latency (one step at a time, synchronised), "
     "throughput (pipelined: one synchronisation per block of steps) or batch-sweep",
     "batch_size": "samples per iteration",
+    "hardware": "the kind of node the case ran on, a case dimension with --per-hardware "
+    "(the matrix once per kind of node in a Ray cluster; empty otherwise)",
     # model facts
     "params": "trainable parameters of the model",
     "flops_per_sample": "forward FLOPs per sample (torch.utils.flop_counter)",
@@ -148,9 +150,16 @@ SCHEMA: dict[str, str] = {
     "it ran emulated (bf16 on a CPU without bf16 instructions)",
     "precision_note": "why the precision was emulated (empty when native)",
     "seed": "seed of model initialisation, data split and synthetic inputs",
+    "executor": "what ran the case's processes: local (this machine, one at a time) or ray",
+    "cases_per_node": "cases that ran at once on the node, sharing its CPUs (1: the node's "
+    "CPUs were the case's alone; --cases-per-node)",
+    "omp_num_threads": "OMP_NUM_THREADS of the case's process (the Ray executor sets it to "
+    "the threads the case reserved; local: the sweep's own, empty when unset)",
     "wall_s": "wall time of the whole case, process start to finish",
     # environment
     "hostname": "machine name",
+    "node": "the Ray node that ran the case's first process (node id prefix @ address); "
+    "empty for the local executor",
     "cpu_model": "CPU model string",
     "cpu_cores": "logical CPUs available to the process",
     "cpu_isa": "kernel set ATen dispatches to (AVX512, AVX2, ...; torch.backends.cpu)",
@@ -170,7 +179,7 @@ COLUMNS = list(SCHEMA)
 _INT_COLUMNS = {"batch_size", "params", "processes", "n", "block", "knee_batch", "max_batch",
                 "warmup_iters", "train_steps", "graph_breaks", "compiled_graphs", "recompiles",
                 "torch_threads", "torch_interop_threads", "ort_threads", "seed", "cpu_cores",
-                "profile_steps"}
+                "profile_steps", "cases_per_node"}
 _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms", "mean_ms",
                   "std_ms", "min_ms", "max_ms",
                   "other_cpu_pct", "steal_pct", "load_avg_1m", "iqr_ms", "p90_ms", "p99_ms",

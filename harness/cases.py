@@ -28,6 +28,7 @@ from harness.measure.timing import (
     QUICK_POLICY,
     TimingPolicy,
 )
+from suites.model_target import ModelTarget
 from suites.registry import available_suites
 
 DEFAULT_TIMEOUT_S = 900.0
@@ -67,6 +68,9 @@ class SweepConfig:
     batch_sizes: tuple[int, ...] = ()  # (): each scenario's own batch (SCENARIO_BATCH)
     scenarios: tuple[str, ...] = ()  # (): DEFAULT_PLAN
     suite_files: tuple[str, ...] = ()
+    model: str = ""  # --model package.module:factory: a suite of the model as built
+    inputs: tuple[str, ...] = ()  # --input specs of that model (suites/inputs.py)
+    output: str = ""  # --output: the tensor of its output that parity compares
     quick: bool = False
     seed: int = 0
     threads: int = 0  # 0: every CPU available to the process
@@ -94,6 +98,16 @@ class SweepConfig:
                              f"got {self.cases_per_node}")
         if self.processes == 0:  # resolved here, so the manifest records the number used
             object.__setattr__(self, "processes", 1 if self.quick else DEFAULT_PROCESSES)
+
+    @property
+    def model_target(self) -> ModelTarget | None:
+        """The suite `--model` describes, or None."""
+        if not self.model:
+            if self.inputs or self.output:
+                raise UsageError("--input and --output describe a --model; give --model "
+                                 "package.module:factory too")
+            return None
+        return ModelTarget(self.model, self.inputs, self.output)
 
     @property
     def timing_policy(self) -> TimingPolicy:
@@ -126,7 +140,8 @@ class PlannedCase:
 
 def expand(config: SweepConfig) -> list[PlannedCase]:
     """Every case of the sweep, in a stable order, validating every name on the way."""
-    suites = available_suites(config.suite_files)
+    target = config.model_target
+    suites = available_suites(config.suite_files, target)
     for name in config.suites:
         if name not in suites:
             raise unknown_choice("suite", name, list(suites))
@@ -143,7 +158,9 @@ def expand(config: SweepConfig) -> list[PlannedCase]:
     cuda = no_cuda_reason() is None  # larger default sizes where a GPU would idle on small ones
 
     planned = []
-    for suite_name in config.suites or tuple(suites):
+    # `--model` alone runs its model, not every built-in suite besides
+    default_suites = (target.suite().name,) if target is not None else tuple(suites)
+    for suite_name in config.suites or default_suites:
         suite = suites[suite_name]
         for size in config.sizes or suite.defaults(cuda):
             suite.config(size)  # raises, naming the suite's sizes
@@ -151,6 +168,7 @@ def expand(config: SweepConfig) -> list[PlannedCase]:
                 unavailable = backend.unavailable_reason()
                 for phase in config.phases:
                     reason = (unavailable or backend.phase_unsupported_reason(phase)
+                              or (suite.train_skip_reason() if phase == "train" else None)
                               or (None if config.backends
                                   else backend.default_skip_reason(phase)))
                     for scenario, batch_size in scenario_batches(config, phase):

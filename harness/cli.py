@@ -61,6 +61,14 @@ def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
     _add_selection(parser)
     parser.add_argument("--suite-file", dest="suite_files", action="append", default=[],
                         metavar="FILE", help="a Python file defining your own Suite(s)")
+    parser.add_argument("--model", metavar="MODULE:FACTORY",
+                        help="your model as built, from a callable that returns it "
+                             "(package.module:make or path/file.py:make); needs --input")
+    parser.add_argument("--input", dest="inputs", action="append", default=[],
+                        metavar="SPEC", help="one input of --model, e.g. "
+                        "'input_ids:int64[B,128]<30522' or 'attention_mask:int64[B,128]=1'")
+    parser.add_argument("--output", metavar="NAME",
+                        help="the tensor of --model's output that parity compares, e.g. logits")
     parser.add_argument("--quick", action="store_true",
                         help="few iterations, short budget, one process per case: a smoke test")
     parser.add_argument("--processes", type=int, metavar="P",
@@ -181,6 +189,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from harness.backends.onnx_export import Int8Settings
     from harness.environment import cpu_count, cpu_model
     from harness.measure.model_facts import count_params, flops_per_sample
+    from harness.model_io import input_text
     from harness.summary import human_count
     from suites.registry import available_suites
 
@@ -188,15 +197,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"Suites (size: params, forward FLOPs/sample; * = default size on this machine, "
           f"{'with' if cuda else 'without'} CUDA)")
     for suite in available_suites(args.suite_files).values():
-        print(f"  {suite.name:12s} {suite.description}  [task: {suite.task.name}, "
-              f"{suite.task.metric}, budget {suite.task.train_steps} steps]")
+        task = suite.task
+        print(f"  {suite.name:12s} {suite.description}  " + (
+            f"[task: {task.name}, {task.metric}, budget {task.train_steps} steps]" if task
+            else f"[no task, weights {suite.weights}]"))
         for size in suite.sizes:
             data = suite.data(size)
             model = suite.model(size, data, seed=0)
+            one = suite.synthetic_batch(data, 1, seed=0)[0]
             mark = "*" if size in suite.defaults(cuda) else " "
             print(f"    {mark}{size:8s} {human_count(count_params(model)):>7s} params  "
-                  f"{human_count(flops_per_sample(model, data.x_test[:1])):>7s} FLOPs  "
-                  f"input {tuple(data.sample_shape)}")
+                  f"{human_count(flops_per_sample(model, one)):>7s} FLOPs  "
+                  f"input {input_text(one)}")
     print(f"\nThis CPU: {cpu_model()}, {cpu_count()} CPUs available; ATen kernels "
           f"{cpu_features.cpu_isa()}; flags: {cpu_features.flags_text() or 'none of note'}")
     bf16 = cpu_features.cpu_bf16_support()
@@ -227,9 +239,17 @@ def _sweep_config(args: argparse.Namespace) -> SweepConfig:
         "threads": args.threads, "seed": args.seed, "processes": args.processes,
         "cases_per_node": getattr(args, "cases_per_node", None),  # `run` only, not `ab`
         "accelerator_type": getattr(args, "accelerator_type", None),
-        "suite_files": _resolved(args.suite_files),
+        "suite_files": _resolved(args.suite_files), "model": resolved_target(args.model),
+        "inputs": tuple(args.inputs), "output": args.output,
     }.items() if value not in (None, ())}
     return SweepConfig(quick=args.quick, profile=args.profile, **overrides)
+
+
+def resolved_target(target: str | None) -> str | None:
+    """`--model path/file.py:name` with the path made absolute (cases run it from the
+    manifest, and `--resume` may run elsewhere); a module path is left as it is."""
+    where, sep, name = (target or "").rpartition(":")
+    return f"{Path(where).resolve()}{sep}{name}" if where.endswith(".py") else target
 
 
 def _resolved(files: Sequence[str]) -> tuple[str, ...]:
@@ -241,7 +261,8 @@ def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = 
     ignored = {"--suite": args.suites, "--size": args.sizes, "--backend": args.backends,
                "--phase": args.phases, "--scenario": args.scenarios,
                "--batch-size": args.batch_sizes,
-               "--suite-file": args.suite_files, "--quick": args.quick,
+               "--suite-file": args.suite_files, "--model": args.model,
+               "--input": args.inputs, "--output": args.output, "--quick": args.quick,
                "--threads": args.threads, "--seed": args.seed, "--timeout": args.timeout,
                "--processes": args.processes, "--run-id": args.run_id,
                "--profile": args.profile, **(extra or {})}

@@ -21,9 +21,10 @@ training budget               yes         no
 
 Order of work within a process, and why:
 1. Threads and seeds are set first, explicitly, and recorded.
-2. Data, the synthetic batch and (for inference) the trained weights and their fp64 parity
-   reference are obtained before the memory baseline, so the baseline is the process before
-   the measured model exists.
+2. Data, the synthetic batch and (for inference) the weights, trained or as built, and their
+   fp64 parity reference are obtained before the memory baseline, so the baseline is the
+   process before the measured model exists. The model's forward is checked against the
+   declared inputs first, so a misspelt input is one line, not a traceback from inside it.
 3. The case's scenario (`harness.scenarios`) binds an input batch (export, session,
    compilation: cold-start facts), makes a cold call and one more call (first steady
    latency), then times it by the scenario's protocol. The peak resident memory is read right
@@ -33,6 +34,11 @@ Order of work within a process, and why:
 5. Accuracy and parity are measured after timing, on real held-out data, outside every timed
    region. For training, the weights are reset to their initial values after timing and the
    stated budget is trained through the same backend.
+
+A suite without a task (`suites.inputs`) has no held-out data: parity is measured on a fixed
+synthetic batch (`PARITY_SAMPLES` samples, from the seed), accuracy is left empty with the
+reason in `accuracy_note`, and a train case times its steps on synthetic targets without a
+budget to train (there is nothing to evaluate it on).
 """
 
 from __future__ import annotations
@@ -47,18 +53,26 @@ import numpy as np
 import torch
 
 from harness.backends import get_backend
-from harness.backends.base import Backend, CaseContext, no_cuda_reason
+from harness.backends.base import Backend, BackendUnavailable, CaseContext, no_cuda_reason
 from harness.cases import Case, SweepConfig
 from harness.environment import collect_environment, cpu_count
 from harness.errors import one_line
 from harness.measure import memory
 from harness.measure.model_facts import count_params, flops_per_sample
 from harness.measure.parity import PARITY_SAMPLES, parity
+from harness.model_io import call, check_accepts, select_output, take, to_device, to_double
 from harness.scenarios import Binding, get_scenario
 from harness.storage import write_json_atomic
 from harness.training import final_loss, predict_in_batches, run_budget
-from harness.weights import model_key, reference_backend, store_state, trained_state
-from suites.base import Suite, TaskData, top1_accuracy
+from harness.weights import (
+    built_state,
+    model_key,
+    reference_backend,
+    store_state,
+    trained_state,
+)
+from suites.base import NO_TASK, Suite, TaskData, top1_accuracy
+from suites.inputs import Batch
 from suites.registry import get_suite
 
 QUICK_TRAIN_STEPS = 30
@@ -84,7 +98,7 @@ class CaseRun:
     config: SweepConfig
     suite: Suite
     backend: Backend
-    data: TaskData
+    data: TaskData | None  # None: a suite without a task
     ctx: CaseContext
     steps: int
     first: bool  # the case's first process: accuracy, parity, budget and model facts too
@@ -107,6 +121,9 @@ class CaseRun:
 
 
 def budget_steps(suite: Suite, quick: bool) -> int:
+    """The training budget; 0 for a suite without a task (nothing to train on)."""
+    if suite.task is None:
+        return 0
     return min(suite.task.train_steps, QUICK_TRAIN_STEPS) if quick else suite.task.train_steps
 
 
@@ -124,14 +141,14 @@ def run_case(case: Case, config: SweepConfig, cache_dir: Path, process: int = 0,
     """Run process `process` (0-based) of `case`; see the module docstring for what it does.
     `run_dir` is where a profiled case writes its trace."""
     threads = configure_threads(config)
-    suite = get_suite(case.suite, config.suite_files)
+    suite = get_suite(case.suite, config.suite_files, config.model_target)
     backend = get_backend(case.backend)
     data = suite.data(case.size)
     steps = budget_steps(suite, config.quick)
     key = model_key(suite, case.size, steps, config.seed, data)
-    run = CaseRun(case, config, suite, backend, data, CaseContext(cache_dir, threads, key,
-                                                                   config.seed),
-                  steps, first=process == 0, run_dir=run_dir)
+    ctx = CaseContext(cache_dir, threads, key, config.seed, suite.output, suite.dynamic_axes())
+    run = CaseRun(case, config, suite, backend, data, ctx, steps, first=process == 0,
+                  run_dir=run_dir)
     row = run.out.row
     row.update(collect_environment())
     row.update(backend.settings())
@@ -151,19 +168,35 @@ def run_case(case: Case, config: SweepConfig, cache_dir: Path, process: int = 0,
     return run.out
 
 
-def fp64_reference(suite: Suite, size: str, data: TaskData, weights: dict[str, torch.Tensor],
-                   seed: int) -> np.ndarray:
-    """Logits of the same weights in fp64 for the parity batch: on CUDA where there is a
-    device (the `xl` transformer's batch is 1.4 TFLOP, half a minute of fp64 on a CPU), on
-    the CPU elsewhere; fp64 agrees with itself far below every parity tolerance."""
+def eval_inputs(suite: Suite, data: TaskData | None, seed: int) -> Batch:
+    """What accuracy and parity run on: the held-out inputs, or for a suite without a task a
+    fixed synthetic batch of `PARITY_SAMPLES` (seeded, so every backend sees the same)."""
+    if data is not None:
+        return data.x_test
+    return suite.synthetic_batch(None, PARITY_SAMPLES, seed + 1)[0]
+
+
+def built_model(suite: Suite, size: str, data: TaskData | None, seed: int) -> torch.nn.Module:
+    """The suite's model (fresh, seeded), its forward checked against the inputs it will be
+    given."""
+    model = suite.model(size, data, seed)
+    check_accepts(model, take(eval_inputs(suite, data, seed), 0, 1))
+    return model
+
+
+def fp64_reference(suite: Suite, size: str, data: TaskData | None,
+                   weights: dict[str, torch.Tensor], seed: int) -> np.ndarray:
+    """The compared output of the same weights in fp64 for the parity batch: on CUDA where
+    there is a device (the `xl` transformer's batch is 1.4 TFLOP, half a minute of fp64 on a
+    CPU), on the CPU elsewhere; fp64 agrees with itself far below every parity tolerance."""
     device = "cuda" if no_cuda_reason() is None else "cpu"
-    model = suite.model(size, data, seed).double().eval()
+    model = built_model(suite, size, data, seed).double().eval()
     model.load_state_dict(weights)
     model.to(device)
-    parity_x = data.x_test[:PARITY_SAMPLES]
-    parity_x = parity_x.double() if parity_x.is_floating_point() else parity_x
+    parity_x = take(eval_inputs(suite, data, seed), 0, PARITY_SAMPLES)
     with torch.inference_mode():
-        return model(parity_x.to(device)).cpu().numpy()
+        out = call(model, to_device(to_double(parity_x), device))
+        return select_output(out, suite.output).cpu().numpy()
 
 
 def model_facts(run: CaseRun, model: torch.nn.Module) -> dict[str, int]:
@@ -175,7 +208,7 @@ def model_facts(run: CaseRun, model: torch.nn.Module) -> dict[str, int]:
     if path.exists():
         return json.loads(path.read_text())
     facts = {"params": count_params(model),
-             "flops_per_sample": flops_per_sample(model, run.data.x_test[:1])}
+             "flops_per_sample": flops_per_sample(model, take(_eval_inputs(run), 0, 1))}
     write_json_atomic(path, facts)
     return facts
 
@@ -185,7 +218,7 @@ def _new_model(run: CaseRun, weights: dict[str, torch.Tensor] | None) -> torch.n
     reference) predates the baseline."""
     run.baseline_mb = memory.current_rss_mb()
     run.peak_was_reset = memory.reset_peak_rss()
-    model = run.suite.model(run.case.size, run.data, run.config.seed)
+    model = built_model(run.suite, run.case.size, run.data, run.config.seed)
     if weights is not None:
         model.load_state_dict(weights)
     if run.first:
@@ -194,35 +227,61 @@ def _new_model(run: CaseRun, weights: dict[str, torch.Tensor] | None) -> torch.n
 
 
 def _infer(run: CaseRun) -> None:
-    case, config = run.case, run.config
-    weights = trained_state(run.suite, case.size, run.data, run.steps, config.seed,
-                            run.ctx.cache_dir, run.ctx.threads)
-    reference = (fp64_reference(run.suite, case.size, run.data, weights, config.seed)
+    """Weights as built run untouched (`_new_model` loads nothing); the fp64 reference takes
+    a copy of them (`built_state`), so the timed model is exactly what `build` returned."""
+    case, config, suite = run.case, run.config, run.suite
+    run.out.row["weights"] = suite.weights
+    if suite.as_built:
+        weights = None
+        reference_weights = built_state(suite, case.size, run.data, config.seed)
+    else:
+        weights = reference_weights = trained_state(suite, case.size, run.data, run.steps,
+                                                    config.seed, run.ctx.cache_dir,
+                                                    run.ctx.threads)
+    reference = (fp64_reference(suite, case.size, run.data, reference_weights, config.seed)
                  if run.first else None)
     runner = run.backend.inference(_new_model(run, weights), run.ctx)
     get_scenario(case.scenario).measure(run, Binding(
-        runner, lambda batch: runner.bind(run.suite.synthetic_batch(run.data, batch,
-                                                                    config.seed)[0]),
+        runner, lambda batch: runner.bind(suite.synthetic_batch(run.data, batch,
+                                                                config.seed)[0]),
         run.backend.device))
     if reference is None:
         return
-    logits = predict_in_batches(runner.predict, run.data.x_test, case.batch_size)
-    run.out.row["accuracy"] = top1_accuracy(logits, run.data.y_test)
+    logits = predict_in_batches(runner.predict, _eval_inputs(run), case.batch_size)
+    _record_accuracy(run, logits)
     result = parity(logits[:PARITY_SAMPLES].numpy(), reference, run.backend.precision)
     run.out.row.update(parity_max_abs_err=result.max_abs_err, parity_rel_err=result.rel_err,
                        parity_top1_agree=result.top1_agree, parity_tol=result.tol,
                        parity_ok=result.ok)
 
 
+def _eval_inputs(run: CaseRun) -> Batch:
+    return eval_inputs(run.suite, run.data, run.config.seed)
+
+
+def _record_accuracy(run: CaseRun, logits: torch.Tensor) -> None:
+    """Top-1 on the held-out labels, or no accuracy and why."""
+    if run.data is None:
+        run.out.row["accuracy_note"] = NO_TASK
+    else:
+        run.out.row["accuracy"] = top1_accuracy(logits, run.data.y_test)
+
+
 def _train(run: CaseRun) -> None:
+    objective = run.suite.objective()
+    if objective is None:  # planned as skipped (`Suite.train_skip_reason`); run by hand here
+        raise BackendUnavailable(run.suite.train_skip_reason() or "")
     model = _new_model(run, None)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    trainer = run.backend.training(model, run.suite.task, run.ctx)
+    trainer = run.backend.training(model, objective, run.ctx)
     get_scenario(run.case.scenario).measure(run, Binding(
         trainer, lambda batch: trainer.bind(*run.suite.synthetic_batch(run.data, batch,
                                                                        run.config.seed)),
         run.backend.device))
     if not run.first:
+        return
+    if run.data is None:  # no data to train the budget on, nor to evaluate it
+        run.out.row["accuracy_note"] = NO_TASK
         return
 
     # The budget starts from the same initial weights for every backend (copied in place, so a
@@ -235,13 +294,14 @@ def _train(run: CaseRun) -> None:
                         run.ctx.seed)
     run.out.samples["train_loss"] = losses
     run.out.row["final_loss"] = final_loss(losses)
-    if run.backend is reference_backend():
+    if run.backend is reference_backend() and not run.suite.as_built:
         store_state(run.suite, run.case.size, run.steps, run.ctx.seed, run.ctx.cache_dir,
                     module)
 
     module.eval()
     device = next(module.parameters()).device
     with torch.inference_mode():
-        logits = predict_in_batches(lambda b: module(b.to(device)).float().cpu(),
-                                    run.data.x_test, 256)
-    run.out.row["accuracy"] = top1_accuracy(logits, run.data.y_test)
+        logits = predict_in_batches(
+            lambda b: select_output(call(module, to_device(b, device)),
+                                    run.suite.output).float().cpu(), run.data.x_test, 256)
+    _record_accuracy(run, logits)

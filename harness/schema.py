@@ -110,6 +110,10 @@ SCHEMA: dict[str, str] = {
     # accuracy
     "accuracy": "held-out task accuracy (train: after the training budget; infer: trained weights "
     "evaluated through this backend)",
+    "accuracy_note": "why accuracy is empty (e.g. 'no task': a suite with declared inputs and "
+    "no data); empty when there is an accuracy",
+    "weights": "the weights an infer case ran: 'trained' (the reference training for the "
+    "budget) or 'as built' (what the suite's build returned, untouched)",
     "train_steps": "training budget in optimizer steps (train phase and the weights used by infer)",
     "final_loss": "mean training loss over the last 10% of the budget",
     "parity_max_abs_err": "max |out - ref| against an fp64 reference on a fixed held-out batch",

@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 import torch
 
+from harness.model_io import batch_len, pad_to, take
 from suites.base import TaskData
+from suites.inputs import Batch
 
 
 def train_batches(data: TaskData, batch_size: int, steps: int, seed: int
@@ -49,16 +51,14 @@ def final_loss(losses: list[float]) -> float:
     return sum(tail) / len(tail)
 
 
-def predict_in_batches(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+def predict_in_batches(predict: Callable[[Batch], torch.Tensor], x: Batch,
                        batch_size: int) -> torch.Tensor:
-    """Run `predict` over `x` in batches of exactly `batch_size` (the last one padded by
-    repeating its first sample, outputs dropped), so compiled models and fixed-shape sessions
-    see the shape they were prepared for."""
+    """Run `predict` over `x` (one tensor or named inputs) in batches of exactly `batch_size`
+    (the last one padded by repeating its first sample, outputs dropped), so compiled models
+    and fixed-shape sessions see the shape they were prepared for."""
     outputs = []
-    for start in range(0, len(x), batch_size):
-        chunk = x[start:start + batch_size]
-        real = len(chunk)
-        if real < batch_size:
-            chunk = torch.cat([chunk, chunk[:1].expand(batch_size - real, *chunk.shape[1:])])
-        outputs.append(predict(chunk)[:real])
+    for start in range(0, batch_len(x), batch_size):
+        chunk = take(x, start, start + batch_size)
+        real = batch_len(chunk)
+        outputs.append(predict(pad_to(chunk, batch_size))[:real])
     return torch.cat(outputs)

@@ -11,6 +11,11 @@ skew every inference row after an edit, and the ONNX export cache inherits the k
 A sweep's own reference train case (`cpu-eager` or `cuda-eager`) runs exactly that training
 (same initial weights, batches, seed and optimizer; see `harness.training.run_budget`), so it
 stores its result here and the inference cases after it do not train the same weights again.
+
+A suite whose weights are `as built` (a pretrained model, a user's checkpoint) is never
+trained here: inference runs what `build` returns, untouched. Its key covers those weights
+by their content (`state_digest`), so a new checkpoint under the same file name makes a new
+key, and the ONNX export cache, which inherits the key, exports again.
 """
 
 from __future__ import annotations
@@ -39,24 +44,58 @@ TRAINING_MODULES = ("suites.base", "suites.digits", "harness.training", "harness
 
 def model_key(suite: Suite, size: str, steps: int, seed: int,
               data: TaskData | None = None) -> str:
-    """Hash of everything the trained weights depend on.
+    """Hash of everything the weights depend on.
 
     That is: the source files of the code that takes part (`code_files`), the task's data
     (`data`, loaded from the suite when not given), the size's config, the budget, the seed and
-    the torch version. Whole files rather than single functions, so that an edit to a helper
-    or a default retrains too; an edit that did not matter costs one retraining.
+    the torch version; for weights as built, their content instead of the budget. Whole files
+    rather than single functions, so that an edit to a helper or a default retrains too; an
+    edit that did not matter costs one retraining.
     """
     data = suite.data(size) if data is None else data
     task = suite.task
-    payload = json.dumps({
-        "code": sorted({source_digest(path) for path in code_files(suite)}),
-        "data": data_digest(data), "suite": suite.name, "size": size,
-        "config": dict(suite.config(size)), "steps": steps, "seed": seed,
-        "train_batch": task.train_batch, "lr": task.lr, "task": task.name,
-        "loss": getattr(task.loss, "__qualname__", ""), "torch": torch.__version__,
-        "reference": reference_backend().name,
-    }, sort_keys=True, default=str)
+    common = {"code": sorted({source_digest(path) for path in code_files(suite)}),
+              "suite": suite.name, "size": size, "config": dict(suite.config(size)),
+              "seed": seed, "torch": torch.__version__}
+    if suite.as_built:
+        weights = {"weights": state_digest(built_state(suite, size, data, seed))}
+    else:
+        assert task is not None  # a suite without a task has its weights as built
+        assert data is not None
+        weights = {"data": data_digest(data), "steps": steps, "train_batch": task.train_batch,
+                   "lr": task.lr, "task": task.name,
+                   "loss": getattr(task.loss, "__qualname__", ""),
+                   "reference": reference_backend().name}
+    payload = json.dumps({**common, **weights}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+#: The weights a suite/size/seed builds as, per process: the key and the fp64 reference both
+#: need them, and building a pretrained model twice over would load its checkpoint twice.
+_BUILT: dict[tuple[str, str, str, int], dict[str, torch.Tensor]] = {}
+
+
+def built_state(suite: Suite, size: str, data: TaskData | None,
+                seed: int) -> dict[str, torch.Tensor]:
+    """The state dict `build` returns for this size and seed (cached for the process)."""
+    key = (suite.source, suite.name, size, seed)
+    if key not in _BUILT:
+        model = suite.model(size, data, seed)
+        _BUILT[key] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return _BUILT[key]
+
+
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    """Digest of a state dict's names, dtypes, shapes and bytes."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(state.items()):
+        _add_tensor(digest, name, tensor)
+    return digest.hexdigest()
+
+
+def _add_tensor(digest: hashlib._Hash, label: str, tensor: torch.Tensor) -> None:
+    digest.update(f"{label}{tensor.dtype}{tuple(tensor.shape)}".encode())
+    digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
 
 
 def code_files(suite: Suite) -> set[str]:
@@ -67,10 +106,14 @@ def code_files(suite: Suite) -> set[str]:
     seen: after editing one, delete the cache (`results/.cache/weights/`).
     """
     files = {importlib.util.find_spec(name).origin for name in TRAINING_MODULES}
-    for code in (suite.build, suite.task.load, suite.task.loss, type(suite.task)):
+    task = suite.task
+    task_code = (task.load, task.loss, type(task)) if task is not None else ()
+    for code in (suite.build, suite.synthetic, suite.train_loss, *task_code):
+        if code is None:
+            continue
         try:
             path = inspect.getsourcefile(code)
-        except TypeError:  # built-in (C) code has no source file; the torch version covers it
+        except TypeError:  # built-in (C) code or an object: the torch version, the source cover it
             continue
         if path is not None:
             files.add(path)
@@ -96,8 +139,7 @@ def data_digest(data: TaskData) -> str:
     """Digest of the whole split (the held-out half too: cheap, and no case to argue)."""
     digest = hashlib.sha256(str(data.num_classes).encode())
     for tensor in (data.x_train, data.y_train, data.x_test, data.y_test):
-        digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+        _add_tensor(digest, "", tensor)
     return digest.hexdigest()
 
 
@@ -129,6 +171,7 @@ def trained_state(suite: Suite, size: str, data: TaskData, steps: int, seed: int
     key = model_key(suite, size, steps, seed, data)
     path = _path(suite, size, key, cache_dir)
     if not path.exists():
+        assert suite.task is not None and data is not None, "weights as built are not trained"
         model = suite.model(size, data, seed)
         trainer = reference_backend().training(model, suite.task,
                                                CaseContext(cache_dir, threads, key, seed))

@@ -2,7 +2,8 @@
 
 A suite file is any Python file that defines one or more `suites.base.Suite` objects at module
 level (conventionally `SUITE = Suite(...)`). It is imported by path, so a user benchmarks their
-own `nn.Module` without editing this package.
+own `nn.Module` without editing this package. `--model` makes a suite without a file
+(`suites.model_target`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError, one_line, unknown_choice
 from harness.names import check_name
 from suites import cnn, rnn, transformer
 from suites.base import Suite
+
+if TYPE_CHECKING:
+    from suites.model_target import ModelTarget
 
 BUILTIN: dict[str, Suite] = {s.name: s for s in (cnn.SUITE, rnn.SUITE, transformer.SUITE)}
 
@@ -26,14 +32,10 @@ def load_suite_file(path: str | Path) -> list[Suite]:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"suite file '{path}' does not exist")
-    module_name = f"archbench_user_suite_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"suite file '{path}' is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        module = import_file(path, f"archbench_user_suite_{path.stem}")
+    except UsageError:
+        raise
     except Exception as exc:  # the user's code: any failure is theirs to read, in one line
         raise UsageError(f"suite file '{path}' failed to import: {one_line(exc)}") from exc
     found = [value for value in vars(module).values() if isinstance(value, Suite)]
@@ -45,6 +47,17 @@ def load_suite_file(path: str | Path) -> list[Suite]:
     return [replace(suite, source=str(path.resolve())) for suite in found]
 
 
+def import_file(path: Path, module_name: str) -> ModuleType:
+    """Import a Python file by path as `module_name`; its own errors propagate as they are."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"'{path}' is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _check_names(suite: Suite, path: Path) -> None:
     """Suite and size names become file names (case ids), so each must be a plain one."""
     check_name("suite", suite.name, f"in suite file '{path}'")
@@ -52,20 +65,25 @@ def _check_names(suite: Suite, path: Path) -> None:
         check_name("size", size, f"of suite {suite.name!r} in suite file '{path}'")
 
 
-def available_suites(suite_files: Iterable[str | Path] = ()) -> dict[str, Suite]:
-    """Built-in suites plus those of the given files; a user suite may not shadow a built-in."""
+def available_suites(suite_files: Iterable[str | Path] = (),
+                     model: ModelTarget | None = None) -> dict[str, Suite]:
+    """Built-in suites plus those of the given files and `--model`'s; a user suite may not
+    shadow a built-in."""
     suites = dict(BUILTIN)
-    for path in suite_files:
-        for suite in load_suite_file(path):
-            if suite.name in suites:
-                raise UsageError(f"suite '{suite.name}' from '{path}' clashes with an existing "
-                                 f"suite; rename it (taken: {', '.join(suites)})")
-            suites[suite.name] = suite
+    found = [(str(path), suite) for path in suite_files for suite in load_suite_file(path)]
+    if model is not None:
+        found.append((f"--model {model.target}", model.suite()))
+    for origin, suite in found:
+        if suite.name in suites:
+            raise UsageError(f"suite '{suite.name}' from '{origin}' clashes with an existing "
+                             f"suite; rename it (taken: {', '.join(suites)})")
+        suites[suite.name] = suite
     return suites
 
 
-def get_suite(name: str, suite_files: Iterable[str | Path] = ()) -> Suite:
-    suites = available_suites(suite_files)
+def get_suite(name: str, suite_files: Iterable[str | Path] = (),
+              model: ModelTarget | None = None) -> Suite:
+    suites = available_suites(suite_files, model)
     if name not in suites:
         raise unknown_choice("suite", name, list(suites))
     return suites[name]

@@ -13,8 +13,8 @@ inside the case (a provider that is listed but fails to load). Either becomes a 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from suites.base import Task
+from suites.inputs import Batch
 
 if TYPE_CHECKING:
     from harness.profiling.request import Profile, ProfileRequest
@@ -49,6 +50,12 @@ class CaseContext:
     threads: int
     model_key: str  # identifies model definition + size + weights, for caches (ONNX export)
     seed: int = 0
+    #: The tensor of a structured output that `predict` (accuracy, parity) and a training
+    #: loss use; None: the output itself, or its only tensor (`harness.model_io`).
+    output: str | None = None
+    #: Symbolic axes of named inputs beyond the batch ({input: {axis: name}}), for an export
+    #: that must keep a sequence length dynamic (`suites.inputs.dynamic_axes`).
+    dynamic_axes: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
 
 
 class Profiled:
@@ -72,12 +79,14 @@ class InferenceRunner(Profiled, ABC):
         self.facts: dict[str, Any] = {}
 
     @abstractmethod
-    def bind(self, x: torch.Tensor) -> Callable[[], object]:
-        """Prepare the fixed input batch `x` (a CPU tensor) and return the step to time."""
+    def bind(self, x: Batch) -> Callable[[], object]:
+        """Prepare the fixed input batch `x` (CPU tensors) and return the step to time; the
+        step computes the model's whole output."""
 
     @abstractmethod
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for a CPU batch, returned as a float32 CPU tensor (for accuracy and parity)."""
+    def predict(self, x: Batch) -> torch.Tensor:
+        """The output tensor `CaseContext.output` names (logits) for a CPU batch, as a float32
+        CPU tensor (for accuracy and parity)."""
 
     def counters(self) -> dict[str, Any]:
         """Facts known only after running (graph breaks, recompiles)."""
@@ -91,11 +100,11 @@ class TrainRunner(Profiled, ABC):
         self.facts: dict[str, Any] = {}
 
     @abstractmethod
-    def bind(self, x: torch.Tensor, y: torch.Tensor) -> Callable[[], object]:
+    def bind(self, x: Batch, y: torch.Tensor) -> Callable[[], object]:
         """Prepare a fixed batch and return the training step to time."""
 
     @abstractmethod
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def step(self, x: Batch, y: torch.Tensor) -> torch.Tensor:
         """One optimizer step on a CPU batch (moved as needed); returns the loss, unsynced."""
 
     @abstractmethod

@@ -3,7 +3,15 @@
 Export uses `torch.onnx.export` with the dynamo exporter (the default in torch 2.13), on the
 CPU, in fp32, in eval mode, with a dynamic batch dimension so that one file serves every batch
 size of a sweep. All three built-in suites export with it, so there is no TorchScript fallback:
-a model that the dynamo exporter cannot handle fails its case with the exporter's message.
+a model that the dynamo exporter cannot handle fails its case with one line: the exporter's
+message and the dynamic axes it was asked to keep.
+
+Inputs and outputs are named. A model of one tensor has the input `input` and, if it returns a
+tensor, the output `logits`. A model of named inputs keeps their names, and the symbolic axes
+its specs declare (a sequence length shared by `input_ids` and `attention_mask`) stay dynamic.
+A structured output (dict, tuple, dataclass such as a `ModelOutput`) is exported whole, one
+graph output per tensor, named by its path (`logits`, `0`, `encoder.0`: `harness.model_io`),
+so the session computes everything the PyTorch model does.
 
 The opset is fixed at 20, the opset torch's ONNX function library is written in: a lower opset
 would add a version-conversion pass to every export, and ONNX Runtime, its dynamic quantizer and
@@ -37,7 +45,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +58,15 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from torch import nn
 
 from harness.cpu_features import has_vnni
+from harness.errors import one_line
+from harness.model_io import LONE_INPUT, call, named_outputs, pad_to, tensors, to_device
+from suites.inputs import Batch
 
 OPSET = 20
-INPUT_NAME = "input"
-OUTPUT_NAME = "logits"
+INPUT_NAME = LONE_INPUT
+#: How inputs and outputs are laid out (above); part of the cache key, as a file of another
+#: layout would not be fed or read right.
+LAYOUT = "named inputs, flat named outputs"
 
 #: What produces each variant; its version is part of the cache key.
 PRODUCERS = {
@@ -99,54 +112,120 @@ class OnnxFile:
         return self.path.stat().st_size / 2**20
 
 
-def cache_path(cache_dir: Path, model_key: str, variant: str) -> Path:
+Axes = Mapping[str, Mapping[int, str]]
+
+
+def cache_path(cache_dir: Path, model_key: str, variant: str, dynamic_axes: Axes | None = None
+               ) -> Path:
     """Where the `variant` file of the model `model_key` lives in the cache."""
     if variant not in PRODUCERS:
         raise ValueError(f"unknown ONNX variant '{variant}'; valid variants: "
                          f"{', '.join(VARIANTS)}")
-    parts = [model_key, f"opset {OPSET}", PRODUCERS["fp32"], variant, PRODUCERS[variant]]
+    axes = sorted((name, sorted(dims.items())) for name, dims in (dynamic_axes or {}).items())
+    parts = [model_key, f"opset {OPSET}", LAYOUT, repr(axes), PRODUCERS["fp32"], variant,
+             PRODUCERS[variant]]
     if variant == "int8":
         parts.append(repr(Int8Settings.for_this_cpu()))
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
     return cache_dir / "onnx" / f"{digest}.{variant}.onnx"
 
 
-def onnx_file(model: nn.Module, example: torch.Tensor, cache_dir: Path, model_key: str,
-              variant: str = "fp32") -> OnnxFile:
+def onnx_file(model: nn.Module, example: Batch, cache_dir: Path, model_key: str,
+              variant: str = "fp32", dynamic_axes: Axes | None = None) -> OnnxFile:
     """The cached file of `model` in `variant`, exporting and deriving only what is missing.
 
     `example` is any batch of the model's input (its batch size does not matter: the batch
-    dimension is exported as dynamic). A derived variant is made from the cached fp32 file,
-    which is exported first if it is missing too.
+    dimension is exported as dynamic, and so are the `dynamic_axes` of named inputs). A
+    derived variant is made from the cached fp32 file, which is exported first if it is
+    missing too.
     """
-    target = cache_path(cache_dir, model_key, variant)
+    target = cache_path(cache_dir, model_key, variant, dynamic_axes)
     if target.exists():
         return OnnxFile(target, 0.0, True)
     target.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     if variant == "fp32":
-        _write_atomically(target, lambda tmp: _export(model, example, tmp))
+        _write_atomically(target, lambda tmp: _export(model, example, tmp, dynamic_axes or {}))
     else:
-        source = onnx_file(model, example, cache_dir, model_key, "fp32").path
+        source = onnx_file(model, example, cache_dir, model_key, "fp32", dynamic_axes).path
         _write_atomically(target, lambda tmp: _derive(variant, source, tmp))
     return OnnxFile(target, time.perf_counter() - start, False)
 
 
-def _export(model: nn.Module, example: torch.Tensor, path: Path) -> None:
-    """Export on the CPU in fp32 and eval mode, with the batch dimension dynamic.
+class _Flat(nn.Module):
+    """The model with positional tensor inputs and a flat tuple of named output tensors: the
+    form an ONNX graph has, whatever the model takes and returns."""
+
+    def __init__(self, model: nn.Module, input_names: list[str] | None,
+                 output_names: list[str]) -> None:
+        super().__init__()
+        self.model = model
+        self.input_names = input_names  # None: the model takes one tensor
+        self.output_names = output_names
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        batch = dict(zip(self.input_names, inputs, strict=True)) if self.input_names \
+            else inputs[0]
+        found = named_outputs(call(self.model, batch))
+        return tuple(found[name] for name in self.output_names)
+
+
+def _export(model: nn.Module, example: Batch, path: Path, dynamic_axes: Axes) -> None:
+    """Export on the CPU in fp32 and eval mode, with the batch dimension (and the declared
+    axes) dynamic.
 
     torch.export specialises a dimension whose example size is 1 to the constant 1, so a
     batch of one is doubled for the export.
     """
     model = model.to("cpu", torch.float32).eval()
-    example = example.cpu()
-    if len(example) < 2:
-        example = torch.cat([example, example])
-    batch = torch.export.Dim("batch")
-    with _quiet():
-        torch.onnx.export(model, (example,), path, dynamo=True, opset_version=OPSET,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_shapes=({0: batch},), external_data=False, verbose=False)
+    example = pad_to(to_device(example, "cpu"), 2)
+    inputs = tensors(example)
+    with torch.no_grad():
+        output_names = list(named_outputs(call(model, example)))
+    dims: dict[str, torch.export.Dim] = {}
+    shapes = tuple({axis: dims.setdefault(name, torch.export.Dim(name))
+                    for axis, name in {0: "batch", **dynamic_axes.get(input_name, {})}.items()}
+                   for input_name in inputs)
+    flat = _Flat(model, list(inputs) if isinstance(example, Mapping) else None, output_names)
+    # `_Flat.forward(*inputs)`: torch.export groups the varargs, so their shapes are nested once
+    try:
+        with _quiet():
+            torch.onnx.export(flat, tuple(inputs.values()), path, dynamo=True,
+                              opset_version=OPSET,
+                              input_names=list(inputs),
+                              output_names=output_names, dynamic_shapes=(shapes,),
+                              external_data=False, verbose=False)
+    except Exception as exc:
+        raise RuntimeError(f"ONNX export with dynamic axes {', '.join(dims)} failed: "
+                           f"{_export_reason(exc)}; make an axis static in its input spec "
+                           "(e.g. [B,128]) if the model fixes its size") from exc
+    _check_dynamic(path, {name: {0: "batch", **dynamic_axes.get(name, {})} for name in inputs})
+
+
+def _check_dynamic(path: Path, wanted: Axes) -> None:
+    """Refuse a file in which the exporter fixed an axis that was asked to stay dynamic.
+
+    torch's exporter does that quietly where the model fixes a size (a positional table of
+    the example's length): the file would then fail at run time on any other length, far from
+    the cause. Raised inside the atomic write, so no such file reaches the cache.
+    """
+    for graph_input in onnx.load(path).graph.input:
+        dims = graph_input.type.tensor_type.shape.dim
+        for axis, name in wanted.get(graph_input.name, {}).items():
+            if axis < len(dims) and not dims[axis].dim_param:
+                size = dims[axis].dim_value
+                raise RuntimeError(
+                    f"ONNX export fixed the dynamic axis {name} of input '{graph_input.name}' "
+                    f"to {size}: the model fixes its size; declare it static in the input "
+                    f"spec (e.g. {size} instead of {name}={size})")
+
+
+def _export_reason(exc: BaseException) -> str:
+    """The exporter's own first line: it wraps torch.export's error (constraint violations
+    name the axis) in its own, whose first line only says that the export failed."""
+    while exc.__cause__ is not None and "export" in str(exc).splitlines()[0].lower():
+        exc = exc.__cause__
+    return one_line(exc)
 
 
 def _derive(variant: str, source: Path, path: Path) -> None:

@@ -12,10 +12,12 @@ graph optimisations, `ctx.threads` intra-op threads (the number torch is given),
 thread and sequential execution, so that a comparison with PyTorch is not a comparison of
 thread settings.
 
-The timed step does only the run. On the CPU it is `session.run` on a numpy array converted
-once in `bind`: the call every ORT user makes, and the baseline `benchmarks/fidelity_ort.py`
-checks the harness against. On CUDA, IO binding points ORT at an input and an output buffer
-already on the device (held by torch), so no host copy is timed.
+The timed step does only the run. On the CPU it is `session.run` on numpy arrays converted
+once in `bind` (one per named input): the call every ORT user makes, and the baseline
+`benchmarks/fidelity_ort.py` checks the harness against. On CUDA, IO binding points ORT at
+input and output buffers already on the device (held by torch), so no host copy is timed.
+The session computes every output of the model (`onnx_export`); `predict` keeps the one the
+suite names.
 
 A provider is used only if the session really runs on it. ORT quietly falls back to the CPU
 when a provider is listed but cannot load (a missing CUDA or cuDNN library); that would
@@ -45,13 +47,13 @@ from harness.backends.base import (
 )
 from harness.backends.onnx_export import (
     FLOAT_WEIGHT_OPS,
-    INPUT_NAME,
     INTEGER_OPS,
-    OUTPUT_NAME,
     Int8Settings,
     onnx_file,
     op_census,
 )
+from harness.model_io import select_output, tensors, to_device
+from suites.inputs import Batch
 
 if TYPE_CHECKING:
     from harness.profiling.request import Profile, ProfileRequest
@@ -134,14 +136,14 @@ class OrtInference(InferenceRunner):
         self.ctx = ctx
         self.session: ort.InferenceSession | None = None
         self.path: Path | None = None  # the ONNX file the session runs
-        self.bound: torch.Tensor | None = None  # the batch `bind` was given
+        self.bound: Batch | None = None  # the batch `bind` was given
         self.device_buffers: tuple[torch.Tensor, ...] = ()
 
-    def _session(self, example: torch.Tensor) -> ort.InferenceSession:
+    def _session(self, example: Batch) -> ort.InferenceSession:
         """Export (or reuse the cached file) and open the session, once."""
         if self.session is None:
             file = onnx_file(self.model, example, self.ctx.cache_dir, self.ctx.model_key,
-                             self.backend.precision)
+                             self.backend.precision, self.ctx.dynamic_axes)
             if self.backend.precision == "int8":
                 self._record_quantisation(file.path)
             start = time.perf_counter()
@@ -162,33 +164,42 @@ class OrtInference(InferenceRunner):
         self.facts.update(quantized_ops=quantized, float_weight_ops=left,
                           quantization=Int8Settings.for_this_cpu().description)
 
-    def bind(self, x: torch.Tensor) -> Callable[[], object]:
+    def bind(self, x: Batch) -> Callable[[], object]:
         self.bound = x
         return self._step(self._session(x), x)
 
-    def _step(self, session: ort.InferenceSession, x: torch.Tensor) -> Callable[[], object]:
+    def _step(self, session: ort.InferenceSession, x: Batch) -> Callable[[], object]:
         if self.backend.device == "cuda":
             return self._bind_device(session, x)
-        feeds = {INPUT_NAME: _host_array(x)}
+        feeds = _feeds(session, x)
         return lambda: session.run(None, feeds)
 
-    def _bind_device(self, session: ort.InferenceSession,
-                     x: torch.Tensor) -> Callable[[], object]:
-        """IO binding to torch-held device buffers: input copied once, logits written in place.
+    def _bind_device(self, session: ort.InferenceSession, x: Batch) -> Callable[[], object]:
+        """IO binding to torch-held device buffers: inputs copied once, every output written
+        in place.
 
-        The logits are fp32 for every variant (the fp16 file keeps fp32 inputs and outputs).
+        The outputs' shapes and dtypes come from one untimed host run of the same batch: a
+        symbolic axis (batch, sequence) has no size in the session's metadata. The fp16 file
+        keeps fp32 inputs and outputs, so they are the fp32 file's.
         """
         device = torch.device("cuda", DEVICE_ID)
-        x_device = x.to(device).contiguous()
-        classes = session.get_outputs()[0].shape[1:]
-        logits = torch.empty((len(x), *classes), dtype=torch.float32, device=device)
         binding = session.io_binding()
-        binding.bind_input(INPUT_NAME, "cuda", DEVICE_ID, x.detach().numpy().dtype,
-                           tuple(x_device.shape), x_device.data_ptr())
-        binding.bind_output(OUTPUT_NAME, "cuda", DEVICE_ID, np.float32, tuple(logits.shape),
-                            logits.data_ptr())
+        buffers = []
+        inputs = {arg.name for arg in session.get_inputs()}
+        for name, tensor in tensors(to_device(x, device)).items():
+            if name in inputs:  # the exporter drops an input the graph does not use
+                tensor = tensor.contiguous()
+                binding.bind_input(name, "cuda", DEVICE_ID, _numpy_dtype(tensor),
+                                   tuple(tensor.shape), tensor.data_ptr())
+                buffers.append(tensor)
+        names = [arg.name for arg in session.get_outputs()]
+        for name, host in zip(names, session.run(names, _feeds(session, x)), strict=True):
+            out = torch.empty(host.shape, dtype=torch.from_numpy(host).dtype, device=device)
+            binding.bind_output(name, "cuda", DEVICE_ID, host.dtype, tuple(out.shape),
+                                out.data_ptr())
+            buffers.append(out)
         torch.cuda.synchronize()  # the copy ran on torch's stream; ORT reads on its own stream
-        self.device_buffers = (x_device, logits)  # ORT holds raw pointers: keep the memory alive
+        self.device_buffers = tuple(buffers)  # ORT holds raw pointers: keep the memory alive
         return lambda: session.run_with_iobinding(binding)
 
     def profile(self, step: Callable[[], object], request: ProfileRequest) -> Profile:
@@ -207,10 +218,14 @@ class OrtInference(InferenceRunner):
         finally:
             self.device_buffers = timed_buffers
 
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Through `session.run` on host arrays on every provider: host copies are fine here."""
-        (logits,) = self._session(x).run([OUTPUT_NAME], {INPUT_NAME: _host_array(x)})
-        return torch.from_numpy(logits).float()
+    def predict(self, x: Batch) -> torch.Tensor:
+        """Through `session.run` on host arrays on every provider (host copies are fine here);
+        the output the suite names, by its graph name (`onnx_export`)."""
+        session = self._session(x)
+        names = [arg.name for arg in session.get_outputs()]
+        outputs = dict(zip(names, session.run(names, _feeds(session, x)), strict=True))
+        return select_output({name: torch.from_numpy(value) for name, value in outputs.items()},
+                             self.ctx.output).float()
 
     def sync(self) -> None:
         """A device-wide synchronize: ORT runs on its own CUDA stream, not torch's current one,
@@ -219,8 +234,15 @@ class OrtInference(InferenceRunner):
             torch.cuda.synchronize(DEVICE_ID)
 
 
-def _host_array(x: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(x.detach().cpu().numpy())
+def _feeds(session: ort.InferenceSession, x: Batch) -> dict[str, np.ndarray]:
+    """Host arrays of the inputs the graph takes (the exporter drops unused ones)."""
+    inputs = {arg.name for arg in session.get_inputs()}
+    return {name: np.ascontiguousarray(tensor.detach().cpu().numpy())
+            for name, tensor in tensors(x).items() if name in inputs}
+
+
+def _numpy_dtype(tensor: torch.Tensor) -> np.dtype:
+    return torch.empty(0, dtype=tensor.dtype).numpy().dtype
 
 
 ORT_CPU = OrtBackend("ort-cpu", "cpu", "fp32", "ONNX Runtime, CPU execution provider, fp32")

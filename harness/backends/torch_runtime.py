@@ -22,7 +22,9 @@ from harness.backends.base import (
     no_cuda_reason,
 )
 from harness.measure import dynamo
+from harness.model_io import call, select_output, to_device
 from suites.base import Task
+from suites.inputs import Batch
 
 
 class TorchBackend(Backend):
@@ -59,10 +61,10 @@ class TorchBackend(Backend):
     # --- runners ----------------------------------------------------------------------------
 
     def inference(self, model: nn.Module, ctx: CaseContext) -> InferenceRunner:
-        return TorchInference(self, model)
+        return TorchInference(self, model, ctx.output)
 
     def training(self, model: nn.Module, task: Task, ctx: CaseContext) -> TrainRunner:
-        return TorchTrainer(self, model, task)
+        return TorchTrainer(self, model, task, ctx.output)
 
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device, dtype=self.autocast_dtype,
@@ -103,24 +105,26 @@ class _CompileTracker:
 
 
 class TorchInference(InferenceRunner):
-    def __init__(self, backend: TorchBackend, model: nn.Module) -> None:
+    def __init__(self, backend: TorchBackend, model: nn.Module, output: str | None) -> None:
         super().__init__()
         self.backend = backend
         self.module = model.to(backend.device).eval()
         self.forward = backend.wrap(self.module)
+        self.output = output
         self.tracker = _CompileTracker(backend)
 
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
+    def _run(self, x: Batch) -> Any:
         with torch.inference_mode(), self.backend.autocast():
-            return self.forward(x)
+            return call(self.forward, x)
 
-    def bind(self, x: torch.Tensor) -> Callable[[], object]:
-        x = x.to(self.backend.device)
+    def bind(self, x: Batch) -> Callable[[], object]:
+        x = to_device(x, self.backend.device)
         self.tracker.first_call(lambda: self._run(x), self.facts)
         return lambda: self._run(x)
 
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(x.to(self.backend.device)).float().cpu()
+    def predict(self, x: Batch) -> torch.Tensor:
+        out = self._run(to_device(x, self.backend.device))
+        return select_output(out, self.output).float().cpu()
 
     def sync(self) -> None:
         self.backend.sync()
@@ -133,13 +137,16 @@ class TorchTrainer(TrainRunner):
     """forward -> loss -> backward -> optimizer step -> zero_grad(set_to_none=True).
 
     fp16 autocast trains with a gradient scaler (fp16's range underflows small gradients);
-    bf16 has fp32's range and needs none. The loss is computed in fp32 from the logits.
+    bf16 has fp32's range and needs none. The loss is computed in fp32 from the output tensor
+    the suite names (the logits).
     """
 
-    def __init__(self, backend: TorchBackend, model: nn.Module, task: Task) -> None:
+    def __init__(self, backend: TorchBackend, model: nn.Module, task: Task,
+                 output: str | None) -> None:
         super().__init__()
         self.backend = backend
         self.task = task
+        self.output = output
         self.module = model.to(backend.device).train()
         self.forward = backend.wrap(self.module)
         self.loss_fn = task.loss()
@@ -151,10 +158,11 @@ class TorchTrainer(TrainRunner):
         fp16 = self.backend.autocast_dtype == torch.float16
         self.scaler = torch.amp.GradScaler(self.backend.device) if fp16 else None
 
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        x, y = x.to(self.backend.device), y.to(self.backend.device)
+    def step(self, x: Batch, y: torch.Tensor) -> torch.Tensor:
+        x, y = to_device(x, self.backend.device), y.to(self.backend.device)
         with self.backend.autocast():
-            loss = self.loss_fn(self.forward(x).float(), y)
+            out = select_output(call(self.forward, x), self.output)
+            loss = self.loss_fn(out.float(), y)
         if self.scaler is None:
             loss.backward()
             self.optimizer.step()
@@ -165,8 +173,8 @@ class TorchTrainer(TrainRunner):
         self.optimizer.zero_grad(set_to_none=True)
         return loss.detach()
 
-    def bind(self, x: torch.Tensor, y: torch.Tensor) -> Callable[[], object]:
-        x, y = x.to(self.backend.device), y.to(self.backend.device)
+    def bind(self, x: Batch, y: torch.Tensor) -> Callable[[], object]:
+        x, y = to_device(x, self.backend.device), y.to(self.backend.device)
         self.tracker.first_call(lambda: self.step(x, y), self.facts)
         return lambda: self.step(x, y)
 

@@ -11,12 +11,15 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from harness.model_io import call
+from suites.inputs import Batch
+
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def flops_per_sample(model: nn.Module, one_sample: torch.Tensor) -> int:
+def flops_per_sample(model: nn.Module, one_sample: Batch) -> int:
     """Forward FLOPs for a batch of one, counted by torch's FlopCounterMode.
 
     Fused kernels are single opaque ops with no FLOP formula, so counting avoids them: oneDNN is
@@ -30,7 +33,7 @@ def flops_per_sample(model: nn.Module, one_sample: torch.Tensor) -> int:
     model.eval()
     try:
         with countable(), FlopCounterMode(display=False) as counter:
-            model(one_sample)
+            call(model, one_sample)
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())

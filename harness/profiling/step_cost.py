@@ -32,7 +32,9 @@ from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 from harness.measure.model_facts import countable
+from harness.model_io import batch_bytes, call, select_output
 from suites.base import Suite, TaskData
+from suites.inputs import Batch
 
 #: The smaller of the two batches a large batch's cost is extrapolated from.
 LINE_FROM = 2
@@ -61,31 +63,35 @@ class _WrittenBytes(TorchDispatchMode):
         return out
 
 
-def _count(model: nn.Module, loss: nn.Module | None, x: torch.Tensor,
-           y: torch.Tensor) -> StepCost:
+def _count(model: nn.Module, loss: nn.Module | None, x: Batch, y: torch.Tensor | None,
+           output: str | None = None) -> StepCost:
     """One step at this batch: forward, and with `loss` also the loss and backward."""
     params = sum(p.numel() * p.element_size() for p in model.parameters())
     model.zero_grad(set_to_none=True)  # a gradient left by the last count would be added to
     with countable(), FlopCounterMode(display=False) as counter, _WrittenBytes() as written:
-        out = model(x)
+        out = call(model, x)
         if loss is not None:
-            loss(out.float(), y).backward()
+            loss(select_output(out, output).float(), y).backward()
     op_flops = {str(op).replace(".", "::", 1): float(n)
                 for op, n in counter.get_flop_counts().get("Global", {}).items()}
     return StepCost(float(counter.get_total_flops()),
-                    float(params + x.numel() * x.element_size() + written.total), op_flops)
+                    float(params + batch_bytes(x) + written.total), op_flops)
 
 
-def step_cost(suite: Suite, size: str, data: TaskData, phase: str, batch_size: int,
+def step_cost(suite: Suite, size: str, data: TaskData | None, phase: str, batch_size: int,
               seed: int) -> StepCost:
     """FLOPs and bytes of one step at `batch_size` (module docstring)."""
     model = suite.model(size, data, seed)
     model.train(phase == "train")
-    loss = suite.task.loss() if phase == "train" else None
+    objective = suite.objective() if phase == "train" else None
+    loss = objective.loss() if objective is not None else None
+
+    def count(batch: int) -> StepCost:
+        return _count(model, loss, *suite.synthetic_batch(data, batch, seed), suite.output)
+
     if batch_size <= LINE_FROM + 1:
-        return _count(model, loss, *suite.synthetic_batch(data, batch_size, seed))
-    low, high = (_count(model, loss, *suite.synthetic_batch(data, b, seed))
-                 for b in (LINE_FROM, LINE_FROM + 1))
+        return count(batch_size)
+    low, high = count(LINE_FROM), count(LINE_FROM + 1)
 
     def at_batch(a: float, b: float) -> float:
         return a + (b - a) * (batch_size - LINE_FROM)

@@ -1,0 +1,119 @@
+"""One process of one case, isolated: a fresh interpreter, a timeout, and a kill of its group.
+
+Isolation is a subprocess per case process (`python -m harness.worker`), not a fork: a fresh
+interpreter shares no allocator state, thread pools, compiled graphs or CUDA context with the
+cases before it, and a case that aborts or hangs cannot take the sweep with it. The parent
+blocks in `wait(timeout)` while a case runs (it does not poll, so it does not compete with
+the case for a core). The case runs in a process group of its own, so that a timeout kills
+what it started too; and it holds a lifeline to its parent (`harness.lifeline`), so that it
+also dies when the parent is killed outright.
+
+Both executors launch cases through `launch`: the local one from the sweep's own process, the
+Ray one from a Ray task on the node that was given the case (`harness.executors.node`), so a
+case never runs inside a Ray worker, whose process Ray reuses for other tasks. This module
+imports nothing heavy (no torch, no pandas): a Ray worker loads it for every task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.storage import writing
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+#: How long a case's process outlives its timeout before it ends itself: the parent kills it
+#: at the timeout; the worker's own deadline is only for a parent that is alive but stuck.
+WORKER_GRACE_S = 30.0
+
+
+def launch(spec: Mapping[str, Any], timeout_s: float, log_path: Path, python: str,
+           env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Run the worker on `spec` (case, config, cache_dir, process, run_dir) in a fresh
+    interpreter, its output in `log_path`, killed with its group after `timeout_s`; never
+    raises for the case's sake. `env` overrides variables of the worker's environment."""
+    with writing(log_path):
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("w")
+    with log, _lifeline() as lifeline, tempfile.TemporaryDirectory(prefix="archbench-") as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+        spec_path.write_text(json.dumps({
+            **spec, "lifeline": {"parent_pid": os.getpid(), "fd": lifeline,
+                                 "deadline_s": timeout_s + WORKER_GRACE_S}}))
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [python, "-m", "harness.worker", str(spec_path), str(out_path)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            pass_fds=(lifeline,), env=worker_env(env))
+        try:
+            process.wait(timeout=timeout_s)
+            timed_out = False
+            _kill_group(process)  # what the case started and left behind (compiler workers)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            timed_out = True
+        except BaseException:  # Ctrl-C, SIGTERM (see cli): the case has its own session
+            _kill_group(process)
+            raise
+        wall_s = time.perf_counter() - start
+        if out_path.exists():
+            result = json.loads(out_path.read_text())
+        elif timed_out:
+            result = failure("timeout", f"no result after {timeout_s:g} s; killed")
+        else:
+            result = failure("crashed", _crash_reason(process.returncode, log_path))
+    result["wall_s"] = wall_s
+    return result
+
+
+def worker_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The parent's environment, unbuffered, with this checkout importable (a case may run in
+    another interpreter, an A/B variant, that does not have archbench installed), and the
+    caller's overrides on top."""
+    path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(overrides or {})}
+
+
+def failure(status: str, reason: str) -> dict[str, Any]:
+    """A result for a process that gave none of its own."""
+    return {"status": status, "reason": reason, "row": {}, "samples": {}}
+
+
+@contextlib.contextmanager
+def _lifeline() -> Iterator[int]:
+    """A pipe for the worker to inherit the read end of. Nothing is written to it: the worker
+    reads EOF once the write end closes, after the case, or when this process dies however."""
+    read_end, write_end = os.pipe()  # neither is inherited by anything else this process starts
+    try:
+        yield read_end
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill the case and anything it started (compiler workers), then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _crash_reason(returncode: int, log_path: Path) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        reason = f"worker killed by {name}"
+    else:
+        reason = f"worker exited with code {returncode} without a result"
+    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+    return f"{reason} (last output: {lines[-1][:200]})" if lines else reason

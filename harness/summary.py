@@ -38,6 +38,8 @@ def summary_table(frame: pd.DataFrame, reason_width: int = 60) -> str:
     view = pd.DataFrame({
         "suite": frame["suite"], "size": frame["size"], "backend": frame["backend"],
         "phase": frame["phase"], "scenario": frame["scenario"], "bs": frame["batch_size"],
+        **({"hardware": frame["hardware"].fillna("")}  # a --per-hardware run's case dimension
+           if frame["hardware"].notna().any() else {}),
         "status": frame["status"],
         f"median ms [{_levels(frame)} CI] ×processes": frame.apply(_median_with_ci, axis=1),
         "n": frame["n"].map(lambda v: _number(v, "d")),

@@ -432,7 +432,7 @@ def _in_parentheses(text: object) -> str:
 
 def _case_name(row: Any) -> str:
     return (f"{row.suite} · {row.size} · {row.backend} · {row.phase} · {row.scenario} · "
-            f"bs {row.batch_size}")
+            f"bs {row.batch_size}" + (f" · on {row.hardware}" if row.hardware else ""))
 
 
 def _format_judged(judged: pd.DataFrame) -> pd.DataFrame:

@@ -20,8 +20,10 @@ from harness.results import load_manifest, load_ops, load_results, load_samples,
 from harness.schema import ops_frame
 
 #: What makes two rows "the same case" across runs (a case id also encodes this, but matching
-#: on the columns does not depend on how case ids are spelled).
-CASE_KEY = ["suite", "size", "backend", "phase", "scenario", "batch_size"]
+#: on the columns does not depend on how case ids are spelled). `hardware` is "" unless the
+#: run ran its matrix per kind of node (--per-hardware; `load_runs` turns NA into "", so
+#: that grouping on the key keeps every other run's rows).
+CASE_KEY = ["suite", "size", "backend", "phase", "scenario", "batch_size", "hardware"]
 #: A case within a run.
 CASE_ID = ["run_id", *CASE_KEY]
 
@@ -76,7 +78,9 @@ def load_runs(run_dirs: Sequence[Path]) -> RunSet:
         samples.append(load_samples(run_dir).assign(run_id=run_id).astype({"run_id": "string"}))
         ops.append(load_ops(run_dir).assign(run_id=run_id).astype({"run_id": "string"}))
         folders[run_id] = run_dir
-    return RunSet(results=order_cases(pd.concat(results, ignore_index=True), list(manifests)),
+    table = pd.concat(results, ignore_index=True)
+    table["hardware"] = table["hardware"].fillna("")
+    return RunSet(results=order_cases(table, list(manifests)),
                   samples=pd.concat(samples, ignore_index=True), manifests=manifests,
                   ops=pd.concat(ops, ignore_index=True), run_dirs=folders)
 
@@ -117,6 +121,7 @@ def order_cases(frame: pd.DataFrame, run_ids: Sequence[str]) -> pd.DataFrame:
         "suite": frame["suite"].map({suite: i for i, suite in enumerate(suites)}),
         "params": frame.groupby(["suite", "size"], dropna=False)["params"].transform("max"),
         "backend": frame["backend"].map(lambda b: backend_rank(str(b))),
+        "hardware": frame["hardware"],  # side by side, per backend
         "phase": frame["phase"].map(phase_rank),
         "scenario": frame["scenario"].map(lambda v: scenario_rank(_text(v))),
         "batch": frame["batch_size"],
@@ -181,7 +186,8 @@ def _missing(value: object) -> bool:
 
 
 def row_labels(frame: pd.DataFrame, multi_run: bool, *, with_backend: bool = False) -> pd.Series:
-    """'suite · size' (and backend), prefixed by the run id when the report holds several runs.
+    """'suite · size' (and backend, and the kind of node of a --per-hardware run), prefixed by
+    the run id when the report holds several runs.
 
     `multi_run` is a property of the whole report, not of `frame`: a figure's selector may show
     a subset holding one run's rows only, and its labels must still say which run that is.
@@ -189,6 +195,8 @@ def row_labels(frame: pd.DataFrame, multi_run: bool, *, with_backend: bool = Fal
     parts = [frame["suite"].astype(str), frame["size"].astype(str)]
     if with_backend:
         parts.append(frame["backend"].astype(str))
+    if (frame["hardware"] != "").any():
+        parts.append(frame["hardware"].astype(str))
     if multi_run:
         parts.insert(0, frame["run_id"].astype(str))
     label = parts[0]

@@ -211,7 +211,8 @@ def make_run(run_id: str, cases: Mapping[str, Sequence[np.ndarray]],
     results = pd.DataFrame([
         {"run_id": run_id, "case_id": case_id(name, "small", "cpu-eager", "infer"),
          "suite": name, "size": "small", "backend": "cpu-eager", "phase": "infer",
-         "scenario": "latency", "batch_size": BATCH, "status": "ok", "reason": ""}
+         "scenario": "latency", "batch_size": BATCH, "hardware": "", "status": "ok",
+         "reason": ""}
         for name in cases])
     samples = pd.DataFrame([
         {"run_id": run_id, "case_id": case_id(name, "small", "cpu-eager", "infer"),

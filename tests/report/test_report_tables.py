@@ -99,7 +99,7 @@ def test_memory_prefers_nvml_and_falls_back_to_the_allocator():
                             "size": ["z"] * 2,
                             "backend": ["cuda-eager", "ort-cuda"], "phase": ["infer"] * 2,
                             "scenario": ["latency"] * 2, "batch_size": [1, 1],
-                            "status": ["ok", "ok"],
+                            "hardware": [""] * 2, "status": ["ok", "ok"],
                             "peak_rss_mb": [1.0, 1.0], "rss_increase_mb": [0.5, 0.5],
                             "cuda_peak_allocated_mb": [90.0, np.nan],
                             "cuda_peak_reserved_mb": [100.0, np.nan],

@@ -1,0 +1,333 @@
+"""The Ray executor: a sweep's case processes spread over the nodes of a Ray cluster.
+
+Placement is decided here, on the driver, one process at a time, and Ray enforces it: each
+task is pinned to the node chosen for it (`NodeAffinitySchedulingStrategy`, not soft) and
+reserves that node's resources for as long as its case runs.
+
+* **Timing integrity.** A CPU case reserves all of its node's CPUs, so two benchmarks never
+  share a node's cores, unless the sweep says `--cases-per-node N`: then it reserves 1/N of
+  them and runs with that many threads (the rows record N). A GPU case reserves one whole GPU
+  (`num_gpus=1`, Ray sets CUDA_VISIBLE_DEVICES) and the CPU cores it needs: `--threads`, or
+  the node's CPUs divided by its GPUs. An 8-GPU node runs 8 GPU cases at once, each alone on
+  its device; what they still share (PCIe, host memory bandwidth) the README says.
+* **Hardware.** `--accelerator-type NAME` keeps only nodes with Ray's
+  `accelerator_type:NAME` resource. `--per-hardware` probes each node (CPU model, GPU name,
+  custom resources) and runs the matrix once per kind of node (`Case.hardware`).
+* **Results.** Each result is persisted on the driver the moment it arrives
+  (`Sweep.record`), the case's log with it; a task lost with its node gives a `crashed`
+  process ("node lost: ..."), and the sweep goes on without that node. Tasks are never
+  retried by Ray (`max_retries=0`): a retried case would hide a crash. On any exit (Ctrl-C,
+  SIGTERM, an error) the tasks in flight are cancelled with their worker, whose lifeline
+  takes the case down; a Ray started for the sweep is shut down with it.
+* **Caches: reference weights travel with the case, through Ray's object store.** The first
+  inference case of a model trains the weights on its node (as the local executor's first
+  case does) while the model's other inference cases wait; the task hands the weight files
+  back, the driver puts each in the object store once, and every later case of that model
+  carries them, so each node reads them from its object store instead of training. Shipping
+  beats training before dispatch on the driver: the weights' key names the reference device
+  (a GPU node trains on CUDA), which the driver cannot stand in for, and a driver that is a
+  laptop should not train an `xl` model. ONNX files are not shipped: they derive from the
+  weights with the node's own torch and ONNX Runtime, so each node exports once into its own
+  cache (`harness.executors.node`), and later cases on that node reuse it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from harness.backends import get_backend
+from harness.case_result import CaseResult, ProcessResult
+from harness.cases import Case, PlannedCase
+from harness.errors import UsageError, one_line
+from harness.executors import node as on_node
+from harness.executors.base import Executor
+from harness.runner import process_result, worker_spec
+from harness.storage import write_atomic
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from harness.runner import Sweep
+
+#: Resources every node has that say nothing about its kind.
+_STANDARD = ("CPU", "GPU", "memory", "object_store_memory")
+_EPS = 1e-6  # Ray keeps resources to 4 decimals
+
+
+@dataclass
+class Node:
+    """An alive node of the cluster, what it has, and what this sweep holds on it now."""
+
+    node_id: str
+    address: str
+    cpus: float
+    gpus: float
+    resources: dict[str, float]
+    kind: str = ""
+    busy_cpus: float = 0.0
+    busy_gpus: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.node_id[:12]}@{self.address}"
+
+    @property
+    def custom(self) -> list[str]:
+        """Resources a cluster's operator gave the node (they often name its hardware)."""
+        return sorted(name for name in self.resources if name not in _STANDARD
+                      and not name.startswith(("node:", "accelerator_type:")))
+
+    def fits(self, cpus: float, gpus: float) -> bool:
+        return (self.busy_cpus + cpus <= self.cpus + _EPS
+                and self.busy_gpus + gpus <= self.gpus + _EPS)
+
+
+@dataclass
+class Flight:
+    """A case process running on a node."""
+
+    planned: PlannedCase
+    result: CaseResult
+    index: int
+    node: Node
+    cpus: float
+    gpus: float
+    threads: int
+    cases_per_node: int
+    trains: bool = False  # the first inference case of its model: the others wait for it
+
+
+@dataclass
+class RayExecutor(Executor):
+    """Runs a sweep on the Ray cluster at `address` (default: $RAY_ADDRESS, else a Ray
+    started for the sweep on this machine and shut down after it)."""
+
+    nodes: list[Node]
+    owns_ray: bool
+    driver_node: str
+    shipped: dict[str, Any] = field(default_factory=dict)  # weight file name -> ObjectRef
+    training: set[tuple[str, str]] = field(default_factory=set)  # models being trained now
+    trained: set[tuple[str, str]] = field(default_factory=set)
+
+    @classmethod
+    def connect(cls, address: str | None = None, accelerator_type: str = "") -> RayExecutor:
+        try:
+            import ray
+        except ImportError as exc:
+            raise UsageError("--executor ray needs Ray: pip install 'archbench[ray]'") from exc
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        owns = not ray.is_initialized()
+        if owns:
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise UsageError(f"cannot connect to the Ray cluster at {address}: "
+                                 f"{one_line(exc)}; start one with `ray start --head`, or "
+                                 "leave out --ray-address for a Ray on this machine") from exc
+        executor = cls(_alive_nodes(), owns, ray.get_runtime_context().get_node_id())
+        if accelerator_type:
+            executor.nodes = [n for n in executor.nodes
+                              if f"accelerator_type:{accelerator_type}" in n.resources]
+            if not executor.nodes:
+                types = sorted({name.split(":", 1)[1] for n in _alive_nodes()
+                                for name in n.resources if name.startswith("accelerator_type:")})
+                executor.close()
+                raise UsageError(f"no node of the Ray cluster has accelerator type "
+                                 f"'{accelerator_type}'; valid: {', '.join(types) or 'none'}")
+        return executor
+
+    def hardware_kinds(self) -> tuple[str, ...]:
+        """Every distinct kind of node (probed once), sorted: the matrix's order must not
+        depend on the order in which the cluster happens to list its nodes."""
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        if all(n.kind for n in self.nodes):
+            return tuple(sorted({n.kind for n in self.nodes}))
+        probe = ray.remote(on_node.probe)
+        found = ray.get([probe.options(num_cpus=0, max_retries=0, scheduling_strategy=(
+            NodeAffinitySchedulingStrategy(n.node_id, soft=False))).remote()
+            for n in self.nodes], timeout=180)
+        for n, facts in zip(self.nodes, found, strict=True):
+            n.kind = kind_label(facts["gpu_name"] or facts["cpu_model"], n.custom)
+        return tuple(sorted({n.kind for n in self.nodes}))
+
+    def close(self) -> None:
+        import ray
+
+        if self.owns_ray and ray.is_initialized():
+            ray.shutdown()
+
+    def run(self, sweep: Sweep, bar: tqdm) -> set[str]:
+        import ray
+
+        if sweep.config.hardware:
+            self.hardware_kinds()
+        task = ray.remote(on_node.run_case_process)
+        pending = deque(sorted(((p, r) for p, r in sweep.cases if not r.finished),
+                               key=lambda case: case[1].next_process() or 0))
+        flights: dict[Any, Flight] = {}
+        touched: set[str] = set()
+        counts = {"done": 0, "failed": 0}
+
+        def finish(planned: PlannedCase, result: CaseResult, process: ProcessResult) -> None:
+            sweep.record(planned, result, process)
+            touched.add(planned.case.case_id)
+            counts["done" if process.ok or process.status == "skipped" else "failed"] += 1
+            bar.update()
+            if not result.finished:
+                pending.append((planned, result))
+
+        try:
+            while pending or flights:
+                for _ in range(len(pending)):
+                    planned, result = pending.popleft()
+                    flight = self._place(sweep, planned, result)
+                    if isinstance(flight, ProcessResult):
+                        finish(planned, result, flight)
+                    elif flight is None:
+                        pending.append((planned, result))  # no room now, or waits for weights
+                    else:
+                        flights[self._submit(task, sweep, flight)] = flight
+                bar.set_postfix_str(f"running {len(flights)}, done {counts['done']}, "
+                                    f"failed {counts['failed']}")
+                if not flights:
+                    break
+                ready, _ = ray.wait(list(flights), num_returns=1)
+                for ref in ready:
+                    flight = flights.pop(ref)
+                    flight.node.busy_cpus -= flight.cpus
+                    flight.node.busy_gpus -= flight.gpus
+                    finish(flight.planned, flight.result, self._collect(ref, flight, sweep))
+        finally:
+            for ref in flights:  # the worker dies with the task, the case with its lifeline
+                ray.cancel(ref, force=True)
+        return touched
+
+    def _place(self, sweep: Sweep, planned: PlannedCase, result: CaseResult
+               ) -> Flight | ProcessResult | None:
+        """Where the case's next process runs now: a flight, a process that cannot run
+        (skipped, or no node can hold it), or None to wait for room or for weights."""
+        index = result.next_process() or 0
+        if planned.skip_reason:
+            return ProcessResult(0, "skipped", planned.skip_reason)
+        case, config = planned.case, sweep.config
+        gpu = get_backend(case.backend).device == "cuda"
+        nodes = [n for n in self.nodes if not case.hardware or n.kind == case.hardware]
+        demands = [(n, _demand(n, gpu, config.threads, config.cases_per_node)) for n in nodes]
+        demands = [(n, d) for n, d in demands if d is not None]
+        if not demands:
+            where = f"of kind {case.hardware}" if case.hardware else "of the Ray cluster"
+            return ProcessResult(index, "skipped", f"no node {where} can run it (alive: "
+                                 f"{len(self.nodes)}; it needs {'a GPU' if gpu else 'CPUs'})")
+        model = (case.suite, case.size)
+        if case.phase == "infer" and model in self.training:
+            return None
+        for node, (cpus, gpus, threads, per_node) in demands:
+            if node.fits(cpus, gpus):
+                node.busy_cpus += cpus
+                node.busy_gpus += gpus
+                trains = case.phase == "infer" and model not in self.trained
+                if trains:
+                    self.training.add(model)
+                return Flight(planned, result, index, node, cpus, gpus, threads, per_node,
+                              trains)
+        return None
+
+    def _submit(self, task: Any, sweep: Sweep, flight: Flight) -> Any:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        case = flight.planned.case
+        config = dataclasses.replace(sweep.config, threads=flight.threads)
+        spec = worker_spec(case, config, sweep.cache_dir, flight.index, None)
+        names = [name for name in self.shipped if name.startswith(f"{case.suite}-{case.size}-")]
+        return task.options(
+            num_cpus=flight.cpus, num_gpus=flight.gpus, max_retries=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(flight.node.node_id, soft=False),
+        ).remote(spec, sweep.config.timeout_s, flight.threads, self.driver_node, names,
+                 *(self.shipped[name] for name in names))
+
+    def _collect(self, ref: Any, flight: Flight, sweep: Sweep) -> ProcessResult:
+        """The process's result, its log written on the driver, its weights kept to ship."""
+        import ray
+
+        case = flight.planned.case
+        if flight.trains:
+            self.training.discard((case.suite, case.size))
+            self.trained.add((case.suite, case.size))
+        try:
+            payload = ray.get(ref)
+        except ray.exceptions.RayError as exc:
+            process = ProcessResult(flight.index, "crashed", self._lost(flight.node, exc))
+        else:
+            log = sweep.log_path(flight.planned, flight.index)
+            write_atomic(log, lambda tmp: tmp.write_text(payload["log"]))
+            self._keep_weights(case, payload["weights"], sweep)
+            process = process_result(payload["result"], flight.index)
+        process.row.update(executor="ray", node=flight.node.label,
+                           cases_per_node=flight.cases_per_node,
+                           omp_num_threads=str(flight.threads))
+        return process
+
+    def _keep_weights(self, case: Case, trained: dict[str, bytes], sweep: Sweep) -> None:
+        """Put the model's weight files in the object store once, for its later cases: those
+        a node trained and sent back, and those in the driver's own cache (trained by a case
+        on the driver's node). A cluster of one node shares the driver's cache: no copies."""
+        import ray
+
+        if len(self.nodes) < 2:
+            return
+        here = (sweep.cache_dir / on_node.WEIGHTS_DIR).glob(f"{case.suite}-{case.size}-*.pt")
+        files = {path.name: path for path in here}
+        for name in sorted({*files, *trained} - set(self.shipped)):
+            self.shipped[name] = ray.put(trained[name] if name in trained
+                                         else files[name].read_bytes())
+
+    def _lost(self, node: Node, exc: Exception) -> str:
+        """Why a task gave no result; a node that is gone gets no more cases."""
+        import ray
+
+        alive = {n.node_id for n in _alive_nodes()}
+        message = one_line(exc)[:300]
+        if isinstance(exc, (ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError)
+                      ) or node.node_id not in alive:
+            self.nodes = [n for n in self.nodes if n.node_id != node.node_id]
+            return f"node lost: {node.label}: {message}"
+        return f"Ray worker lost on {node.label}: {message}"
+
+
+def _demand(node: Node, gpu: bool, threads: int, cases_per_node: int
+            ) -> tuple[float, float, int, int] | None:
+    """(CPUs, GPUs, threads, cases per node) a case reserves on `node`, or None if it cannot
+    run there (module docstring: a CPU case takes its share of the node, a GPU case a GPU)."""
+    if gpu:
+        if node.gpus < 1:
+            return None
+        want = threads or max(1, int(node.cpus // node.gpus))
+        return float(min(want, node.cpus)), 1.0, want, int(node.gpus)
+    share = node.cpus / cases_per_node
+    return share, 0.0, threads or max(1, int(share)), cases_per_node
+
+
+def _alive_nodes() -> list[Node]:
+    """The nodes that can run a case now."""
+    import ray
+
+    nodes = [Node(n["NodeID"], n["NodeManagerAddress"], n["Resources"].get("CPU", 0.0),
+                  n["Resources"].get("GPU", 0.0), dict(n["Resources"]))
+             for n in ray.nodes() if n["Alive"]]
+    return [n for n in nodes if n.cpus > 0]  # a head node kept free of work runs no case
+
+
+def kind_label(hardware: str, custom: list[str]) -> str:
+    """A kind of node as a case-id-safe name: its GPU (or CPU) model and custom resources,
+    e.g. 'nvidia-a10g' or 'intel-xeon-platinum-8375c-2.90ghz-kind_a'."""
+    words = re.sub(r"\((r|tm)\)|\bcpu\b|@", " ", hardware.lower())
+    return "-".join([*re.findall(r"[a-z0-9][a-z0-9._]*", words), *custom]) or "unknown"

@@ -41,6 +41,10 @@ def main(spec_path: str, out_path: str) -> int:
                           str(Path(spec["cache_dir"]) / "inductor" / isa_caps_key()))
     os.environ.setdefault(CACHE_ENV, spec["cache_dir"])  # where suites may cache their data
     try:
+        # the sweep judged availability on its own machine; a Ray node judges it again here
+        from harness.backends import get_backend
+        if reason := get_backend(case.backend).unavailable_reason():
+            raise BackendUnavailable(reason)
         from harness.execute import run_case
         run_dir = Path(spec["run_dir"]) if spec.get("run_dir") else None
         output = run_case(case, config, Path(spec["cache_dir"]), spec.get("process", 0),

@@ -216,13 +216,19 @@ class RayExecutor(Executor):
         """Where the case's next process runs now: a flight, a process that cannot run
         (skipped, or no node can hold it), or None to wait for room or for weights."""
         index = result.next_process() or 0
-        if planned.skip_reason:
-            return ProcessResult(0, "skipped", planned.skip_reason)
         case, config = planned.case, sweep.config
-        gpu = get_backend(case.backend).device == "cuda"
+        backend = get_backend(case.backend)
+        gpu = backend.device == "cuda"
+        if planned.skip_reason and not (gpu and planned.skip_reason
+                                        == backend.unavailable_reason()):
+            return ProcessResult(0, "skipped", planned.skip_reason)
+        # A CUDA backend this machine cannot run goes to the GPU nodes, whose worker
+        # judges it again; with no GPU node it stays skipped, for the driver's reason.
         nodes = [n for n in self.nodes if not case.hardware or n.kind == case.hardware]
         demands = [(n, _demand(n, gpu, config.threads, config.cases_per_node)) for n in nodes]
         demands = [(n, d) for n, d in demands if d is not None]
+        if planned.skip_reason and not demands:
+            return ProcessResult(0, "skipped", planned.skip_reason)
         if not demands:
             where = f"of kind {case.hardware}" if case.hardware else "of the Ray cluster"
             return ProcessResult(index, "skipped", f"no node {where} can run it (alive: "

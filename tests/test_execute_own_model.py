@@ -1,8 +1,8 @@
 """A user's model as it is, through real sweeps: two named inputs, a dict output, no task.
 
 One `archbench run` per scenario below (one process a case, `--quick`), read back from its
-results: every backend times the model and checks its parity against fp64, accuracy is empty
-with its reason, training without a loss is skipped with why, and with a declared loss it
+results: every backend times and profiles the model and checks its parity against fp64,
+accuracy is empty with its reason, training without a loss is skipped with why, and with a declared loss it
 trains on synthetic targets. Nothing here depends on speed.
 """
 
@@ -35,7 +35,7 @@ def sweep(results: Path, run_id: str, *argv: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def own_model_run(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     return sweep(tmp_path_factory.mktemp("own") / "results", "own",
-                 "--suite-file", str(OWN_MODEL_FILE), "--suite", "masked",
+                 "--suite-file", str(OWN_MODEL_FILE), "--suite", "masked", "--profile",
                  "--backend", *BACKENDS, "--scenario", "latency", "--batch-size", "4")
 
 
@@ -50,6 +50,14 @@ def test_a_model_without_a_task_is_timed_and_checked_against_fp64(
     assert pd.isna(row["accuracy"]) and row["accuracy_note"] == "no task"
     assert row["weights"] == "as built" and row["train_steps"] == 0
     assert row["flops_per_sample"] > 0 and row["params"] > 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_of_named_inputs_is_profiled(own_model_run: pd.DataFrame, backend: str) -> None:
+    row = own_model_run.loc[f"masked-tiny-{backend}-infer-latency-bs4"]
+    assert pd.isna(row["profile_error"]), row["profile_error"]
+    assert row["profile_steps"] > 0 and row["step_flops"] > 0 and row["step_bytes"] > 0
+    assert isinstance(row["trace_file"], str)
 
 
 def test_training_without_a_declared_loss_is_skipped_with_the_reason(

@@ -234,13 +234,17 @@ def _infer(run: CaseRun) -> None:
     if suite.as_built:
         weights = None
         reference_weights = built_state(suite, case.size, run.data, config.seed)
+        run.out.row["train_steps"] = 0  # not a step of ours, whatever the task's budget
     else:
         weights = reference_weights = trained_state(suite, case.size, run.data, run.steps,
                                                     config.seed, run.ctx.cache_dir,
                                                     run.ctx.threads)
     reference = (fp64_reference(suite, case.size, run.data, reference_weights, config.seed)
                  if run.first else None)
-    runner = run.backend.inference(_new_model(run, weights), run.ctx)
+    model = _new_model(run, weights)
+    if suite.as_built:
+        _check_deterministic(model, reference_weights)
+    runner = run.backend.inference(model, run.ctx)
     get_scenario(case.scenario).measure(run, Binding(
         runner, lambda batch: runner.bind(suite.synthetic_batch(run.data, batch,
                                                                 config.seed)[0]),
@@ -253,6 +257,17 @@ def _infer(run: CaseRun) -> None:
     run.out.row.update(parity_max_abs_err=result.max_abs_err, parity_rel_err=result.rel_err,
                        parity_top1_agree=result.top1_agree, parity_tol=result.tol,
                        parity_ok=result.ok)
+
+
+def _check_deterministic(model: torch.nn.Module, first: dict[str, torch.Tensor]) -> None:
+    """Weights as built are built twice (the fp64 reference and the key take the first, the
+    timed model is the second): both must be the same, or parity compares two models."""
+    state = model.state_dict()
+    if state.keys() != first.keys() or not all(torch.equal(state[k], v)
+                                               for k, v in first.items()):
+        raise RuntimeError("build returned other weights on a second call with the same seed; "
+                           "weights as built must be reproducible (seed torch, or load them "
+                           "from a checkpoint)")
 
 
 def _eval_inputs(run: CaseRun) -> Batch:

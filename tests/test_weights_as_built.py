@@ -88,3 +88,20 @@ def test_the_key_follows_the_checkpoint_and_the_onnx_cache_with_it(tmp_path: Pat
 
 def test_the_built_in_suites_keep_training_their_reference_weights() -> None:
     assert all(suite.weights == TRAINED and not suite.as_built for suite in BUILTIN.values())
+
+
+def test_a_build_that_is_not_reproducible_is_an_error_not_a_parity_failure(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls = iter(range(100))
+
+    def build(config: object, data: object) -> nn.Module:
+        torch.manual_seed(next(calls))  # ignores the harness's seed: other weights each call
+        return nn.Linear(6, 3)
+
+    suite = Suite(name="drifting", description="", sizes={"tiny": {}}, build=build,
+                  default_sizes=("tiny",), inputs=("input:float32[B,6]",))
+    monkeypatch.setattr(execute, "configure_threads", lambda config: 1)
+    monkeypatch.setattr(execute, "get_suite", lambda *args: suite)
+    with pytest.raises(RuntimeError, match="build returned other weights"):
+        execute.run_case(Case("drifting", "tiny", "cpu-eager", "infer", 2, "latency"),
+                         SweepConfig(quick=True, threads=1), tmp_path / "cache")

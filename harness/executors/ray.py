@@ -177,10 +177,15 @@ class RayExecutor(Executor):
         touched: set[str] = set()
         counts = {"done": 0, "failed": 0}
 
+        def show() -> None:
+            bar.set_postfix_str(f"running {len(flights)}, done {counts['done']}, "
+                                f"failed {counts['failed']}", refresh=False)
+
         def finish(planned: PlannedCase, result: CaseResult, process: ProcessResult) -> None:
             sweep.record(planned, result, process)
             touched.add(planned.case.case_id)
             counts["done" if process.ok or process.status == "skipped" else "failed"] += 1
+            show()
             bar.update()
             if not result.finished:
                 pending.append((planned, result))
@@ -196,8 +201,8 @@ class RayExecutor(Executor):
                         pending.append((planned, result))  # no room now, or waits for weights
                     else:
                         flights[self._submit(task, sweep, flight)] = flight
-                bar.set_postfix_str(f"running {len(flights)}, done {counts['done']}, "
-                                    f"failed {counts['failed']}")
+                show()
+                bar.refresh()
                 if not flights:
                     break
                 ready, _ = ray.wait(list(flights), num_returns=1)

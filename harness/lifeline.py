@@ -18,6 +18,10 @@ once). So the case's process holds a lifeline, three independent ways to end its
 
 Each kills the whole group, never only the worker: the kernel's signal reaches the worker
 alone, and what the worker started would outlive it.
+
+"The sweep" is whichever process launched the case (`harness.executors.isolation`): the
+sweep's own process locally; with the Ray executor, the Ray worker that runs the case's task
+on its node, which Ray kills when the task is cancelled, its node is lost or its driver dies.
 """
 
 from __future__ import annotations

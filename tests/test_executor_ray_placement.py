@@ -17,9 +17,9 @@ GPU_NODE = dict(node_id="g" * 40, address="10.0.0.2", cpus=8.0, gpus=2.0,
                 resources={"CPU": 8.0, "GPU": 2.0, "accelerator_type:A10G": 1.0})
 
 
-def place(executor: RayExecutor, backend: str, skip: str | None = None,
+def place(executor: RayExecutor, backend: str, skip: str | None = None, phase: str = "train",
           **config: object) -> Flight | object:
-    case = Case("mlp", "tiny", backend, "train", 8, "latency")
+    case = Case("mlp", "tiny", backend, phase, 8, "latency")
     sweep = SimpleNamespace(config=SweepConfig(**config))
     return executor._place(sweep, PlannedCase(case, skip), CaseResult({}, 1))
 
@@ -60,6 +60,16 @@ def test_a_cuda_case_the_driver_cannot_run_goes_to_a_gpu_node_or_stays_skipped()
     assert unplaced.status == "skipped" and unplaced.reason == reason
     other = place(cluster(GPU_NODE), "cuda-eager", skip="skipped for another reason")
     assert other.status == "skipped"  # only the driver's own unavailability is judged again
+
+
+def test_a_models_first_inference_case_trains_its_weights_while_the_others_wait() -> None:
+    executor = cluster(CPU_NODE, CPU_NODE, GPU_NODE)
+    first = place(executor, "cpu-eager", phase="infer")
+    assert first.trains == ("mlp", "tiny", False)
+    assert place(executor, "ort-cpu", phase="infer") is None  # waits for the weights
+    assert place(executor, "cpu-eager", phase="train").trains is None  # trains its own way
+    on_gpu = place(executor, "cuda-eager", phase="infer")  # CUDA-trained weights: not waiting
+    assert on_gpu.trains == ("mlp", "tiny", True)
 
 
 def test_a_case_no_node_can_hold_is_skipped_with_the_reason() -> None:

@@ -21,14 +21,15 @@ reserves that node's resources for as long as its case runs.
   takes the case down; a Ray started for the sweep is shut down with it.
 * **Caches: reference weights travel with the case, through Ray's object store.** The first
   inference case of a model trains the weights on its node (as the local executor's first
-  case does) while the model's other inference cases wait; the task hands the weight files
-  back, the driver puts each in the object store once, and every later case of that model
-  carries them, so each node reads them from its object store instead of training. Shipping
-  beats training before dispatch on the driver: the weights' key names the reference device
-  (a GPU node trains on CUDA), which the driver cannot stand in for, and a driver that is a
-  laptop should not train an `xl` model. ONNX files are not shipped: they derive from the
-  weights with the node's own torch and ONNX Runtime, so each node exports once into its own
-  cache (`harness.executors.node`), and later cases on that node reuse it.
+  case does) while the model's other inference cases wait (per reference device: a task
+  without a GPU sees none and trains on the CPU, a GPU case on CUDA); the task hands the
+  weight files back, the driver puts each in the object store once, and every later case of
+  that model carries them, so each node reads them from its object store instead of
+  training. Shipping beats training before dispatch on the driver: the weights' key names the
+  reference device (a GPU case trains on CUDA), which the driver cannot stand in for, and a
+  driver that is a laptop should not train an `xl` model. ONNX files are not shipped: they
+  derive from the weights with the node's own torch and ONNX Runtime, so each node exports
+  once into its own cache (`harness.executors.node`), and later cases on that node reuse it.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class Flight:
     gpus: float
     threads: int
     cases_per_node: int
-    trains: bool = False  # the first inference case of its model: the others wait for it
+    trains: tuple[str, str, bool] | None = None  # the weights it trains first (`_place`)
 
 
 @dataclass
@@ -112,8 +113,8 @@ class RayExecutor(Executor):
     owns_ray: bool
     driver_node: str
     shipped: dict[str, Any] = field(default_factory=dict)  # weight file name -> ObjectRef
-    training: set[tuple[str, str]] = field(default_factory=set)  # models being trained now
-    trained: set[tuple[str, str]] = field(default_factory=set)
+    training: set[tuple[str, str, bool]] = field(default_factory=set)  # being trained now
+    trained: set[tuple[str, str, bool]] = field(default_factory=set)
 
     @classmethod
     def connect(cls, address: str | None = None, accelerator_type: str = "") -> RayExecutor:
@@ -238,18 +239,20 @@ class RayExecutor(Executor):
             where = f"of kind {case.hardware}" if case.hardware else "of the Ray cluster"
             return ProcessResult(index, "skipped", f"no node {where} can run it (alive: "
                                  f"{len(self.nodes)}; it needs {'a GPU' if gpu else 'CPUs'})")
-        model = (case.suite, case.size)
-        if case.phase == "infer" and model in self.training:
+        # A model's weights per reference device: a task without a GPU sees none (Ray hides
+        # them), so its weights are trained on the CPU, a GPU case's on CUDA (harness.weights).
+        weights = (case.suite, case.size, gpu)
+        if case.phase == "infer" and weights in self.training:
             return None
         for node, (cpus, gpus, threads, per_node) in demands:
             if node.fits(cpus, gpus):
                 node.busy_cpus += cpus
                 node.busy_gpus += gpus
-                trains = case.phase == "infer" and model not in self.trained
+                trains = case.phase == "infer" and weights not in self.trained
                 if trains:
-                    self.training.add(model)
+                    self.training.add(weights)
                 return Flight(planned, result, index, node, cpus, gpus, threads, per_node,
-                              trains)
+                              weights if trains else None)
         return None
 
     def _submit(self, task: Any, sweep: Sweep, flight: Flight) -> Any:
@@ -271,8 +274,8 @@ class RayExecutor(Executor):
 
         case = flight.planned.case
         if flight.trains:
-            self.training.discard((case.suite, case.size))
-            self.trained.add((case.suite, case.size))
+            self.training.discard(flight.trains)
+            self.trained.add(flight.trains)
         try:
             payload = ray.get(ref)
         except ray.exceptions.RayError as exc:

@@ -2,8 +2,8 @@
 
 One `archbench run` per scenario below (one process a case, `--quick`), read back from its
 results: every backend times and profiles the model and checks its parity against fp64,
-accuracy is empty with its reason, training without a loss is skipped with why, and with a declared loss it
-trains on synthetic targets. Nothing here depends on speed.
+accuracy is empty with its reason, training without a loss is skipped with why, and with a
+declared loss it trains on synthetic targets. Nothing here depends on speed.
 """
 
 from __future__ import annotations

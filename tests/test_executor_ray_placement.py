@@ -9,6 +9,7 @@ import pytest
 
 from harness.case_result import CaseResult
 from harness.cases import Case, PlannedCase, SweepConfig
+from harness.executors.node import case_env
 from harness.executors.ray import Flight, Node, RayExecutor, kind_label
 
 CPU_NODE = dict(node_id="c" * 40, address="10.0.0.1", cpus=4.0, gpus=0.0,
@@ -82,3 +83,11 @@ def test_kind_labels_are_case_id_safe() -> None:
     assert kind_label("NVIDIA A10G", []) == "nvidia-a10g"
     assert kind_label("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", ["kind_a"]) == (
         "intel-xeon-platinum-8375c-2.90ghz-kind_a")
+
+
+def test_a_case_gets_its_reserved_threads_and_no_gpu_it_did_not_reserve() -> None:
+    """Ray sets OMP_NUM_THREADS from num_cpus and leaves every GPU visible to a task that
+    reserved none: the case's own environment says otherwise, on purpose."""
+    assert case_env(3, gpu=False) == {"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3",
+                                      "CUDA_VISIBLE_DEVICES": ""}
+    assert "CUDA_VISIBLE_DEVICES" not in case_env(4, gpu=True)  # Ray's choice of GPU stands

@@ -7,9 +7,12 @@ Instead the task launches the same fresh `harness.worker` subprocess as the loca
 (`isolation.launch`), with the same timeout, process-group kill and lifeline (if Ray kills the
 task's worker, the case dies with it), and returns the result and the case's log to the driver.
 
-Threads are set explicitly: Ray sets OMP_NUM_THREADS from a task's `num_cpus` (and to 1 for
-a task that asks for none), so the case's environment gets OMP_NUM_THREADS and MKL_NUM_THREADS
-equal to the threads the driver reserved for it, on purpose, and the row records it.
+The environment is set explicitly (`case_env`). Threads: Ray sets OMP_NUM_THREADS from a
+task's `num_cpus` (and to 1 for a task that asks for none), so the case gets OMP_NUM_THREADS
+and MKL_NUM_THREADS equal to the threads the driver reserved for it, on purpose, and the row
+records it. GPUs: Ray sets CUDA_VISIBLE_DEVICES to the GPUs a task reserved, but leaves it
+alone for a task that reserved none, which would then see every GPU of its node, those
+other cases are timed on included; a case without a GPU reservation gets none visible.
 
 Caches: a node that is the driver's machine uses the driver's cache folder; any other node
 keeps its own (`$ARCHBENCH_NODE_CACHE`, default ~/.cache/archbench), so it exports each ONNX
@@ -39,11 +42,12 @@ _PROBE = ("import json; from harness.environment import cpu_model, gpu_name; "
           "print(json.dumps({'cpu_model': cpu_model(), 'gpu_name': gpu_name()}))")
 
 
-def run_case_process(spec: dict[str, Any], timeout_s: float, threads: int, driver_node: str,
-                     weight_names: list[str], *weight_files: bytes) -> dict[str, Any]:
-    """Run one case process (`spec`, as `harness.worker` takes it) on this node. Returns the
-    worker's result, its log, this node's id, and weight files it trained that the driver
-    did not send (name -> bytes)."""
+def run_case_process(spec: dict[str, Any], timeout_s: float, env: dict[str, str],
+                     driver_node: str, weight_names: list[str], *weight_files: bytes
+                     ) -> dict[str, Any]:
+    """Run one case process (`spec`, as `harness.worker` takes it) on this node, with `env`
+    (`case_env`) over the Ray worker's environment. Returns the worker's result, its log, this
+    node's id, and weight files it trained that the driver did not send (name -> bytes)."""
     import ray
 
     node_id = ray.get_runtime_context().get_node_id()
@@ -55,8 +59,7 @@ def run_case_process(spec: dict[str, Any], timeout_s: float, threads: int, drive
             write_atomic(weights / name, lambda tmp, blob=blob: tmp.write_bytes(blob))
     with tempfile.TemporaryDirectory(prefix="archbench-ray-") as tmp:
         log = Path(tmp) / "case.log"
-        result = launch({**spec, "cache_dir": str(cache)}, timeout_s, log, sys.executable,
-                        thread_env(threads))
+        result = launch({**spec, "cache_dir": str(cache)}, timeout_s, log, sys.executable, env)
         log_text = log.read_text(errors="replace")
     prefix = f"{spec['case']['suite']}-{spec['case']['size']}-"
     trained = {} if shared else {
@@ -65,9 +68,11 @@ def run_case_process(spec: dict[str, Any], timeout_s: float, threads: int, drive
     return {"result": result, "log": log_text, "node_id": node_id, "weights": trained}
 
 
-def thread_env(threads: int) -> dict[str, str]:
-    """The thread variables a case's process gets: the threads reserved for it, not Ray's."""
-    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+def case_env(threads: int, gpu: bool) -> dict[str, str]:
+    """What a case's process gets set on top of its Ray worker's environment: the threads
+    reserved for it, not Ray's; and no GPU unless it reserved one (module docstring)."""
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+            **({} if gpu else {"CUDA_VISIBLE_DEVICES": ""})}
 
 
 def probe() -> dict[str, str]:

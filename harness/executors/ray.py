@@ -21,7 +21,7 @@ reserves that node's resources for as long as its case runs.
   takes the case down; a Ray started for the sweep is shut down with it.
 * **Caches: reference weights travel with the case, through Ray's object store.** The first
   inference case of a model trains the weights on its node (as the local executor's first
-  case does) while the model's other inference cases wait (per reference device: a task
+  case does) while the model's other inference cases wait (per reference device: a case
   without a GPU sees none and trains on the CPU, a GPU case on CUDA); the task hands the
   weight files back, the driver puts each in the object store once, and every later case of
   that model carries them, so each node reads them from its object store instead of
@@ -239,8 +239,8 @@ class RayExecutor(Executor):
             where = f"of kind {case.hardware}" if case.hardware else "of the Ray cluster"
             return ProcessResult(index, "skipped", f"no node {where} can run it (alive: "
                                  f"{len(self.nodes)}; it needs {'a GPU' if gpu else 'CPUs'})")
-        # A model's weights per reference device: a task without a GPU sees none (Ray hides
-        # them), so its weights are trained on the CPU, a GPU case's on CUDA (harness.weights).
+        # A model's weights per reference device: a case without a GPU sees none
+        # (`node.case_env`), so its weights are trained on the CPU, a GPU case's on CUDA.
         weights = (case.suite, case.size, gpu)
         if case.phase == "infer" and weights in self.training:
             return None
@@ -265,7 +265,8 @@ class RayExecutor(Executor):
         return task.options(
             num_cpus=flight.cpus, num_gpus=flight.gpus, max_retries=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(flight.node.node_id, soft=False),
-        ).remote(spec, sweep.config.timeout_s, flight.threads, self.driver_node, names,
+        ).remote(spec, sweep.config.timeout_s, on_node.case_env(flight.threads, flight.gpus > 0),
+                 self.driver_node, names,
                  *(self.shipped[name] for name in names))
 
     def _collect(self, ref: Any, flight: Flight, sweep: Sweep) -> ProcessResult:

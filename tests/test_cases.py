@@ -47,18 +47,22 @@ def test_expansion_is_the_full_product_in_a_stable_order() -> None:
 
 def test_empty_selection_means_all_suites_default_sizes_all_backends_both_phases(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default plan: inference pipelined at batch 32 and one request at a time at batch 1,
-    training pipelined at batch 32 (on a machine without CUDA, whose default sizes these are)."""
+    """The default plan: inference and training pipelined at batch 32, and on CUDA inference
+    one request at a time at batch 1 too (on a machine without CUDA, whose default sizes these
+    are: its CUDA backends are skipped rows, planned as on a GPU machine)."""
     monkeypatch.setattr(cases, "no_cuda_reason", lambda: "no CUDA device (test)")
     planned = expand(SweepConfig())
     n_sizes = sum(len(suite.default_sizes) for suite in BUILTIN.values())
-    assert len(planned) == n_sizes * len(BACKENDS) * (2 + 1)
+    n_cuda = sum(BACKENDS[name].device == "cuda" for name in BACKENDS)
+    assert len(planned) == n_sizes * ((len(BACKENDS) - n_cuda) * 2 + n_cuda * 3)
     assert {p.case.size for p in planned} == {"small", "medium"}
     assert {(p.case.phase, p.case.scenario, p.case.batch_size) for p in planned} == {
         ("infer", "throughput", 32), ("infer", "latency", 1), ("train", "throughput", 32)}
-    first = [p.case for p in planned[:3]]
+    assert {p.case.backend for p in planned if p.case.scenario == "latency"} == {
+        name for name in BACKENDS if BACKENDS[name].device == "cuda"}
+    first = [p.case for p in planned[:2]]
     assert [(c.phase, c.scenario, c.batch_size) for c in first] == [
-        ("train", "throughput", 32), ("infer", "throughput", 32), ("infer", "latency", 1)]
+        ("train", "throughput", 32), ("infer", "throughput", 32)]
     assert len({c.backend for c in first}) == 1
 
 
@@ -84,16 +88,31 @@ def test_empty_selection_means_all_suites_default_sizes_all_backends_both_phases
         "batch-sweep-and-latency", "repeated"])
 def test_scenario_batches_per_phase(overrides: dict, infer: list, train: list) -> None:
     config = SweepConfig(**overrides)
-    assert scenario_batches(config, "infer") == infer
-    assert scenario_batches(config, "train") == train
+    assert scenario_batches(config, "infer", "cuda") == infer
+    assert scenario_batches(config, "train", "cuda") == train
+
+
+def test_the_cpu_default_plan_leaves_latency_to_a_request() -> None:
+    """Synchronous execution: no launch overhead to expose, and the budget of a small machine
+    (DEFAULT_PLAN); named, latency runs on the CPU as anywhere."""
+    assert scenario_batches(SweepConfig(), "infer", "cpu") == [("throughput", 32)]
+    assert scenario_batches(SweepConfig(), "train", "cpu") == [("throughput", 32)]
+    named = SweepConfig(scenarios=("throughput", "latency"))
+    assert scenario_batches(named, "infer", "cpu") == [("throughput", 32), ("latency", 1)]
+    cases = expand(SweepConfig(suites=("cnn",), sizes=("tiny",),
+                               backends=("cpu-eager", "cuda-eager")))
+    assert {(p.case.backend, p.case.phase, p.case.scenario) for p in cases} == {
+        ("cpu-eager", "train", "throughput"), ("cpu-eager", "infer", "throughput"),
+        ("cuda-eager", "train", "throughput"), ("cuda-eager", "infer", "throughput"),
+        ("cuda-eager", "infer", "latency")}
 
 
 def test_expand_plans_one_case_per_scenario_and_batch_of_each_phase() -> None:
     config = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager",),
-                         batch_sizes=(8,))
+                         batch_sizes=(8,), scenarios=("throughput", "latency"))
     assert [p.case.case_id for p in expand(config)] == [
-        "cnn-tiny-cpu-eager-train-throughput-bs8", "cnn-tiny-cpu-eager-infer-throughput-bs8",
-        "cnn-tiny-cpu-eager-infer-latency-bs8"]
+        "cnn-tiny-cpu-eager-train-throughput-bs8", "cnn-tiny-cpu-eager-train-latency-bs8",
+        "cnn-tiny-cpu-eager-infer-throughput-bs8", "cnn-tiny-cpu-eager-infer-latency-bs8"]
     sweep = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager",),
                         phases=("infer",), scenarios=("batch-sweep",), batch_sizes=(8, 16))
     assert [p.case.case_id for p in expand(sweep)] == ["cnn-tiny-cpu-eager-infer-batch-sweep-bs1"]
@@ -104,7 +123,7 @@ def test_unavailable_backends_are_planned_as_skipped_with_a_reason() -> None:
     planned = expand(SweepConfig(suites=("cnn",), sizes=("tiny",),
                                  backends=("cpu-eager", "cuda-eager", "cuda-amp-fp16")))
     reasons = {p.case.backend: p.skip_reason for p in planned}
-    assert len(planned) == 3 * (1 + 2)  # training, and inference in two scenarios
+    assert len(planned) == 2 + 2 * (1 + 2)  # training; inference in one scenario, on CUDA two
     assert reasons["cpu-eager"] is None
     for name in ("cuda-eager", "cuda-amp-fp16"):  # every scenario of the backend is skipped
         assert all(p.skip_reason for p in planned if p.case.backend == name)
@@ -185,7 +204,7 @@ def test_a_default_skip_reason_leaves_a_backend_out_unless_it_is_named(
     assert "runs when named (--backend cpu-amp-bf16)" in default["cpu-amp-bf16"]
     assert default["cpu-eager"] is None
     named = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-amp-bf16",)))
-    assert len(named) == 3 and [p.skip_reason for p in named] == [None] * 3
+    assert len(named) == 2 and [p.skip_reason for p in named] == [None] * 2
 
 
 def test_native_bf16_runs_in_the_default_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,4 +226,4 @@ def test_compiled_training_is_left_out_of_default_sweeps_on_few_cpus(
     if skipped:
         assert f"with {cpus} CPUs" in reason and "--backend cpu-compile" in reason
     named = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-compile",)))
-    assert len(named) == 3 and [p.skip_reason for p in named] == [None] * 3
+    assert len(named) == 2 and [p.skip_reason for p in named] == [None] * 2

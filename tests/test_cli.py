@@ -144,11 +144,13 @@ def test_run_quick_prints_the_table_and_keeps_the_run(cli_run: SimpleNamespace) 
 
 
 @pytest.mark.parametrize(("batch", "expected"), [
-    ([], ["mlp-tiny-cpu-eager-infer-throughput-bs32", "mlp-tiny-cpu-eager-infer-latency-bs1"]),
-    (["--batch-size", "4"], ["mlp-tiny-cpu-eager-infer-throughput-bs4",
-                             "mlp-tiny-cpu-eager-infer-latency-bs4"]),
+    ([], ["mlp-tiny-cpu-eager-infer-throughput-bs32"]),  # the CPU's default plan
+    (["--scenario", "throughput", "latency"], ["mlp-tiny-cpu-eager-infer-throughput-bs32",
+                                               "mlp-tiny-cpu-eager-infer-latency-bs1"]),
+    (["--scenario", "throughput", "latency", "--batch-size", "4"],
+     ["mlp-tiny-cpu-eager-infer-throughput-bs4", "mlp-tiny-cpu-eager-infer-latency-bs4"]),
 ])
-def test_run_measures_inference_in_both_default_scenarios(
+def test_run_measures_each_scenario_at_its_batch(
         batch: list[str], expected: list[str], results_dir: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Each scenario at its own batch, or every one at the batch sizes given."""

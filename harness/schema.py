@@ -63,7 +63,7 @@ SCHEMA: dict[str, str] = {
     "protocol at the same batch, from the warm-up)",
     "pipelining_gain": "synced_ms / median_ms: how much faster the pipelined loop runs (the "
     "launch overhead saved; ~1 on the CPU)",
-    "knee_batch": "batch-sweep: the batch where doubling stopped raising throughput by 10%",
+    "knee_batch": "batch-sweep: the smallest batch within 10% of the best throughput measured",
     "max_batch": "batch-sweep: the largest batch that fits in device memory (CUDA; NaN "
     "where not searched)",
     "throughput_sps": "batch_size / median iteration time; on CUDA every iteration ends in a "

@@ -190,8 +190,8 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
             "batch-sweep", "Batch sweep",
             "Each line is one case swept over batch sizes (doubling from 1): throughput on the "
             "left, the latency of one synchronised step on the right, both against batch size "
-            "on log axes. The star marks the knee, where doubling stopped raising throughput by "
-            "10%: beyond it a larger batch buys latency, not throughput. A cross marks the "
+            "on log axes. The star marks the knee, the smallest batch within 10% of the best "
+            "throughput: beyond it a larger batch buys latency, not throughput. A cross marks the "
             "largest batch that fits in device memory (CUDA), found by doubling single steps "
             "until one ran out of memory, then bisecting. Each point is the median over the "
             "processes that reached it.",

@@ -203,7 +203,7 @@ def batch_sweep_figure(sweeps: pd.DataFrame) -> go.Figure:
     the largest batch that fits marked.
 
     Both axes are logarithmic: batches double, and throughput and latency span decades. The
-    knee (a star) is where doubling stopped buying 10% more throughput; the largest batch (a
+    knee (a star) is the smallest batch within 10% of the best throughput; the largest batch (a
     cross on the throughput axis at the curve's last value) is where memory ran out, on CUDA.
     """
     title = "Batch sweep: throughput and latency against batch size"

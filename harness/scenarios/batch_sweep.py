@@ -3,9 +3,12 @@
 Batch sizes double from 1. At each, a short timed run gives the pipelined step time (blocks,
 as in `throughput`) and the synchronised one (p50 latency of one step of that batch).
 
-* **The knee**: doubling stops once throughput rises by less than `KNEE_GAIN` (10%) over the
-  previous batch: beyond it, a larger batch buys latency, not throughput. The knee is the
-  batch before that last doubling, the smallest batch within 10% of where the curve flattens.
+* **The knee**: doubling stops once throughput has risen by less than `KNEE_GAIN` (10%) in
+  `KNEE_PATIENCE` (2) doublings in a row: beyond it, a larger batch buys latency, not
+  throughput. One flat doubling is not enough: a point is timed for 0.1 to 0.4 s, short enough
+  for a slow moment of a shared machine to flatten it, and kernels change blocking at some
+  sizes; a second doubling costs one more short point. The knee is the smallest batch measured
+  whose throughput is within 10% of the best measured.
 * **The largest batch** (CUDA): past the knee, doubling goes on with single steps only (does
   it fit?) until one runs out of memory, then bisects between the last batch that fitted and
   the first that did not. An out-of-memory error ends the curve: `torch.cuda.OutOfMemoryError`
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from harness.execute import CaseRun
 
 KNEE_GAIN = 0.10
+KNEE_PATIENCE = 2
 MAX_BATCH = 65536
 #: Each point of the curve: enough to rank batch sizes, not to publish.
 POINT_POLICY = TimingPolicy(warmup_iters=3, warmup_s=0.05, n_min=3, t_min=0.1, t_max=0.4)
@@ -56,9 +60,16 @@ class Curve:
         return self.batches[index] / self.step_ms[index] * 1e3
 
     def flattened(self) -> bool:
-        """The last doubling raised throughput by less than KNEE_GAIN."""
-        return len(self.batches) >= 2 and self.throughput(-1) < (1 + KNEE_GAIN) * (
-            self.throughput(-2))
+        """Each of the last KNEE_PATIENCE doublings raised throughput by less than KNEE_GAIN."""
+        return len(self.batches) > KNEE_PATIENCE and all(
+            self.throughput(-i) < (1 + KNEE_GAIN) * self.throughput(-i - 1)
+            for i in range(1, KNEE_PATIENCE + 1))
+
+    def knee(self) -> int:
+        """The smallest batch whose throughput is within KNEE_GAIN of the best measured."""
+        best = max(self.throughput(i) for i in range(len(self.batches)))
+        return next(batch for i, batch in enumerate(self.batches)
+                    if self.throughput(i) * (1 + KNEE_GAIN) >= best)
 
 
 def largest_fitting(fits: Callable[[int], bool], low: int, high: int) -> int:
@@ -79,7 +90,7 @@ class BatchSweep(Scenario):
         curve, first_oom = self.curve(binding)
         if not curve.batches:
             raise OutOfMemory(first_oom or "out of memory at batch size 1")
-        knee = curve.batches[-2] if curve.flattened() else curve.batches[-1]
+        knee = curve.knee()
         row = run.out.row
         row["knee_batch"] = knee
         if binding.device == "cuda" and first_oom is None:

@@ -18,7 +18,7 @@ from harness.runner import run_sweep, start_run
 from harness.scenarios import SCENARIOS as IMPLEMENTED
 from harness.scenarios import Binding, OutOfMemory
 from harness.scenarios.base import is_out_of_memory
-from harness.scenarios.batch_sweep import BATCH_SWEEP, KNEE_GAIN, largest_fitting
+from harness.scenarios.batch_sweep import BATCH_SWEEP, KNEE_GAIN, Curve, largest_fitting
 from harness.scenarios.latency import LATENCY
 from harness.scenarios.throughput import BLOCK_TARGET_S, MAX_BLOCK, THROUGHPUT, block_size
 from suites.registry import BUILTIN
@@ -170,11 +170,26 @@ def test_the_sweep_doubles_to_the_knee_then_the_largest_batch_is_bisected() -> N
     assert oom is None
     assert curve.batches[0] == 1
     assert all(b == 2 * a for a, b in zip(curve.batches, curve.batches[1:], strict=False))
-    assert curve.throughput(-1) < (1 + KNEE_GAIN) * curve.throughput(-2)  # why it stopped
-    assert 64 <= curve.batches[-1] <= 256  # throughput flattens near 64 samples a step
+    assert curve.flattened()  # why it stopped: two doublings in a row gained under 10%
+    assert curve.throughput(-2) < (1 + KNEE_GAIN) * curve.throughput(-3)
+    assert 64 <= curve.batches[-1] <= 512  # throughput flattens near 64 samples a step
     # doubled single steps to 1024 (out of memory), then bisected back to the limit
     assert BATCH_SWEEP.max_batch(binding, curve.batches[-1]) == 700
     assert 1024 in binding.runner.bound
+
+
+def test_one_flat_doubling_does_not_end_the_curve() -> None:
+    """A plateau (a kernel's blocking threshold, or noise) then a rise: the curve goes on,
+    and the knee is the smallest batch within 10% of the best, not the plateau's start."""
+    curve = Curve()
+    for batch, throughput in ((1, 100), (2, 200), (4, 205), (8, 400), (16, 420), (32, 430)):
+        curve.batches.append(batch)
+        curve.step_ms.append(batch / throughput * 1e3)
+        curve.p50_ms.append(batch / throughput * 1e3)
+        if batch == 4:
+            assert not curve.flattened()  # one flat doubling
+    assert curve.flattened()  # 8 -> 16 -> 32: two in a row
+    assert curve.knee() == 8  # 400 is within 10% of 430; 205 is not
 
 
 def test_a_cpu_sweep_stops_at_the_knee_and_times_it() -> None:
@@ -183,7 +198,8 @@ def test_a_cpu_sweep_stops_at_the_knee_and_times_it() -> None:
                                 t_max=0.05), batch_size=1)
     BATCH_SWEEP.measure(run, binding)
     row, samples = run.out.row, run.out.samples
-    assert row["knee_batch"] == samples["sweep_batch"][-2]  # the batch before it flattened
+    assert row["knee_batch"] == Curve(samples["sweep_batch"], samples["sweep_ms"],
+                                      samples["sweep_p50_ms"]).knee()
     assert "max_batch" not in row  # no memory limit searched on the CPU
     assert row["median_ms"] > 0 and samples["iter_ms"] and len(samples["sweep_ms"]) >= 2
 

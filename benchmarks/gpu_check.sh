@@ -15,16 +15,17 @@
 #   4. the fidelity of CUDA timing against CUDA events and torch.utils.benchmark.Timer;
 #   5. sweeps of the default plan: transformer/xl in three modes, then every CUDA backend at
 #      small, with the rest of the budget.
-# The first lease ran the sweep first: it took 220 s for 11 cases (a compiled case starts in
+# A lease that ran the sweep first spent 220 s on 11 cases (a compiled case starts in
 # 13-22 s, max-autotune training compiles for 54 s), and nothing after it ran.
 # A step cut short keeps what it finished (the sweeps persist every process). Knobs:
 # SUITES, SIZES, BACKENDS, PROCESSES, and *_BUDGET_S per step.
-# Writes under $OUT (default ./gpu-check-out): logs, tables, and one tarball with the runs
-# and their HTML reports.
+# Writes under $OUT (default ./gpu-check-out) six files: gpu.txt, pytest.log, ops.txt,
+# fidelity.txt, tables.txt, and gpu-check.tar.gz with the step logs, the runs and their HTML
+# reports (a lease returns at most 8 files).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-check-out}
-mkdir -p "$OUT"
+mkdir -p "$OUT/logs"
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 deadline=$((SECONDS + ${CHECK_BUDGET_S:-470}))
@@ -69,12 +70,12 @@ timeout "$(budget "${TEST_BUDGET_S:-110}")" $PY -m pytest -q -p no:cacheprovider
 timeout "$(budget "${BATCH_BUDGET_S:-90}")" $ARCHBENCH run $RESULTS --run-id gpu-batch-sweep \
   --quick --processes 1 --no-progress --suite transformer --size xl \
   --backend cuda-eager cuda-amp-bf16 --phase infer --scenario batch-sweep \
-  > "$OUT/batch-sweep.log" 2>&1
+  > "$OUT/logs/batch-sweep.log" 2>&1
 
 # 3. A profiled window after the timed one: kernel time apart from dispatch time, and traces.
 timeout "$(budget "${PROFILE_BUDGET_S:-70}")" $ARCHBENCH run $RESULTS --run-id gpu-profile \
   --profile --quick --processes 1 --no-progress --suite transformer --size small \
-  --backend cuda-eager cuda-compile --phase infer train > "$OUT/profile.log" 2>&1
+  --backend cuda-eager cuda-compile --phase infer train > "$OUT/logs/profile.log" 2>&1
 $ARCHBENCH ops gpu-profile $RESULTS --top 8 2>&1 | tee "$OUT/ops.txt" | tail -40
 
 # 4. Fidelity of the CUDA timing against CUDA events and Timer (same process, same model).
@@ -88,18 +89,18 @@ timeout "$(budget "${FIDELITY_BUDGET_S:-50}")" $PY benchmarks/fidelity.py \
 #    a compiled case costs 15-65 s of start-up and compilation per process.
 timeout "$(budget "${XL_BUDGET_S:-120}")" $ARCHBENCH run $RESULTS --run-id gpu-check-xl \
   --quick --processes "$PROCESSES" --no-progress --suite transformer --size xl \
-  --backend $XL_BACKENDS > "$OUT/sweep-xl.log" 2>&1
+  --backend $XL_BACKENDS > "$OUT/logs/sweep-xl.log" 2>&1
 timeout "$(budget "${SWEEP_BUDGET_S:-600}")" $ARCHBENCH run $RESULTS --run-id gpu-check \
   --quick --processes "$PROCESSES" --no-progress --suite $SUITES --size $SIZES \
-  --backend $BACKENDS > "$OUT/sweep.log" 2>&1
+  --backend $BACKENDS > "$OUT/logs/sweep.log" 2>&1
 
 for run in "${RUNS[@]}"; do
-  $ARCHBENCH show "$run" $RESULTS > "$OUT/table-$run.txt" 2>&1
-  tail -12 "$OUT/table-$run.txt"
+  $ARCHBENCH show "$run" $RESULTS 2>&1 | tee -a "$OUT/tables.txt" | tail -12
   $ARCHBENCH report "$run" $RESULTS --out "$OUT/report-$run" >/dev/null 2>&1
 done
-# the caches (trained xl weights, exports, compiled kernels) would not fit the way back
-tar czf "$OUT/gpu-check.tar.gz" --exclude=.cache -C "$OUT" results \
+# At most 8 files come back from a lease: the logs, runs and reports travel in one tarball;
+# the caches (trained xl weights, exports, compiled kernels) would not fit the way back.
+tar czf "$OUT/gpu-check.tar.gz" --exclude=.cache -C "$OUT" results logs \
   $(cd "$OUT" && ls -d report-* 2>/dev/null)
-rm -rf "$OUT/results" "$OUT"/report-*
+rm -rf "$OUT/results" "$OUT/logs" "$OUT"/report-*
 echo "gpu check done in $SECONDS s"

@@ -158,17 +158,15 @@ def _number(value: object) -> bool:
 def _timing(ok: list[ProcessResult], batch_size: int) -> dict[str, Any]:
     """The timing columns of a case from its finished processes (module docstring).
 
-    A batch sweep's number is its knee's (the first process's knee): each process's step
-    time there, from its own curve, and the iterations of the processes whose knee was the
-    same batch.
+    A batch sweep's number is its knee's (the first process's knee), from the full timed run
+    at the knee of each process whose knee was the same batch: the curve's points are timed
+    too briefly to publish, and one process's number must mean what several processes' do.
     """
-    medians = [float(np.median(p.samples["iter_ms"])) for p in ok]
     knee = ok[0].row.get("knee_batch")
     if knee is not None:
-        medians = [_curve_point(p, knee) for p in ok
-                   if knee in p.samples.get("sweep_batch", [])]
         ok = [p for p in ok if p.row.get("knee_batch") == knee]
         batch_size = int(knee)
+    medians = [float(np.median(p.samples["iter_ms"])) for p in ok]
     pooled = summarize([v for p in ok for v in p.samples["iter_ms"]])
     within = [summarize(p.samples["iter_ms"]).rel_iqr for p in ok]
     level = process_level(medians)
@@ -185,11 +183,6 @@ def _timing(ok: list[ProcessResult], batch_size: int) -> dict[str, Any]:
             "noisy": is_noisy(within_rel_iqr, level.between_cv),
             "throughput_sps": batch_size / (center / 1e3),
             "stop_reason": ", ".join(p.row.get("stop_reason", "") for p in ok)}
-
-
-def _curve_point(process: ProcessResult, batch: float) -> float:
-    """A batch sweep's pipelined step time at `batch` in one process's curve."""
-    return process.samples["sweep_ms"][process.samples["sweep_batch"].index(batch)]
 
 
 def _pipelining(ok: list[ProcessResult], median_ms: float) -> dict[str, Any]:

@@ -310,8 +310,7 @@ def _train(run: CaseRun) -> None:
     run.out.samples["train_loss"] = losses
     run.out.row["final_loss"] = final_loss(losses)
     if run.backend is reference_backend() and not run.suite.as_built:
-        store_state(run.suite, run.case.size, run.steps, run.ctx.seed, run.ctx.cache_dir,
-                    module)
+        store_state(run.suite, run.case.size, run.ctx.model_key, run.ctx.cache_dir, module)
 
     module.eval()
     device = next(module.parameters()).device

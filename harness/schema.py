@@ -124,7 +124,8 @@ SCHEMA: dict[str, str] = {
     # profile (`archbench run --profile`; harness/profiling/), after the timed region
     "profile_steps": "steps in the profiled window (after its own warm-up)",
     "profile_ms": "median wall time of one profiled step, device synchronised",
-    "profile_overhead": "profile_ms / median_ms: how much the profiler slowed a step (the "
+    "profile_overhead": "profile_ms / the unprofiled step synchronised as profiled ones are "
+    "(median_ms; synced_ms in pipelined scenarios): how much the profiler slowed a step (the "
     "report flags above 1.25)",
     "profile_coverage": "sum of the ops' self time per step / profile_ms: how much of the step "
     "the op table explains (device time on CUDA; the report flags below 0.8)",

@@ -32,6 +32,7 @@ import torch
 
 from harness.backends.base import Backend, CaseContext, no_cuda_reason
 from harness.backends.eager import CPU_EAGER, CUDA_EAGER
+from harness.storage import write_atomic
 from harness.training import run_budget
 from suites.base import Suite, TaskData
 
@@ -153,16 +154,15 @@ def _path(suite: Suite, size: str, key: str, cache_dir: Path) -> Path:
 
 
 def _save(module: torch.nn.Module, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp)
-    os.replace(tmp, path)
+    state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
-def store_state(suite: Suite, size: str, steps: int, seed: int, cache_dir: Path,
+def store_state(suite: Suite, size: str, key: str, cache_dir: Path,
                 module: torch.nn.Module) -> None:
-    """Cache the weights of a module trained by the reference backend for the budget."""
-    _save(module, _path(suite, size, model_key(suite, size, steps, seed), cache_dir))
+    """Cache the weights of a module trained by the reference backend for the budget, under
+    the case's `model_key` (already computed: recomputing it would reload and hash the data)."""
+    _save(module, _path(suite, size, key, cache_dir))
 
 
 def trained_state(suite: Suite, size: str, data: TaskData, steps: int, seed: int,

@@ -100,7 +100,6 @@ def test_faults_give_the_local_rows_and_a_killed_ray_worker_a_crashed_one(
     local_row = run_sweep(start_run(local, results_dir, "local"), local, progress=False)[0]
     ray_frame = load_results(results_dir / "ray").set_index("case_id").loc[[case_id("mlp")]]
     local_frame = load_results(results_dir / "local").set_index("case_id")
-    assert list(ray_frame.columns) == list(local_frame.columns)
     filled = lambda frame: set(frame.columns[frame.notna().all()]) - PLACEMENT  # noqa: E731
     assert filled(ray_frame) == filled(local_frame)
     assert local_row["status"] == "ok" and local_row["executor"] == "local"

@@ -46,8 +46,8 @@ def run_case_process(spec: dict[str, Any], timeout_s: float, env: dict[str, str]
                      driver_node: str, weight_names: list[str], *weight_files: bytes
                      ) -> dict[str, Any]:
     """Run one case process (`spec`, as `harness.worker` takes it) on this node, with `env`
-    (`case_env`) over the Ray worker's environment. Returns the worker's result, its log, this
-    node's id, and weight files it trained that the driver did not send (name -> bytes)."""
+    (`case_env`) over the Ray worker's environment. Returns the worker's result, its log and
+    the weight files it trained that the driver did not send (name -> bytes)."""
     import ray
 
     node_id = ray.get_runtime_context().get_node_id()
@@ -65,7 +65,7 @@ def run_case_process(spec: dict[str, Any], timeout_s: float, env: dict[str, str]
     trained = {} if shared else {
         path.name: path.read_bytes() for path in weights.glob(f"{prefix}*.pt")
         if path.name not in weight_names}
-    return {"result": result, "log": log_text, "node_id": node_id, "weights": trained}
+    return {"result": result, "log": log_text, "weights": trained}
 
 
 def case_env(threads: int, gpu: bool) -> dict[str, str]:

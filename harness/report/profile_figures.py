@@ -13,7 +13,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from harness.profiling.categories import CATEGORIES, OTHER
-from harness.profiling.roofline import attainable
+from harness.profiling.roofline import attainable, ridge
 from harness.report.markup import esc, escape_text_columns
 from harness.report.plotting import (
     RUN_DASHES,
@@ -84,7 +84,7 @@ def roofline_figure(points: pd.DataFrame, ceilings: pd.DataFrame) -> go.Figure:
     multi_run = table["run_id"].nunique() > 1
     low = float(table["arithmetic_intensity"].min()) / 4
     high = max(float(table["arithmetic_intensity"].max()) * 4,
-               float((ceilings["peak_flops"] / ceilings["bandwidth_bytes_s"]).max()) * 4)
+               float(ridge(ceilings["peak_flops"], ceilings["bandwidth_bytes_s"]).max()) * 4)
     grid = np.logspace(np.log10(low), np.log10(high), 200)
     fig = go.Figure()
     runs = list(dict.fromkeys(ceilings["run_id"]))

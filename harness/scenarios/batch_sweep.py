@@ -24,6 +24,7 @@ the row's number is the knee's, from the processes' step times there (`harness.c
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ from harness.scenarios.base import (
     OutOfMemory,
     Scenario,
     bind_within_memory,
+    free_device_memory,
     timed_run,
 )
 from harness.scenarios.throughput import block_size
@@ -97,7 +99,9 @@ class BatchSweep(Scenario):
             row["max_batch"] = self.max_batch(binding, curve.batches[-1])
         elif first_oom is not None:
             row["max_batch"] = curve.batches[-1]
-        # the knee, timed like a throughput case: the row's memory, contention and samples
+        # the knee, timed like a throughput case: the row's memory, contention and samples;
+        # the largest batch's cached blocks freed first, or they would count as the knee's
+        free_device_memory()
         timed_run(run, binding, knee, block=lambda w: block_size(w, binding.device))
         run.out.samples.update(sweep_batch=[float(b) for b in curve.batches],
                                sweep_ms=curve.step_ms, sweep_p50_ms=curve.p50_ms)
@@ -113,7 +117,7 @@ class BatchSweep(Scenario):
             timing = time_loop(step, binding.runner.sync, POINT_POLICY,
                                block=lambda w: block_size(w, binding.device))
             curve.batches.append(batch)
-            curve.step_ms.append(sorted(timing.samples_ms)[len(timing.samples_ms) // 2])
+            curve.step_ms.append(statistics.median(timing.samples_ms))
             curve.p50_ms.append(timing.synced_ms)
             if curve.flattened():
                 break

@@ -20,7 +20,7 @@ from harness.scenarios import Binding, OutOfMemory
 from harness.scenarios.base import is_out_of_memory
 from harness.scenarios.batch_sweep import BATCH_SWEEP, KNEE_GAIN, Curve, largest_fitting
 from harness.scenarios.latency import LATENCY
-from harness.scenarios.throughput import BLOCK_TARGET_S, MAX_BLOCK, THROUGHPUT, block_size
+from harness.scenarios.throughput import MAX_BLOCK, THROUGHPUT, block_size
 from suites.registry import BUILTIN
 
 OOM_SUITE = Path(__file__).parent / "oom_suite.py"
@@ -36,7 +36,6 @@ def test_every_planned_scenario_is_implemented() -> None:
 def test_a_block_lasts_about_ten_milliseconds(step_s: float, device: str,
                                               expected: int) -> None:
     assert block_size([1.0] * 3 + [step_s] * 3, device) == expected  # the later half counts
-    assert expected * step_s >= BLOCK_TARGET_S or expected in (5, MAX_BLOCK)
 
 
 class Device:

@@ -53,7 +53,7 @@ def timed_sweep(config: SweepConfig, results: Path, run_id: str, executor: objec
 
 def overhead(runs: int, results: Path) -> None:
     start = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     print(f"ray.init(num_cpus=2): {time.perf_counter() - start:.1f} s")
     executor, _ = open_executor("ray", TINY)
     timed_sweep(TINY, results, "warm", executor)  # trains the weights both then reuse

@@ -47,7 +47,7 @@ def case_id(suite: str) -> str:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     folder = tmp_path_factory.mktemp("ray")
     with ray_environment(folder) as paths:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         try:
             executor, _ = open_executor("ray", SweepConfig())
             yield SimpleNamespace(executor=executor, folder=folder,

@@ -122,7 +122,8 @@ class RayExecutor(Executor):
             import ray
         except ImportError as exc:
             raise UsageError("--executor ray needs Ray: pip install 'archbench[ray]'") from exc
-        address = address or os.environ.get("RAY_ADDRESS") or None
+        # "local": a Ray started for this run, never one that another program left running
+        address = address or os.environ.get("RAY_ADDRESS") or "local"
         owns = not ray.is_initialized()
         if owns:
             try:

@@ -66,6 +66,10 @@ SCHEMA: dict[str, str] = {
     "knee_batch": "batch-sweep: the smallest batch within 10% of the best throughput measured",
     "max_batch": "batch-sweep: the largest batch that fits in device memory (CUDA; NaN "
     "where not searched)",
+    "max_batch_oom": "batch-sweep: the smallest batch found not to fit (NaN where none was): "
+    "the limit lies between max_batch and this, bracketed to 1/16 of max_batch",
+    "max_batch_note": "batch-sweep: why the bracket is wider than 1/16 (the search's time "
+    "budget ran out, or it reached its cap); empty when it is not",
     "throughput_sps": "batch_size / median iteration time; on CUDA every iteration ends in a "
     "device sync, so this is unpipelined throughput (launch latency included)",
     "timed_s": "seconds spent inside timed iterations",
@@ -182,7 +186,8 @@ SCHEMA: dict[str, str] = {
 COLUMNS = list(SCHEMA)
 
 _INT_COLUMNS = {"batch_size", "params", "processes", "n", "block", "knee_batch", "max_batch",
-                "warmup_iters", "train_steps", "graph_breaks", "compiled_graphs", "recompiles",
+                "max_batch_oom", "warmup_iters", "train_steps", "graph_breaks",
+                "compiled_graphs", "recompiles",
                 "torch_threads", "torch_interop_threads", "ort_threads", "seed", "cpu_cores",
                 "profile_steps", "cases_per_node"}
 _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms", "mean_ms",

@@ -198,6 +198,15 @@ def throughput_figure(summary: pd.DataFrame) -> go.Figure:
     return finish(fig, title, 460, trace_groups, _labels(found))
 
 
+def _limit_text(case: pd.Series) -> str:
+    """What is known above the largest batch that fitted: the first that did not, and why the
+    search stopped where it did."""
+    text = ("" if pd.isna(case["max_batch_oom"])
+            else f" (batch {int(case['max_batch_oom'])} did not)")
+    note = case["max_batch_note"]
+    return text + (f"<br>{note}" if isinstance(note, str) and note else "")
+
+
 def batch_sweep_figure(sweeps: pd.DataFrame) -> go.Figure:
     """Throughput and p50 latency against batch size, one line per swept case, the knee and
     the largest batch that fits marked.
@@ -236,8 +245,8 @@ def batch_sweep_figure(sweeps: pd.DataFrame) -> go.Figure:
                 x=[first["max_batch"]], y=[curve["throughput_sps"].iloc[-1]], mode="markers",
                 legendgroup=case_id, showlegend=False,
                 marker={"symbol": "x", "size": 14, "color": color},
-                hovertemplate=f"largest batch that fits, {name}: %{{x}}" + _NO_HOVER_NAME),
-                row=1, col=1)
+                hovertemplate=f"largest batch that fits, {name}: %{{x}}{_limit_text(first)}"
+                + _NO_HOVER_NAME), row=1, col=1)
     fig.update_xaxes(type="log", title_text="batch size (log scale)")
     fig.update_yaxes(type="log")
     return finish(fig, title, 460, clearance=_SUBPLOT_TITLE_PX)

@@ -144,10 +144,12 @@ def batch_sweep_table(results: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFr
 
     Each process measured its own curve (`sweep_batch`, `sweep_ms`, `sweep_p50_ms` samples);
     a point here is the median over the processes that reached that batch, with how many did.
-    The case's knee and largest batch come along so the figure can mark them.
+    The case's knee and largest batch (with the bracket the search reached) come along so the
+    figure can mark them.
     """
+    limits = ["knee_batch", "max_batch", "max_batch_oom", "max_batch_note"]
     columns = [*CASE_COLUMNS, "batch", "step_ms", "p50_ms", "throughput_sps", "processes",
-               "knee_batch", "max_batch"]
+               *limits]
     curves = samples[samples["metric"].isin(("sweep_batch", "sweep_ms", "sweep_p50_ms"))]
     if curves.empty:
         return pd.DataFrame(columns=columns)
@@ -157,7 +159,7 @@ def batch_sweep_table(results: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFr
         step_ms=("sweep_ms", "median"), p50_ms=("sweep_p50_ms", "median"),
         processes=("process", "nunique")).reset_index().rename(columns={"sweep_batch": "batch"})
     points["throughput_sps"] = points["batch"] / (points["step_ms"] / 1e3)
-    cases = _ok(results)[[*CASE_COLUMNS, "knee_batch", "max_batch"]]
+    cases = _ok(results)[[*CASE_COLUMNS, *limits]]
     table = cases.merge(points, on=["run_id", "case_id"], how="inner")
     return table[columns].sort_values([*CASE_COLUMNS, "batch"]).reset_index(drop=True)
 

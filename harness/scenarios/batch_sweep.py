@@ -11,10 +11,14 @@ as in `throughput`) and the synchronised one (p50 latency of one step of that ba
   whose throughput is within 10% of the best measured.
 * **The largest batch** (CUDA): past the knee, doubling goes on with single steps only (does
   it fit?) until one runs out of memory, then bisects between the last batch that fitted and
-  the first that did not. An out-of-memory error ends the curve: `torch.cuda.OutOfMemoryError`
-  is caught, the cache emptied, and the search goes on below. On the CPU the search stops at
-  the knee: the host's memory is shared with everything else and swapping is no limit to
-  report.
+  the first that did not, to within 1/16 of the batch (`max_batch` fits, `max_batch_oom` did
+  not). An out-of-memory error ends the curve: `torch.cuda.OutOfMemoryError` is caught, the
+  cache emptied, and the search goes on below. A probe is a whole step, and near the limit of
+  an 80 GB GPU a step of BERT-base's size takes 10-40 s: a search exact to one sample ran past
+  a case's minutes, so it is bracketed to 6% and has a time budget (`SEARCH_BUDGET_S`); a
+  search the budget stopped says so in `max_batch_note`, with the bracket it reached. On the
+  CPU the search stops at the knee: the host's memory is shared with everything else and
+  swapping is no limit to report.
 * Batch 1 not fitting at all is an `oom` row, with what was asked for and what was free.
 
 Each process of the case measures the whole curve; the samples keep every process's curve
@@ -25,6 +29,8 @@ the row's number is the knee's, from the processes' step times there (`harness.c
 from __future__ import annotations
 
 import statistics
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -46,6 +52,11 @@ if TYPE_CHECKING:
 KNEE_GAIN = 0.10
 KNEE_PATIENCE = 2
 MAX_BATCH = 65536
+#: The largest batch is bracketed to within 1/MAX_BATCH_RESOLUTION of itself.
+MAX_BATCH_RESOLUTION = 16
+#: Seconds the largest-batch search may start probes for, under --quick and not (a probe
+#: started runs to its end).
+SEARCH_BUDGET_S = {True: 30.0, False: 180.0}
 #: Each point of the curve: enough to rank batch sizes, not to publish.
 POINT_POLICY = TimingPolicy(warmup_iters=3, warmup_s=0.05, n_min=3, t_min=0.1, t_max=0.4)
 
@@ -74,15 +85,60 @@ class Curve:
                     if self.throughput(i) * (1 + KNEE_GAIN) >= best)
 
 
-def largest_fitting(fits: Callable[[int], bool], low: int, high: int) -> int:
-    """Bisect between `low` (fits) and `high` (does not) for the largest batch that fits."""
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(middle):
-            low = middle
+@dataclass
+class LimitSearch:
+    """The largest batch that fits, bracketed: `fits` did, `fails` (None: none found) did not.
+
+    Doubling from a batch known to fit until one does not, then bisecting until the bracket
+    is within 1/MAX_BATCH_RESOLUTION of `fits`, as long as the clock is before `deadline`.
+    """
+
+    probe: Callable[[int], bool]
+    fits: int
+    deadline: float
+    clock: Callable[[], float] = time.monotonic
+    fails: int | None = None
+    out_of_time: bool = False
+
+    def run(self) -> LimitSearch:
+        while self.fails is None and self.fits * 2 <= MAX_BATCH:
+            if not self.try_batch(self.fits * 2):
+                return self
+        while self.fails is not None and not self.resolved():
+            if not self.try_batch((self.fits + self.fails) // 2):
+                return self
+        return self
+
+    def resolved(self) -> bool:
+        return self.fails is not None and (
+            self.fails - self.fits <= max(1, self.fits // MAX_BATCH_RESOLUTION))
+
+    def try_batch(self, batch: int) -> bool:
+        """Probe one batch; False (and nothing probed) once the budget is spent."""
+        if self.clock() >= self.deadline:
+            self.out_of_time = True
+            return False
+        if self.probe(batch):
+            self.fits = batch
         else:
-            high = middle
-    return low
+            self.fails = batch
+        return True
+
+    def note(self, budget_s: float) -> str:
+        """Why the bracket is wider than the resolution, or nothing when it is not."""
+        if self.out_of_time:
+            beyond = (f"{self.fails} did not" if self.fails is not None
+                      else f"{self.fits * 2} was not tried")
+            return (f"search stopped by its {budget_s:.0f} s budget: {self.fits} fits, "
+                    f"{beyond}")
+        if self.fails is None:
+            return f"{MAX_BATCH} fits, the search's cap: more may"
+        return ""
+
+
+def progress(line: str) -> None:
+    """A line in the case's log as the sweep goes: a sweep cut short shows how far it got."""
+    print(f"batch-sweep: {line}", file=sys.stderr, flush=True)
 
 
 class BatchSweep(Scenario):
@@ -96,9 +152,12 @@ class BatchSweep(Scenario):
         row = run.out.row
         row["knee_batch"] = knee
         if binding.device == "cuda" and first_oom is None:
-            row["max_batch"] = self.max_batch(binding, curve.batches[-1])
+            budget_s = SEARCH_BUDGET_S[bool(run.config.quick)]
+            search = self.max_batch(binding, curve.batches[-1], budget_s)
+            row.update(max_batch=search.fits, max_batch_oom=search.fails,
+                       max_batch_note=search.note(budget_s))
         elif first_oom is not None:
-            row["max_batch"] = curve.batches[-1]
+            row.update(max_batch=curve.batches[-1], max_batch_oom=curve.batches[-1] * 2)
         # the knee, timed like a throughput case: the row's memory, contention and samples;
         # the largest batch's cached blocks freed first, or they would count as the knee's
         free_device_memory()
@@ -119,26 +178,27 @@ class BatchSweep(Scenario):
             curve.batches.append(batch)
             curve.step_ms.append(statistics.median(timing.samples_ms))
             curve.p50_ms.append(timing.synced_ms)
+            progress(f"batch {batch}: {curve.step_ms[-1]:.4g} ms a step, "
+                     f"{curve.throughput(-1):,.0f} samples/s")
             if curve.flattened():
                 break
             batch *= 2
         return curve, None
 
-    def max_batch(self, binding: Binding, start: int) -> int:
-        """The largest batch that fits: doubling single steps from `start`, then bisecting."""
+    def max_batch(self, binding: Binding, start: int, budget_s: float) -> LimitSearch:
+        """The largest batch that fits, from `start` (which does), within `budget_s`."""
         def fits(batch: int) -> bool:
+            began = time.perf_counter()
             try:
                 bind_within_memory(binding, batch)
-                return True
+                fitted = True
             except OutOfMemory:
-                return False
+                fitted = False
+            progress(f"largest batch: {batch} {'fits' if fitted else 'does not fit'} "
+                     f"({time.perf_counter() - began:.1f} s)")
+            return fitted
 
-        low, high = start, start * 2
-        while high <= MAX_BATCH and fits(high):
-            low, high = high, high * 2
-        if high > MAX_BATCH:
-            return low
-        return largest_fitting(fits, low, high)
+        return LimitSearch(fits, start, time.monotonic() + budget_s).run()
 
 
 BATCH_SWEEP = BatchSweep()

@@ -48,6 +48,15 @@ def test_the_figure_marks_the_knee_and_the_largest_batch() -> None:
     assert list(star.x) == [4]
 
 
+def test_the_largest_batch_says_what_did_not_fit_and_why_the_search_stopped() -> None:
+    samples = sweep_samples({0: [(1, 1.0, 1.1), (2, 1.2, 1.3)]})
+    note = "search stopped by its 30 s budget: 8 fits, 12 did not"
+    row = {**ROW, "max_batch_oom": 12, "max_batch_note": note}
+    fig = figures.batch_sweep_figure(tables.batch_sweep_table(to_frame([row]), samples))
+    (cross,) = [t for t in fig.data if t.mode == "markers" and t.marker.symbol == "x"]
+    assert "(batch 12 did not)" in cross.hovertemplate and note in cross.hovertemplate
+
+
 def test_no_sweep_is_an_empty_table_and_a_figure_that_says_why() -> None:
     table = tables.batch_sweep_table(to_frame([{**ROW, "scenario": "latency"}]),
                                      samples_frame([]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,7 +19,14 @@ from harness.runner import run_sweep, start_run
 from harness.scenarios import SCENARIOS as IMPLEMENTED
 from harness.scenarios import Binding, OutOfMemory
 from harness.scenarios.base import is_out_of_memory
-from harness.scenarios.batch_sweep import BATCH_SWEEP, KNEE_GAIN, Curve, largest_fitting
+from harness.scenarios.batch_sweep import (
+    BATCH_SWEEP,
+    KNEE_GAIN,
+    MAX_BATCH,
+    MAX_BATCH_RESOLUTION,
+    Curve,
+    LimitSearch,
+)
 from harness.scenarios.latency import LATENCY
 from harness.scenarios.throughput import MAX_BLOCK, THROUGHPUT, block_size
 from suites.registry import BUILTIN
@@ -124,7 +132,7 @@ def fake_run(policy: TimingPolicy, batch_size: int) -> SimpleNamespace:
     """What a scenario reads of a `CaseRun`: the case, the policy, the output, record_peak,
     whether to profile."""
     return SimpleNamespace(out=CaseOutput(), case=SimpleNamespace(batch_size=batch_size),
-                           config=SimpleNamespace(timing_policy=policy),
+                           config=SimpleNamespace(timing_policy=policy, quick=True),
                            record_peak=lambda: None, profiling=False)
 
 
@@ -158,9 +166,28 @@ def sweep_binding(limit: int, saturation: int, device: str = "cuda") -> Binding:
     return Binding(runner, runner.bind, device)
 
 
-def test_largest_fitting_bisects_between_what_fits_and_what_does_not() -> None:
-    assert largest_fitting(lambda b: b <= 700, 512, 1024) == 700
-    assert largest_fitting(lambda b: b <= 512, 512, 1024) == 512
+@pytest.mark.parametrize(("limit", "start"), [(700, 64), (512, 64), (1, 1), (37_000, 2)])
+def test_the_largest_batch_is_bracketed_to_a_sixteenth(limit: int, start: int) -> None:
+    probed: list[int] = []
+    search = LimitSearch(lambda b: probed.append(b) or b <= limit, start, math.inf).run()
+    assert search.fits <= limit < search.fails
+    assert search.fails - search.fits <= max(1, search.fits // MAX_BATCH_RESOLUTION)
+    assert search.note(30) == ""
+    assert len(probed) == len(set(probed)) <= 2 * math.log2(limit / start + 1) + 6
+
+
+def test_a_search_out_of_time_keeps_its_bracket_and_says_so() -> None:
+    clock = iter(range(100)).__next__  # one second a probe
+    search = LimitSearch(lambda b: b <= 5000, 64, deadline=3, clock=clock).run()
+    assert (search.fits, search.fails) == (512, None)  # 128, 256, 512 probed, then out of time
+    assert search.out_of_time
+    assert search.note(3) == "search stopped by its 3 s budget: 512 fits, 1024 was not tried"
+
+
+def test_a_search_that_reaches_its_cap_says_more_may_fit() -> None:
+    search = LimitSearch(lambda b: True, MAX_BATCH // 4, math.inf).run()
+    assert (search.fits, search.fails) == (MAX_BATCH, None)
+    assert "cap" in search.note(30)
 
 
 def test_the_sweep_doubles_to_the_knee_then_the_largest_batch_is_bisected() -> None:
@@ -172,8 +199,9 @@ def test_the_sweep_doubles_to_the_knee_then_the_largest_batch_is_bisected() -> N
     assert curve.flattened()  # why it stopped: two doublings in a row gained under 10%
     assert curve.throughput(-2) < (1 + KNEE_GAIN) * curve.throughput(-3)
     assert 64 <= curve.batches[-1] <= 512  # throughput flattens near 64 samples a step
-    # doubled single steps to 1024 (out of memory), then bisected back to the limit
-    assert BATCH_SWEEP.max_batch(binding, curve.batches[-1]) == 700
+    # doubled single steps to 1024 (out of memory), then bisected back towards the limit
+    search = BATCH_SWEEP.max_batch(binding, curve.batches[-1], budget_s=60)
+    assert (search.fits, search.fails) == (672, 704)  # within 1/16 of 672, around 700
     assert 1024 in binding.runner.bound
 
 
@@ -209,7 +237,7 @@ def test_out_of_memory_ends_the_curve_not_the_case() -> None:
                                 t_max=0.05), batch_size=1)
     BATCH_SWEEP.measure(run, binding)
     assert [int(b) for b in run.out.samples["sweep_batch"]] == [1, 2, 4, 8]
-    assert run.out.row["max_batch"] == 8
+    assert (run.out.row["max_batch"], run.out.row["max_batch_oom"]) == (8, 16)
 
 
 def test_a_batch_of_one_that_does_not_fit_is_out_of_memory() -> None:

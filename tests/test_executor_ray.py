@@ -17,7 +17,6 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
-import ray
 
 from harness.cases import SweepConfig
 from harness.executors import open_executor
@@ -26,6 +25,9 @@ from harness.runner import LOGS_DIR, resume_config, run_sweep, start_run
 from tests.conftest import FAULTY_SUITE_FILE, MLP_SUITE_FILE
 from tests.ray_support import SLEEPY_SUITE_FILE, ray_environment
 from tests.test_lifeline import alive, wait_for
+
+# ray is an extra (`pip install archbench[ray]`): without it these tests skip, saying why
+ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e .[ray]")
 
 #: Columns that say where a case ran, which differ between executors by design.
 PLACEMENT = {"executor", "node", "omp_num_threads", "cases_per_node", "timestamp", "run_id"}

@@ -9,8 +9,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import ray
-from ray.cluster_utils import Cluster
 
 from harness.executors import open_executor
 from harness.report.runs import load_runs, row_labels
@@ -20,6 +18,10 @@ from harness.summary import summary_table
 from tests.ray_support import ray_environment
 from tests.test_executor_ray import config
 from tests.test_lifeline import wait_for
+
+# ray is an extra (`pip install archbench[ray]`): without it these tests skip, saying why
+ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e .[ray]")
+Cluster = pytest.importorskip("ray.cluster_utils").Cluster
 
 KINDS = ("kind_a", "kind_b")
 

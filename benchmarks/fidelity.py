@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from torch.utils.benchmark import Timer
 
-from harness.backends import get_backend
+from harness.backends import BACKENDS, get_backend
 from harness.backends.base import CaseContext, InferenceRunner
 from harness.backends.onnx_export import INPUT_NAME
 from harness.backends.ort import OrtInference
@@ -104,11 +104,14 @@ def cuda_rounds(runner: InferenceRunner, step: Callable[[], object], rounds: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="cpu-eager")
+    parser.add_argument("--backend", default="cpu-eager", choices=sorted(BACKENDS))
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
     backend = get_backend(args.backend)
+    reason = backend.unavailable_reason()
+    if reason:  # e.g. cuda-eager without a GPU: one line, as archbench says it
+        parser.exit(2, f"fidelity: {args.backend} is not available here: {reason}\n")
     threads = cpu_count()
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)

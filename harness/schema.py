@@ -100,7 +100,8 @@ SCHEMA: dict[str, str] = {
     "graph_breaks": "torch.compile graph breaks, including frames dynamo could not trace at all",
     "compiled_graphs": "graphs torch.compile compiled (0: nothing was compiled, the model ran "
     "in eager)",
-    "recompiles": "torch.compile recompilations beyond the first compile",
+    "recompiles": "torch.compile recompilations and CUDA graph re-recordings beyond the first "
+    "compile (a batch sweep's new batch sizes count)",
     # memory
     "peak_rss_mb": "peak resident memory of the case's process (kernel high-water mark) from "
     "the model's creation through preparation and the timed region",

@@ -84,7 +84,10 @@ class _CompileTracker:
         self.graphs_after_compile = 0
 
     def first_call(self, call: Callable[[], object], facts: dict[str, Any]) -> None:
-        if not self.backend.compiles:
+        """Time the runner's first call, the one that compiles. Only the first: the batch
+        sweep binds every batch size, and a later bind's compilation is a recompile, counted
+        from here, not a new compile time."""
+        if not self.backend.compiles or self.frames_after_compile is not None:
             return
         start = time.perf_counter()
         call()

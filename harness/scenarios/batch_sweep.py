@@ -68,6 +68,8 @@ class Curve:
     batches: list[int] = field(default_factory=list)
     step_ms: list[float] = field(default_factory=list)
     p50_ms: list[float] = field(default_factory=list)
+    #: the first bind and call (batch 1): where compilation, export and sessions happen
+    cold_call_s: float | None = None
 
     def throughput(self, index: int) -> float:
         return self.batches[index] / self.step_ms[index] * 1e3
@@ -150,7 +152,7 @@ class BatchSweep(Scenario):
             raise OutOfMemory(first_oom or "out of memory at batch size 1")
         knee = curve.knee()
         row = run.out.row
-        row["knee_batch"] = knee
+        row.update(knee_batch=knee, cold_call_s=curve.cold_call_s)
         if binding.device == "cuda" and first_oom is None:
             budget_s = SEARCH_BUDGET_S[bool(run.config.quick)]
             search = self.max_batch(binding, curve.batches[-1], budget_s)
@@ -169,10 +171,13 @@ class BatchSweep(Scenario):
         """Doubling from 1 until the curve flattens, memory runs out or MAX_BATCH."""
         curve, batch = Curve(), 1
         while batch <= MAX_BATCH:
+            start = time.perf_counter()
             try:
                 step = bind_within_memory(binding, batch)
             except OutOfMemory as exc:
                 return curve, str(exc)
+            if curve.cold_call_s is None:
+                curve.cold_call_s = time.perf_counter() - start
             timing = time_loop(step, binding.runner.sync, POINT_POLICY,
                                block=lambda w: block_size(w, binding.device))
             curve.batches.append(batch)

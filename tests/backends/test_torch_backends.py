@@ -180,6 +180,11 @@ def test_compiled_inference_compiles_once_without_graph_breaks(ctx: CaseContext)
     runner.sync()
     assert runner.counters() == {"recompiles": 0}
     assert torch.allclose(out, eager, rtol=1e-4, atol=1e-5)
+    # another batch size (as the batch sweep binds): a recompile, not a second compile time
+    compile_s = runner.facts["compile_s"]
+    runner.bind(torch.cat([x, x]))()
+    assert runner.facts["compile_s"] == compile_s
+    assert runner.counters()["recompiles"] >= 1
 
 
 def test_a_model_dynamo_cannot_trace_is_reported_as_not_compiled(ctx: CaseContext) -> None:

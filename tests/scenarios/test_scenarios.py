@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -229,6 +230,24 @@ def test_a_cpu_sweep_stops_at_the_knee_and_times_it() -> None:
                                       samples["sweep_p50_ms"]).knee()
     assert "max_batch" not in row  # no memory limit searched on the CPU
     assert row["median_ms"] > 0 and samples["iter_ms"] and len(samples["sweep_ms"]) >= 2
+
+
+def test_the_cold_call_of_a_sweep_is_its_first_bind_not_the_knee_s() -> None:
+    """Compilation, export and sessions happen at the first bind (batch 1); the knee is bound
+    again later, warm, and must not pass for the cold call."""
+    binding = sweep_binding(limit=10**6, saturation=16, device="cpu")
+    bind = binding.runner.bind
+
+    def slow_first_bind(batch: int):
+        if not binding.runner.bound:
+            time.sleep(0.2)
+        return bind(batch)
+
+    binding = Binding(binding.runner, slow_first_bind, "cpu")
+    run = fake_run(TimingPolicy(warmup_iters=2, warmup_s=0.0, n_min=3, t_min=0.01,
+                                t_max=0.05), batch_size=1)
+    BATCH_SWEEP.measure(run, binding)
+    assert run.out.row["cold_call_s"] >= 0.2
 
 
 def test_out_of_memory_ends_the_curve_not_the_case() -> None:

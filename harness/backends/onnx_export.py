@@ -269,15 +269,17 @@ INTEGER_OPS = frozenset({"MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM",
 FLOAT_WEIGHT_OPS = frozenset({"MatMul", "Gemm", "Conv", "LSTM", "GRU", "RNN", "Attention"})
 
 
-def op_census(path: Path, op_types: frozenset[str]) -> str:
-    """'Op:count' for the nodes of `op_types` in the file, e.g. 'ConvInteger:2 MatMulInteger:3'.
+def op_census(path: Path, *groups: frozenset[str]) -> list[str]:
+    """For each group of op types, 'Op:count' of its nodes in the file, e.g. 'ConvInteger:2
+    MatMulInteger:3' (the file is loaded once, whatever the number of groups).
 
     `quantize_dynamic` quietly leaves alone what it cannot quantise (the exported nn.LSTM at
     some sizes, for one), so what an "int8" file really computes in integers is a fact to
     record, not an assumption.
     """
-    counts = Counter(n.op_type for n in onnx.load(path).graph.node if n.op_type in op_types)
-    return " ".join(f"{op}:{count}" for op, count in sorted(counts.items()))
+    counts = Counter(node.op_type for node in onnx.load(path).graph.node)
+    return [" ".join(f"{op}:{counts[op]}" for op in sorted(group) if counts[op])
+            for group in groups]
 
 
 def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:

@@ -157,7 +157,7 @@ class OrtInference(InferenceRunner):
     def _record_quantisation(self, path: Path) -> None:
         """Say what the int8 file computes in integers and what it left in float; refuse a
         file with no integer op, which would be an fp32 run under an int8 name."""
-        quantized, left = op_census(path, INTEGER_OPS), op_census(path, FLOAT_WEIGHT_OPS)
+        quantized, left = op_census(path, INTEGER_OPS, FLOAT_WEIGHT_OPS)
         if not quantized:
             raise BackendUnavailable(f"quantize_dynamic quantised none of this model's ops "
                                      f"({left or 'no weighted ops'} left in float)")

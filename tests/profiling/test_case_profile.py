@@ -8,6 +8,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+from torch.autograd import _profiler_enabled
 
 from harness import execute
 from harness.cases import Case, SweepConfig
@@ -33,24 +34,33 @@ def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What a case does, in order: the timing loop (with a clock that ticks 1 ms a read), the
-    peak-memory reading and the profile."""
+    peak-memory reading and the profile; and each step, with whether torch's profiler was on
+    while it ran ("timed step, profiler on"), so that a profiler left running over the timed
+    loop shows, whatever the clock."""
     events: list[str] = []
     real_loop, real_peak = base.time_loop, CaseRun.record_peak
     real_profile = case_profile.profile_case
 
+    def watched(step, name):
+        def call():
+            if _profiler_enabled():
+                events.append(f"{name}, profiler on")
+            return step()
+        return call
+
     def loop(step, sync, policy, clock=None, monitor=None, block=1):
         events.append("time_loop")
         ticks = itertools.count()
-        return real_loop(step, sync, policy, clock=lambda: next(ticks) * 1e-3,
-                         monitor=monitor, block=block)
+        return real_loop(watched(step, "timed step"), sync, policy,
+                         clock=lambda: next(ticks) * 1e-3, monitor=monitor, block=block)
 
     def peak(self: CaseRun) -> None:
         events.append("record_peak")
         real_peak(self)
 
-    def profile(*args, **kwargs) -> None:
+    def profile(run, binding, step, *args, **kwargs) -> None:
         events.append("profile")
-        real_profile(*args, **kwargs)
+        real_profile(run, binding, watched(step, "profiled step"), *args, **kwargs)
 
     monkeypatch.setattr(base, "time_loop", loop)
     monkeypatch.setattr(CaseRun, "record_peak", peak)
@@ -66,7 +76,8 @@ def test_profile_leaves_the_timed_samples_unchanged(calls: list[str], cache: Pat
     profiled = run_case(CASE, SweepConfig(quick=True, profile=True), cache, 0,
                         tmp_path / "run")
     assert plain_calls == ["time_loop", "record_peak"]
-    assert calls == ["time_loop", "record_peak", "profile"]
+    assert calls[:3] == ["time_loop", "record_peak", "profile"]
+    assert set(calls[3:]) == {"profiled step, profiler on"}  # on there, and only there
     assert profiled.samples["iter_ms"] == plain.samples["iter_ms"]
     assert profiled.row["n"] == plain.row["n"] == len(plain.samples["iter_ms"])
     assert profiled.row["warmup_iters"] == plain.row["warmup_iters"]

@@ -32,14 +32,14 @@ import torch
 from torch.utils.benchmark import Timer
 
 from harness.backends import BACKENDS, get_backend
-from harness.backends.base import CaseContext, InferenceRunner
+from harness.backends.base import InferenceRunner
 from harness.backends.onnx_export import INPUT_NAME
 from harness.backends.ort import OrtInference
-from harness.environment import cpu_count
+from harness.cases import Case, SweepConfig
+from harness.execute import set_up_case
 from harness.measure.stats import summarize
 from harness.measure.timing import DEFAULT_POLICY, time_loop
 from harness.scenarios.throughput import block_size
-from suites.registry import BUILTIN
 
 CASES = (("transformer", "small"), ("cnn", "small"))
 PLAIN_WARMUP_ITERS = 10
@@ -108,25 +108,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
-    backend = get_backend(args.backend)
-    reason = backend.unavailable_reason()
+    reason = get_backend(args.backend).unavailable_reason()
     if reason:  # e.g. cuda-eager without a GPU: one line, as archbench says it
         parser.exit(2, f"fidelity: {args.backend} is not available here: {reason}\n")
-    threads = cpu_count()
-    torch.set_num_threads(threads)
-    torch.set_num_interop_threads(1)
-    backend.settings()
-    print(f"backend {args.backend}, batch {args.batch_size}, {threads} threads, "
-          f"torch {torch.__version__}")
-    print(f"{'case':20s} {'harness ms':>11s} {'ref ms':>9s} {'ratio':>6s}  per-round ratios")
+    config = SweepConfig()  # the sweep's defaults: every core, seed 0
     with tempfile.TemporaryDirectory() as cache_dir:
-        for suite_name, size in CASES:
-            suite = BUILTIN[suite_name]
-            data = suite.data(size)
-            model = suite.model(size, data, seed=0)
-            ctx = CaseContext(Path(cache_dir), threads, f"fidelity-{suite_name}-{size}")
-            runner = backend.inference(model, ctx)
-            x = suite.synthetic_batch(data, args.batch_size, seed=0)[0]
+        # set up as a sweep's case process is: threads, backend settings, data, cache context
+        setups = [set_up_case(Case(suite_name, size, args.backend, "infer", args.batch_size,
+                                   "latency"), config, Path(cache_dir))
+                  for suite_name, size in CASES]
+        threads = setups[0].ctx.threads
+        print(f"backend {args.backend}, batch {args.batch_size}, {threads} threads, "
+              f"torch {torch.__version__}")
+        print(f"{'case':20s} {'harness ms':>11s} {'ref ms':>9s} {'ratio':>6s}  per-round ratios")
+        for (suite_name, size), setup in zip(CASES, setups, strict=True):
+            suite, backend = setup.suite, setup.backend
+            model = suite.model(size, setup.data, seed=config.seed)
+            runner = backend.inference(model, setup.ctx)
+            x = suite.synthetic_batch(setup.data, args.batch_size, seed=config.seed)[0]
             step = runner.bind(x)
             if backend.device == "cuda":
                 report_cuda(f"{suite_name}/{size}", cuda_rounds(runner, step, args.rounds,

@@ -17,27 +17,21 @@ from __future__ import annotations
 import onnxruntime
 import torch
 
-from harness.backends import get_backend
-from harness.backends.base import CaseContext
-from harness.cases import Case
+from harness.cases import Case, SweepConfig
+from harness.execute import set_up_case
 from harness.measure.model_facts import count_params, flops_per_sample
-from suites.registry import BUILTIN
 
 
 def test_backend(benchmark, case: Case, request, tmp_path_factory) -> None:
     config = request.config
-    suite = BUILTIN[case.suite]
-    backend = get_backend(case.backend)
-    data = suite.data(case.size)
-    model = suite.model(case.size, data, seed=0)
-    threads = torch.get_num_threads()
-    ctx = CaseContext(tmp_path_factory.getbasetemp() / "archbench-cache", threads,
-                      model_key=f"{case.suite}-{case.size}-bench", seed=0)
-    backend.settings()
+    # set up as a sweep's case process is: threads, backend settings, data, cache context
+    setup = set_up_case(case, SweepConfig(), tmp_path_factory.getbasetemp() / "archbench-cache")
+    suite, backend, data, ctx = setup.suite, setup.backend, setup.data, setup.ctx
+    model = suite.model(case.size, data, seed=ctx.seed)
     # model facts first: preparing a CUDA backend moves the model to the device in place
     facts = {"params": count_params(model),
              "flops_per_sample": flops_per_sample(model, data.x_test[:1])}
-    x, y = suite.synthetic_batch(data, case.batch_size, seed=0)
+    x, y = suite.synthetic_batch(data, case.batch_size, seed=ctx.seed)
     if case.phase == "infer":
         runner = backend.inference(model, ctx)
         step = runner.bind(x)
@@ -54,7 +48,8 @@ def test_backend(benchmark, case: Case, request, tmp_path_factory) -> None:
         suite=case.suite, size=case.size, backend=case.backend, phase=case.phase,
         scenario=case.scenario, batch_size=case.batch_size, device=backend.device,
         precision=backend.precision,
-        **facts, torch_threads=threads, torch_version=torch.__version__,
+        **facts, **setup.settings, torch_threads=torch.get_num_threads(),
+        torch_interop_threads=torch.get_num_interop_threads(), torch_version=torch.__version__,
         onnxruntime_version=onnxruntime.__version__, **runner.facts)
     benchmark.pedantic(synchronised_step, rounds=config.getoption("--archbench-rounds"),
                        warmup_rounds=config.getoption("--archbench-warmup"), iterations=1)

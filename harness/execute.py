@@ -43,6 +43,7 @@ budget to train (there is nothing to evaluate it on).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -129,17 +130,36 @@ def budget_steps(suite: Suite, quick: bool) -> int:
 
 def configure_threads(config: SweepConfig) -> int:
     """Set torch's thread pools explicitly: intra-op to the cores, inter-op to 1 (these models
-    have no independent ops to overlap, so more inter-op threads only compete for cores)."""
+    have no independent ops to overlap, so more inter-op threads only compete for cores).
+
+    torch lets a process set its inter-op pool once, before any parallel work: a case's own
+    process always can; a process that measures many cases (pytest-benchmark's) keeps what
+    it set first, and every row records the pools as they are."""
     threads = config.threads or cpu_count()
     torch.set_num_threads(threads)
-    torch.set_num_interop_threads(1)
+    if torch.get_num_interop_threads() != 1:
+        with contextlib.suppress(RuntimeError):
+            torch.set_num_interop_threads(1)
     return threads
 
 
-def run_case(case: Case, config: SweepConfig, cache_dir: Path, process: int = 0,
-             run_dir: Path | None = None) -> CaseOutput:
-    """Run process `process` (0-based) of `case`; see the module docstring for what it does.
-    `run_dir` is where a profiled case writes its trace."""
+@dataclass(frozen=True)
+class CaseSetup:
+    """What every measurement of a case starts from, whoever takes it (a sweep's case process,
+    the pytest-benchmark suite, benchmarks/fidelity.py): the same thread pools and backend
+    settings, suite, data and cache context, so that their numbers are of the same thing."""
+
+    suite: Suite
+    backend: Backend
+    data: TaskData | None  # None: a suite without a task
+    ctx: CaseContext
+    steps: int  # the training budget
+    settings: dict[str, Any]  # the backend's numeric settings, as applied
+
+
+def set_up_case(case: Case, config: SweepConfig, cache_dir: Path) -> CaseSetup:
+    """Threads, the suite and backend, the data, the model's cache key and the backend's
+    settings, in that order."""
     threads = configure_threads(config)
     suite = get_suite(case.suite, config.suite_files, config.model_target)
     backend = get_backend(case.backend)
@@ -147,11 +167,20 @@ def run_case(case: Case, config: SweepConfig, cache_dir: Path, process: int = 0,
     steps = budget_steps(suite, config.quick)
     key = model_key(suite, case.size, steps, config.seed, data)
     ctx = CaseContext(cache_dir, threads, key, config.seed, suite.output, suite.dynamic_axes())
-    run = CaseRun(case, config, suite, backend, data, ctx, steps, first=process == 0,
-                  run_dir=run_dir)
+    return CaseSetup(suite, backend, data, ctx, steps, backend.settings())
+
+
+def run_case(case: Case, config: SweepConfig, cache_dir: Path, process: int = 0,
+             run_dir: Path | None = None) -> CaseOutput:
+    """Run process `process` (0-based) of `case`; see the module docstring for what it does.
+    `run_dir` is where a profiled case writes its trace."""
+    setup = set_up_case(case, config, cache_dir)
+    backend, steps = setup.backend, setup.steps
+    run = CaseRun(case, config, setup.suite, backend, setup.data, setup.ctx, steps,
+                  first=process == 0, run_dir=run_dir)
     row = run.out.row
     row.update(collect_environment())
-    row.update(backend.settings())
+    row.update(setup.settings)
     row.update(device=backend.device, precision=backend.precision, seed=config.seed,
                batch_size=case.batch_size, torch_threads=torch.get_num_threads(),
                torch_interop_threads=torch.get_num_interop_threads(), train_steps=steps)

@@ -23,7 +23,7 @@ import numpy as np
 from harness.cases import SweepConfig
 from harness.report.compare import compare_medians, compare_runs
 from harness.results import load_results, load_samples
-from harness.runner import run_sweep, start_run
+from harness.sweep import run_sweep, start_run
 
 MATRIX = {"suites": ("cnn", "rnn", "transformer"), "sizes": ("small", "medium"),
           "backends": ("cpu-eager", "ort-cpu"), "phases": ("infer",),

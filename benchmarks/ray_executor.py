@@ -29,7 +29,7 @@ from ray.cluster_utils import Cluster
 
 from harness.cases import SweepConfig
 from harness.executors import open_executor
-from harness.runner import run_sweep, start_run
+from harness.sweep import run_sweep, start_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SLEEPY = str(ROOT / "tests" / "fixtures" / "sleepy_suite.py")

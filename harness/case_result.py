@@ -1,7 +1,7 @@
 """One case's result: what each of its processes measured, and the row they make together.
 
 A case is timed in P fresh processes, interleaved with the other cases in rounds (see
-`harness.runner`). Each process hands back a `ProcessResult`; the `CaseResult` keeps them all
+`harness.sweep`). Each process hands back a `ProcessResult`; the `CaseResult` keeps them all
 (the case file stores every process's row and samples, so nothing measured is lost and the row
 can be derived again) and derives the case's row:
 

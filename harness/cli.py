@@ -275,8 +275,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.cases import expand
     from harness.executors import open_executor
     from harness.results import load_results
-    from harness.runner import resume_config, run_sweep, start_run
     from harness.summary import status_counts, summary_table
+    from harness.sweep import resume_config, run_sweep, start_run
 
     run_dir = None
     if args.resume:

@@ -36,7 +36,7 @@ from harness.cases import SweepConfig
 from harness.measure.stats import detectable_change, process_level
 from harness.report.compare import ALPHA, Comparison, compare_medians, compare_runs
 from harness.results import load_samples
-from harness.runner import new_run_id
+from harness.sweep import new_run_id
 
 AA_SELECTION = {"suites": ("cnn", "rnn", "transformer"), "sizes": ("small",),
                 "backends": ("cpu-eager", "ort-cpu"), "phases": ("infer",),

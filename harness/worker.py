@@ -1,6 +1,6 @@
 """Entry point of a case's own process: `python -m harness.worker SPEC.json OUT.json`.
 
-The parent (`harness.runner`) writes the spec, waits with a timeout and reads OUT.json. An
+The parent (`harness.sweep`) writes the spec, waits with a timeout and reads OUT.json. An
 exception becomes an `error` (or `skipped`, for `BackendUnavailable`; `oom` for a batch that
 does not fit in memory) result with a one-line
 reason and the traceback; a crash or hang leaves no OUT.json, which the parent turns into a

@@ -17,7 +17,7 @@ import pytest
 from harness.executors.node import NODE_CACHE_ENV
 from tests.conftest import FIXTURES
 from tests.test_lifeline import wait_for
-from tests.test_runner import PID_FILE_ENV
+from tests.test_sweep import PID_FILE_ENV
 
 SLEEPY_SUITE_FILE = FIXTURES / "sleepy_suite.py"
 HOLD_ENV = "ARCHBENCH_TEST_HOLD"  # read by sleepy_suite.py

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import ab, runner
+from harness import ab
+from harness import sweep as sweep_module
 from harness.cases import SweepConfig
 from harness.errors import UsageError
 from harness.report.compare import compare_runs
@@ -24,14 +25,14 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, int]]:
     """Replace the worker: record (variant run, case, process); new is 30% slower."""
     recorded: list[tuple[str, str, int]] = []
 
-    def run_isolated(case, config, cache_dir, log_path, process=0, python=None, **_):
+    def launch_case_process(case, config, cache_dir, log_path, process=0, python=None, **_):
         variant = log_path.parent.parent.name.rsplit("-", 1)[1]
         recorded.append((variant, case.case_id, process))
         median = (1.3 if variant == "new" else 1.0) * (1 + 0.01 * process)
         return {"status": "ok", "reason": "", "row": {"stop_reason": "converged"},
                 "samples": {"iter_ms": [median] * 5}, "wall_s": 1.0}
 
-    monkeypatch.setattr(runner, "run_isolated", run_isolated)
+    monkeypatch.setattr(sweep_module, "launch_case_process", launch_case_process)
     monkeypatch.setattr(ab, "check_python", lambda python: "2.13.0")
     return recorded
 
@@ -53,7 +54,7 @@ def test_variants_alternate_case_by_case_and_swap_order_each_round(
 def test_an_interrupted_experiment_resumes(calls: list, results_dir: Path) -> None:
     base, new = ab.start_ab(CONFIG, results_dir, (sys.executable, sys.executable), ((), ()),
                             "exp")
-    sweep = runner.Sweep.open(base.run_dir, base.config)
+    sweep = sweep_module.Sweep.open(base.run_dir, base.config)
     planned, result = sweep.cases[0]
     sweep.advance(planned, result, 0)
     calls.clear()

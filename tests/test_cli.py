@@ -154,16 +154,16 @@ def test_run_measures_each_scenario_at_its_batch(
         batch: list[str], expected: list[str], results_dir: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Each scenario at its own batch, or every one at the batch sizes given."""
-    from harness import runner
+    from harness import sweep as sweep_module
 
     ran: list[str] = []
 
-    def run_isolated(case, config, cache_dir, log_path, process=0, python=None, **_):
+    def launch_case_process(case, config, cache_dir, log_path, process=0, python=None, **_):
         ran.append(case.case_id)
         return {"status": "ok", "reason": "", "row": {"stop_reason": "converged"},
                 "samples": {"iter_ms": [1.0]}, "wall_s": 1.0}
 
-    monkeypatch.setattr(runner, "run_isolated", run_isolated)
+    monkeypatch.setattr(sweep_module, "launch_case_process", launch_case_process)
     result = run_cli("run", "--suite-file", MLP_SUITE_FILE, "--suite", "mlp", "--size", "tiny",
                      "--backend", "cpu-eager", "--phase", "infer", *batch, "--processes", "1",
                      "--no-progress", "--run-id", "plan", "--results", results_dir)

@@ -21,7 +21,7 @@ import pytest
 from harness.cases import SweepConfig
 from harness.executors import open_executor
 from harness.results import CASES_DIR, load_results
-from harness.runner import LOGS_DIR, resume_config, run_sweep, start_run
+from harness.sweep import LOGS_DIR, resume_config, run_sweep, start_run
 from tests.conftest import FAULTY_SUITE_FILE, MLP_SUITE_FILE
 from tests.ray_support import SLEEPY_SUITE_FILE, ray_environment
 from tests.test_lifeline import alive, wait_for
@@ -77,7 +77,7 @@ def kill_ray_worker_when_held(paths: SimpleNamespace) -> threading.Thread:
 
 def test_faults_give_the_local_rows_and_a_killed_ray_worker_a_crashed_one(
         cluster: SimpleNamespace, results_dir: Path) -> None:
-    """The same error and crashed rows as `tests/test_runner.py` asserts of the local
+    """The same error and crashed rows as `tests/test_sweep.py` asserts of the local
     executor, and the good case's row has the same columns filled as a local run of it."""
     cluster.hold.touch()
     cluster.sleepy_pid.unlink(missing_ok=True)

@@ -13,8 +13,8 @@ import pytest
 from harness.executors import open_executor
 from harness.report.runs import load_runs, row_labels
 from harness.results import load_results
-from harness.runner import run_sweep, start_run
 from harness.summary import summary_table
+from harness.sweep import run_sweep, start_run
 from tests.ray_support import ray_environment
 from tests.test_executor_ray import config
 from tests.test_lifeline import wait_for

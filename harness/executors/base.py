@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from harness.runner import Sweep
+    from harness.sweep import Sweep
 
 
 class Executor(ABC):

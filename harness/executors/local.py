@@ -9,7 +9,7 @@ from harness.executors.base import Executor
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from harness.runner import Sweep
+    from harness.sweep import Sweep
 
 
 class LocalExecutor(Executor):

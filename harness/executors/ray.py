@@ -48,13 +48,13 @@ from harness.cases import Case, PlannedCase
 from harness.errors import UsageError, one_line
 from harness.executors import node as on_node
 from harness.executors.base import Executor
-from harness.runner import process_result, worker_spec
 from harness.storage import write_atomic
+from harness.sweep import process_result, worker_spec
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from harness.runner import Sweep
+    from harness.sweep import Sweep
 
 #: Resources every node has that say nothing about its kind.
 _STANDARD = ("CPU", "GPU", "memory", "object_store_memory")

@@ -1,7 +1,7 @@
 """The machine's measured ceilings: peak matrix-multiply FLOP/s per precision, and memory
 bandwidth. The roofline and every case's % of peak are relative to these.
 
-Measured once per run, in a process of its own before the first case (`harness.runner`), with
+Measured once per run, in a process of its own before the first case (`harness.sweep`), with
 the thread count the cases get, and stored in the manifest and in every row:
 
 - **Matmul FLOP/s**: an n x n x n `torch.mm` (2 n^3 FLOPs), best of repeats over a short budget,

@@ -19,7 +19,7 @@ from harness.backends.eager import CPU_EAGER, CUDA_EAGER
 from harness.cases import SweepConfig
 from harness.cpu_features import cpu_bf16_support
 from harness.measure.parity import parity
-from harness.runner import run_sweep, start_run
+from harness.sweep import run_sweep, start_run
 from harness.training import train_batches
 from suites.registry import BUILTIN
 from tests.conftest import FAULTY_SUITE_FILE

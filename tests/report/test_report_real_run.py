@@ -12,7 +12,7 @@ from harness.cases import SweepConfig
 from harness.report import compare_runs, write_report
 from harness.report.compare import compare
 from harness.report.runs import load_runs
-from harness.runner import run_sweep, start_run
+from harness.sweep import run_sweep, start_run
 
 # One scenario: what is tested here is reading and comparing real runs, whatever they measured.
 CONFIG = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),

@@ -16,7 +16,6 @@ from harness.backends.eager import CPU_EAGER
 from harness.cases import SCENARIOS, SweepConfig
 from harness.execute import CaseOutput
 from harness.measure.timing import TimingPolicy, time_loop
-from harness.runner import run_sweep, start_run
 from harness.scenarios import SCENARIOS as IMPLEMENTED
 from harness.scenarios import Binding, OutOfMemory
 from harness.scenarios.base import is_out_of_memory
@@ -30,6 +29,7 @@ from harness.scenarios.batch_sweep import (
 )
 from harness.scenarios.latency import LATENCY
 from harness.scenarios.throughput import MAX_BLOCK, THROUGHPUT, block_size
+from harness.sweep import run_sweep, start_run
 from suites.registry import BUILTIN
 
 OOM_SUITE = Path(__file__).parent / "oom_suite.py"

@@ -30,8 +30,8 @@ from harness.measure.timing import (
     QUICK_POLICY,
 )
 from harness.results import CASES_DIR, MANIFEST, load_manifest, load_results, load_samples
-from harness.runner import LOGS_DIR, resume_config, run_sweep, start_run
 from harness.storage import write_json_atomic
+from harness.sweep import LOGS_DIR, resume_config, run_sweep, start_run
 from tests.conftest import FAULTY_SUITE_FILE, MLP_SUITE_FILE
 from tests.test_lifeline import alive, wait_for
 
@@ -203,14 +203,15 @@ def test_run_ids_default_to_a_sortable_utc_timestamp(results_dir: Path) -> None:
 @pytest.mark.parametrize("suite", ["../../escape", ".hidden", "a\\b"])
 def test_a_case_id_that_would_leave_the_run_is_refused_before_the_case_runs(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, suite: str) -> None:
-    from harness import runner
+    from harness import sweep as sweep_module
     from harness.case_result import CaseResult
     from harness.cases import Case, PlannedCase
 
-    monkeypatch.setattr(runner, "run_isolated", lambda *args, **_: pytest.fail("the case ran"))
+    monkeypatch.setattr(sweep_module, "launch_case_process",
+                        lambda *args, **_: pytest.fail("the case ran"))
     case = Case(suite, "tiny", "cpu-eager", "infer", 8)
     result = CaseResult({"case_id": case.case_id}, 1)
-    sweep = runner.Sweep(tmp_path / "run", SweepConfig(), cases=[(PlannedCase(case), result)])
+    sweep = sweep_module.Sweep(tmp_path / "run", SweepConfig(), cases=[(PlannedCase(case), result)])
     with pytest.raises(UsageError, match=re.escape(repr(case.case_id))):
         sweep.advance(PlannedCase(case), result, 0)
     assert list(tmp_path.iterdir()) == []
@@ -220,14 +221,14 @@ def test_a_row_with_columns_outside_the_schema_becomes_an_error_row(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Checked before anything is written: an unknown column in a stored case would break
     every later load of the run."""
-    from harness import runner
+    from harness import sweep as sweep_module
     from harness.cases import Case
 
-    monkeypatch.setattr(runner, "run_isolated", lambda *args, **_: {
+    monkeypatch.setattr(sweep_module, "launch_case_process", lambda *args, **_: {
         "status": "ok", "reason": "", "row": {"median_ms": 1.0, "made_up_column": 3},
         "samples": {"iter_ms": [1.0]}, "wall_s": 2.0})
     case = Case("cnn", "tiny", "cpu-eager", "infer", 8)
-    process = runner.run_process(case, SweepConfig(), 0, tmp_path, tmp_path / "log")
+    process = sweep_module.measure_process(case, SweepConfig(), 0, tmp_path, tmp_path / "log")
     assert process.status == "error" and "made_up_column" in process.reason
     assert process.row == {} and process.samples == {} and process.wall_s == 2.0
 
@@ -277,9 +278,9 @@ def test_sigkill_of_the_sweep_kills_the_running_case(tmp_path: Path) -> None:
 def fake_processes(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, int]],
                    fail: tuple[str, int] | None = None) -> None:
     """Replace the worker: record (case id, process) and report one iteration per process."""
-    from harness import runner
+    from harness import sweep as sweep_module
 
-    def run_isolated(case, config, cache_dir, log_path, process=0, python=None, **_):
+    def launch_case_process(case, config, cache_dir, log_path, process=0, python=None, **_):
         calls.append((case.case_id, process))
         if (case.case_id, process) == fail:
             return {"status": "crashed", "reason": "worker killed by SIGKILL", "row": {},
@@ -287,7 +288,7 @@ def fake_processes(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, int]]
         return {"status": "ok", "reason": "", "row": {"stop_reason": "converged"},
                 "samples": {"iter_ms": [1.0 + process]}, "wall_s": 1.0}
 
-    monkeypatch.setattr(runner, "run_isolated", run_isolated)
+    monkeypatch.setattr(sweep_module, "launch_case_process", launch_case_process)
 
 
 ROUNDS = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),
@@ -315,9 +316,9 @@ def test_a_resumed_sweep_runs_only_the_missing_processes(monkeypatch: pytest.Mon
     fake_processes(monkeypatch, calls)
     run_dir = start_run(ROUNDS, results_dir, "resume")
     a, b = ROUNDS_CASES
-    from harness import runner
+    from harness import sweep as sweep_module
 
-    sweep = runner.Sweep.open(run_dir, ROUNDS)
+    sweep = sweep_module.Sweep.open(run_dir, ROUNDS)
     (pa, ra), (pb, rb) = sweep.cases
     for planned, result, round_ in ((pa, ra, 0), (pb, rb, 0), (pa, ra, 1)):  # then killed
         sweep.advance(planned, result, round_)

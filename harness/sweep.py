@@ -156,7 +156,7 @@ class Sweep:
         if planned.skip_reason:
             process = ProcessResult(0, "skipped", planned.skip_reason)
         else:
-            process = run_process(planned.case, self.config, index, self.cache_dir,
+            process = measure_process(planned.case, self.config, index, self.cache_dir,
                                   self.log_path(planned, index), self.python,
                                   run_dir=self.run_dir)
             process.row.update(LOCAL_PLACEMENT)
@@ -205,12 +205,12 @@ def _identity(case: Case, config: SweepConfig, run_id: str) -> dict[str, Any]:
             "seed": config.seed, **({"hardware": case.hardware} if case.hardware else {})}
 
 
-def run_process(case: Case, config: SweepConfig, process: int, cache_dir: Path,
-                log_path: Path, python: str = sys.executable, *,
-                run_dir: Path | None = None) -> ProcessResult:
+def measure_process(case: Case, config: SweepConfig, process: int, cache_dir: Path,
+                    log_path: Path, python: str = sys.executable, *,
+                    run_dir: Path | None = None) -> ProcessResult:
     """Process `process` of `case` in a fresh interpreter; never raises for the case's sake."""
-    return process_result(run_isolated(case, config, cache_dir, log_path, process, python,
-                                       run_dir=run_dir), process)
+    return process_result(launch_case_process(case, config, cache_dir, log_path, process,
+                                              python, run_dir=run_dir), process)
 
 
 def process_result(result: dict[str, Any], process: int) -> ProcessResult:
@@ -233,9 +233,9 @@ def worker_spec(case: Case, config: SweepConfig, cache_dir: Path, process: int,
             "process": process, "run_dir": str(run_dir) if run_dir else None}
 
 
-def run_isolated(case: Case, config: SweepConfig, cache_dir: Path, log_path: Path,
-                 process: int = 0, python: str = sys.executable, *,
-                 run_dir: Path | None = None) -> dict[str, Any]:
+def launch_case_process(case: Case, config: SweepConfig, cache_dir: Path, log_path: Path,
+                        process: int = 0, python: str = sys.executable, *,
+                        run_dir: Path | None = None) -> dict[str, Any]:
     """Run one process of a case on this machine (`harness.executors.isolation`)."""
     return launch(worker_spec(case, config, cache_dir, process, run_dir), config.timeout_s,
                   log_path, python)

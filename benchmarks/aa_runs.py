@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.analysis.compare import compare_medians, compare_runs
 from harness.cases import SweepConfig
-from harness.report.compare import compare_medians, compare_runs
-from harness.results import load_results, load_samples
+from harness.results.store import load_results, load_samples
 from harness.sweep import run_sweep, start_run
 
 MATRIX = {"suites": ("cnn", "rnn", "transformer"), "sizes": ("small", "medium"),

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report.tables import cold_start_table, tradeoff_table
-from harness.results import load_manifest, load_results, resolve_run
+from harness.results.store import load_manifest, load_results, resolve_run
 
 ENVIRONMENT = ("hostname", "cpu_model", "cpu_cores", "gpu_name", "cuda_version",
                "python_version", "torch_version", "onnxruntime_version", "archbench_commit")

@@ -14,6 +14,6 @@ __all__ = ["load_ops", "load_results", "load_samples"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from harness import results
+        from harness.results import store as results
         return getattr(results, name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

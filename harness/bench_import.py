@@ -26,8 +26,8 @@ from harness.cases import Case
 from harness.errors import UsageError
 from harness.measure.stats import NOISE_THRESHOLD, summarize, timing_columns
 from harness.names import encode_name
-from harness.results import MANIFEST, save_case, write_json_atomic
-from harness.schema import SCHEMA
+from harness.results.schema import SCHEMA
+from harness.results.store import MANIFEST, save_case, write_json_atomic
 
 # pytest-benchmark times rounds one at a time, synchronised: the latency scenario
 _IDENTITY_DEFAULTS = {"phase": "infer", "scenario": "latency", "batch_size": 1, "device": "",

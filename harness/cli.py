@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
 from harness.measure.timing import DEFAULT_PROCESSES
-from harness.results import UnreadableCaseWarning
-from harness.storage import StorageError
+from harness.results.storage import StorageError
+from harness.results.store import UnreadableCaseWarning
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -274,7 +274,7 @@ def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.cases import expand
     from harness.executors import open_executor
-    from harness.results import load_results
+    from harness.results.store import load_results
     from harness.summary import status_counts, summary_table
     from harness.sweep import resume_config, run_sweep, start_run
 
@@ -326,8 +326,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    from harness.ab import resume_ab, run_ab, start_ab
-    from harness.report import compare_runs
+    from harness.analysis.ab import resume_ab, run_ab, start_ab
+    from harness.analysis.compare import compare_runs
 
     if args.resume:
         _resume_refuses(args, {"--base-python": args.base_python,
@@ -357,7 +357,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    from harness.selftest import run_selftest
+    from harness.analysis.selftest import run_selftest
 
     if args.processes < 2:
         raise UsageError("selftest needs at least 2 processes a side to see their spread; "
@@ -385,7 +385,7 @@ def _write_report(run_dirs: Sequence[Path], out: Path | None, baseline: str,
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from harness.results import load_results, resolve_run
+    from harness.results.store import load_results, resolve_run
     from harness.summary import status_counts, summary_table
 
     run_dir = resolve_run(args.run, args.results)
@@ -398,7 +398,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_ops(args: argparse.Namespace) -> int:
     from harness.ops_view import ops_text
-    from harness.results import load_ops, load_results, resolve_run
+    from harness.results.store import load_ops, load_results, resolve_run
 
     run_dir = resolve_run(args.run, args.results)
     print(ops_text(load_ops(run_dir), load_results(run_dir), args.case, args.top, args.by))
@@ -407,7 +407,7 @@ def cmd_ops(args: argparse.Namespace) -> int:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from harness.ops_view import trace_text
-    from harness.results import load_results, resolve_run
+    from harness.results.store import load_results, resolve_run
 
     run_dir = resolve_run(args.run, args.results)
     print(trace_text(load_results(run_dir), str(run_dir), args.case))
@@ -423,7 +423,7 @@ def _warn_contention(frame: pd.DataFrame) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.results import resolve_run
+    from harness.results.store import resolve_run
 
     run_dirs = [resolve_run(run, args.results) for run in args.runs]
     print(_write_report(run_dirs, args.out, args.baseline, args.threshold))
@@ -431,8 +431,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.report import compare_runs
-    from harness.results import resolve_run
+    from harness.analysis.compare import compare_runs
+    from harness.results.store import resolve_run
 
     comparison = compare_runs(resolve_run(args.base, args.results),
                               resolve_run(args.new, args.results),
@@ -444,7 +444,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from harness.bench_import import import_benchmark_json
-    from harness.results import load_results
+    from harness.results.store import load_results
     from harness.summary import summary_table
 
     run_dir = import_benchmark_json(args.file, args.results, args.run_id)

@@ -62,8 +62,8 @@ from harness.measure import memory
 from harness.measure.model_facts import count_params, flops_per_sample
 from harness.measure.parity import PARITY_SAMPLES, parity
 from harness.model_io import call, check_accepts, select_output, take, to_device, to_double
+from harness.results.storage import write_json_atomic
 from harness.scenarios import Binding, get_scenario
-from harness.storage import write_json_atomic
 from harness.training import final_loss, predict_in_batches, run_budget
 from harness.weights import (
     built_state,
@@ -83,8 +83,8 @@ QUICK_TRAIN_STEPS = 30
 class CaseOutput:
     """What a process of a case hands back: row fields (a subset of the schema), raw
     samples (`iter_ms` always; `train_loss` from the first process of a train case) and,
-    from a profiled first process, the op table (`harness.schema.OPS_SCHEMA` rows without the
-    run and case ids; its trace is already written to the run folder)."""
+    from a profiled first process, the op table (`harness.results.schema.OPS_SCHEMA` rows
+    without the run and case ids; its trace is already written to the run folder)."""
 
     row: dict[str, Any] = field(default_factory=dict)
     samples: dict[str, list[float]] = field(default_factory=dict)

@@ -30,7 +30,9 @@ from harness.environment import collect_environment, cpu_count
 from harness.errors import UsageError
 from harness.executors.isolation import failure, launch, worker_env
 from harness.profiling.roofline import ceiling_columns, efficiency_columns
-from harness.results import (
+from harness.results.schema import OPS_SCHEMA, SCHEMA
+from harness.results.storage import write_json_atomic
+from harness.results.store import (
     MANIFEST,
     case_path,
     case_records,
@@ -38,8 +40,6 @@ from harness.results import (
     resolve_run,
     save_record,
 )
-from harness.schema import OPS_SCHEMA, SCHEMA
-from harness.storage import write_json_atomic
 
 if TYPE_CHECKING:
     from harness.executors.base import Executor

@@ -32,7 +32,7 @@ import torch
 
 from harness.backends.base import Backend, CaseContext, no_cuda_reason
 from harness.backends.eager import CPU_EAGER, CUDA_EAGER
-from harness.storage import write_atomic
+from harness.results.storage import write_atomic
 from harness.training import run_budget
 from suites.base import Suite, TaskData
 

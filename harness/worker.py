@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness import lifeline
 from harness.errors import one_line
-from harness.storage import write_json_atomic
+from harness.results.storage import write_json_atomic
 
 
 def main(spec_path: str, out_path: str) -> int:

@@ -1,4 +1,5 @@
-"""Shared fixtures: where the suite files live, and a fresh results folder per test."""
+"""Shared fixtures: where the suite files live, a fresh results folder per test, and fake runs
+(`tests.fake_runs`) for the report and analysis tests."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.cpu_features import isa_caps_key
+from tests.fake_runs import write_run
 
 # Tests that compile in pytest's own process get the same per-cap inductor cache as cases do:
 # a suite run once natively and once with AVX2 caps must not share compiled kernels.
@@ -27,6 +31,17 @@ FAULTY_SUITE_FILE = FIXTURES / "faulty_suites.py"  # raises, aborts, hangs, bf16
 def results_dir(tmp_path: Path) -> Path:
     """An empty folder for runs (not created: the code under test must create it)."""
     return tmp_path / "results"
+
+
+@pytest.fixture
+def fake_run(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``fake_run("run-a", seed=1, slowdown={...})`` writes a run under tmp_path."""
+    fake_results = tmp_path / "results"
+
+    def make(run_id: str, **kwargs: Any) -> Path:
+        return write_run(fake_results, run_id, **kwargs)
+
+    return make
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from harness.bench_import import import_benchmark_json
 from harness.cli import main
 from harness.errors import UsageError
-from harness.results import load_manifest, load_results, load_samples
+from harness.results.store import load_manifest, load_results, load_samples
 from tests.test_names import HOSTILE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from harness.backends import BACKENDS
 from harness.backends.base import no_cuda_reason
 from harness.cli import main
 from harness.errors import UsageError
-from harness.results import CASES_DIR, MANIFEST, save_case, write_json_atomic
+from harness.results.store import CASES_DIR, MANIFEST, save_case, write_json_atomic
 from suites.registry import BUILTIN
 from tests.conftest import MLP_SUITE_FILE
 

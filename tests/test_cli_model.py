@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.results import load_results
+from harness.results.store import load_results
 from tests.conftest import FIXTURES
 from tests.test_cli import assert_usage_error, run_cli
 

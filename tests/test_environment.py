@@ -11,7 +11,7 @@ import torch
 
 from harness import cpu_features
 from harness.environment import archbench_commit, collect_environment, cpu_count, gpu_name
-from harness.schema import SCHEMA
+from harness.results.schema import SCHEMA
 
 
 def test_environment_fills_schema_columns() -> None:

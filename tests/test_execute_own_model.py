@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.results import load_results
+from harness.results.store import load_results
 from tests.conftest import FIXTURES
 
 OWN_MODEL_FILE = FIXTURES / "own_model_suites.py"

@@ -20,7 +20,7 @@ import pytest
 
 from harness.cases import SweepConfig
 from harness.executors import open_executor
-from harness.results import CASES_DIR, load_results
+from harness.results.store import CASES_DIR, load_results
 from harness.sweep import LOGS_DIR, resume_config, run_sweep, start_run
 from tests.conftest import FAULTY_SUITE_FILE, MLP_SUITE_FILE
 from tests.ray_support import SLEEPY_SUITE_FILE, ray_environment

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from harness.executors import open_executor
-from harness.report.runs import load_runs, row_labels
-from harness.results import load_results
+from harness.results.runs import load_runs, row_labels
+from harness.results.store import load_results
 from harness.summary import summary_table
 from harness.sweep import run_sweep, start_run
 from tests.ray_support import ray_environment

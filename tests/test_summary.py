@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from harness.schema import to_frame
+from harness.results.schema import to_frame
 from harness.summary import human_count, status_counts, summary_table
 
 BASE = {"suite": "cnn", "size": "tiny", "backend": "cpu-eager", "phase": "infer",

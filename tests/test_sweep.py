@@ -29,8 +29,8 @@ from harness.measure.timing import (
     PROCESS_POLICY,
     QUICK_POLICY,
 )
-from harness.results import CASES_DIR, MANIFEST, load_manifest, load_results, load_samples
-from harness.storage import write_json_atomic
+from harness.results.storage import write_json_atomic
+from harness.results.store import CASES_DIR, MANIFEST, load_manifest, load_results, load_samples
 from harness.sweep import LOGS_DIR, resume_config, run_sweep, start_run
 from tests.conftest import FAULTY_SUITE_FILE, MLP_SUITE_FILE
 from tests.test_lifeline import alive, wait_for

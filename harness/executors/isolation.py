@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.storage import writing
+from harness.results.storage import writing
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 #: How long a case's process outlives its timeout before it ends itself: the parent kills it

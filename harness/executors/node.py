@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.executors.isolation import launch, worker_env
-from harness.storage import write_atomic
+from harness.results.storage import write_atomic
 
 NODE_CACHE_ENV = "ARCHBENCH_NODE_CACHE"
 #: The folder of the cache that holds trained weights (`harness.weights`).

@@ -48,7 +48,7 @@ from harness.cases import Case, PlannedCase
 from harness.errors import UsageError, one_line
 from harness.executors import node as on_node
 from harness.executors.base import Executor
-from harness.storage import write_atomic
+from harness.results.storage import write_atomic
 from harness.sweep import process_result, worker_spec
 
 if TYPE_CHECKING:

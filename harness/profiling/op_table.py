@@ -40,7 +40,8 @@ class OpTiming:
 
 
 def op_rows(timings: Iterable[OpTiming], steps: int, step_ms: float) -> list[dict[str, Any]]:
-    """Per-step rows of the op table (schema: `harness.schema.OPS_SCHEMA`), largest first."""
+    """Per-step rows of the op table (schema: `harness.results.schema.OPS_SCHEMA`), largest
+    first."""
     rows = []
     for timing in timings:
         self_ms = timing.self_us / 1e3 / steps

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.storage import write_atomic
+from harness.results.storage import write_atomic
 
 #: HTA's metadata for a single-process trace.
 RANK_METADATA = {"backend": "nccl", "rank": 0, "world_size": 1}

@@ -1,10 +1,9 @@
-"""Reports and run comparisons: read stored runs, never re-measure.
+"""Reports: read stored runs, never re-measure.
 
 `write_report` turns one or more runs into a self-contained HTML page with its tables as CSV;
-`compare_runs` judges two runs case by case for `archbench compare` and CI.
+the verdicts it shows come from `harness.analysis` (a comparison of two runs).
 """
 
 from harness.report.build import write_report
-from harness.report.compare import Comparison, compare_runs
 
-__all__ = ["Comparison", "compare_runs", "write_report"]
+__all__ = ["write_report"]

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.analysis.compare import Comparison, compare, describe_rule
 from harness.measure.contention import run_warning
 from harness.report import figures, profile_figures, profile_tables, tables
-from harness.report.compare import Comparison, compare, describe_rule
 from harness.report.page import Section, Table, render_page
-from harness.report.runs import RunSet, backend_rank, load_runs
+from harness.results.runs import RunSet, backend_rank, load_runs
 
 
 def write_report(run_dirs: Sequence[Path], out_dir: Path, baseline: str = "cpu-eager",

@@ -27,7 +27,7 @@ from harness.report.plotting import (
     no_data,
     rows_height,
 )
-from harness.report.runs import (
+from harness.results.runs import (
     Group,
     backend_rank,
     group_label,

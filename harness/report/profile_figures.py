@@ -26,7 +26,7 @@ from harness.report.plotting import (
     no_data,
 )
 from harness.report.profile_tables import UNATTRIBUTED
-from harness.report.runs import backend_rank
+from harness.results.runs import backend_rank
 
 _NO_HOVER_NAME = "<extra></extra>"
 #: Categories in the table's order, then "other", then the time no op owns (grey).

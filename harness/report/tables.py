@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.report.runs import CASE_ID
+from harness.results.runs import CASE_ID
 
 #: The cases a backend is compared across: same run, model, phase, scenario and batch size
 #: (a throughput number and a latency number of one model answer different questions).

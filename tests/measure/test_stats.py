@@ -23,7 +23,7 @@ from harness.measure.stats import (
     summarize,
     timing_columns,
 )
-from harness.schema import SCHEMA
+from harness.results.schema import SCHEMA
 
 KNOWN = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 5.0]
 

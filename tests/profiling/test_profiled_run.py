@@ -9,7 +9,7 @@ from pathlib import Path
 import harness
 from harness.profiling.op_table import coverage
 from harness.profiling.traces import complete_events
-from harness.results import MANIFEST
+from harness.results.store import MANIFEST
 
 
 def test_rows_carry_the_profile_and_the_efficiency(profiled_run: Path) -> None:

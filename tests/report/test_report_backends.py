@@ -7,13 +7,13 @@ a change of its own, and an imported run may name backends the registry never he
 from __future__ import annotations
 
 import pytest
-from fake_runs import case_id
 from page_reading import plotted_figures
 
 from harness.backends import BACKENDS, COLORS
 from harness.report import write_report
 from harness.report.plotting import backend_color
-from harness.report.runs import backend_rank
+from harness.results.runs import backend_rank
+from tests.fake_runs import case_id
 
 NEW_BACKEND = "cuda-compile-hypothetical"  # registered below, without a colour
 

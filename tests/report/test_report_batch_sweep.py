@@ -7,8 +7,8 @@ import pytest
 
 from harness.report import figures, tables
 from harness.report.build import _sections
-from harness.report.runs import RunSet
-from harness.schema import samples_frame, to_frame
+from harness.results.runs import RunSet
+from harness.results.schema import samples_frame, to_frame
 
 CASE = "transformer-small-cpu-eager-infer-batch-sweep-bs1"
 ROW = {"run_id": "r", "case_id": CASE, "suite": "transformer", "size": "small",

@@ -12,11 +12,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from fake_runs import case_id
 from page_reading import FIGURE_SECTIONS, plotted_figures
 
 from harness.bench_import import import_benchmark_json
 from harness.report import write_report
+from tests.fake_runs import case_id
 
 
 def _benchmark(name: str, median_s: float, raw: bool) -> dict:

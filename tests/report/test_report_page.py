@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fake_runs import BACKENDS, SUITES, XSS, case_id
 from page_reading import FIGURE_SECTIONS, plotted_figures, strings_in
 from plotly.offline import get_plotlyjs
 
 from harness.report import figures, tables, write_report
-from harness.report.runs import load_runs
+from harness.results.runs import load_runs
+from tests.fake_runs import BACKENDS, SUITES, XSS, case_id
 
 ESCAPED_XSS = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from harness.report import write_report
 from harness.report.profile_tables import UNATTRIBUTED, category_table
-from harness.report.runs import load_runs
+from harness.results.runs import load_runs
 
 
 def test_a_profiled_run_has_where_the_time_goes_and_a_roofline(profiled_run: Path,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.analysis.compare import compare, compare_runs
 from harness.cases import SweepConfig
-from harness.report import compare_runs, write_report
-from harness.report.compare import compare
-from harness.report.runs import load_runs
+from harness.report import write_report
+from harness.results.runs import load_runs
 from harness.sweep import run_sweep, start_run
 
 # One scenario: what is tested here is reading and comparing real runs, whatever they measured.

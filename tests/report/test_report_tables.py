@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from fake_runs import BATCH, ERROR_CASE, TIMEOUT_CASE, case_id
 
 from harness.errors import UsageError
 from harness.report import tables
-from harness.report.runs import group_label, groups, in_group, load_runs, order_cases
+from harness.results.runs import group_label, groups, in_group, load_runs, order_cases
+from tests.fake_runs import BATCH, ERROR_CASE, TIMEOUT_CASE, case_id
 
 
 @pytest.fixture

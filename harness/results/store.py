@@ -43,8 +43,8 @@ import pyarrow.parquet as pq
 
 from harness.case_result import CaseResult
 from harness.errors import UsageError
-from harness.schema import OPS_SCHEMA, SCHEMA, ops_frame, samples_frame, to_frame
-from harness.storage import write_atomic, write_json_atomic
+from harness.results.schema import OPS_SCHEMA, SCHEMA, ops_frame, samples_frame, to_frame
+from harness.results.storage import write_atomic, write_json_atomic
 
 MANIFEST = "manifest.json"
 CASES_DIR = "cases"

@@ -1,6 +1,6 @@
 """The runs a report reads, loaded together, and how their cases are ordered and named.
 
-A report never re-measures: it reads what `harness.results` stored. Several runs are stacked
+A report never re-measures: it reads what `harness.results.store` stored. Several runs are stacked
 into one table; the ``run_id`` column tells their rows apart, and every label a figure shows
 carries the run id as soon as there is more than one run.
 """
@@ -16,8 +16,8 @@ import pandas as pd
 
 from harness.backends import BACKENDS
 from harness.errors import UsageError
-from harness.results import load_manifest, load_ops, load_results, load_samples, resolve_run
-from harness.schema import ops_frame
+from harness.results.schema import ops_frame
+from harness.results.store import load_manifest, load_ops, load_results, load_samples, resolve_run
 
 #: What makes two rows "the same case" across runs (a case id also encodes this, but matching
 #: on the columns does not depend on how case ids are spelled). `hardware` is "" unless the

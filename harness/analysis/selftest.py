@@ -16,7 +16,7 @@ and a 5% threshold fails at random. `archbench selftest` measures it instead of 
    should say "slower"; the share that does is the power of the gate at that change.
 
 The observed false alarms and power are few comparisons each, so the selftest also gives the
-expected false-alarm rate at the measured spreads (the rule of `harness.report.compare`,
+expected false-alarm rate at the measured spreads (the rule of `harness.analysis.compare`,
 simulated with log-normal process medians): that is the number to weigh the threshold with.
 """
 
@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.ab import Variant, run_ab, start_ab
+from harness.analysis.ab import Variant, run_ab, start_ab
+from harness.analysis.compare import ALPHA, Comparison, compare_medians, compare_runs
 from harness.cases import SweepConfig
 from harness.measure.stats import detectable_change, process_level
-from harness.report.compare import ALPHA, Comparison, compare_medians, compare_runs
-from harness.results import load_samples
+from harness.results.store import load_samples
 from harness.sweep import new_run_id
 
 AA_SELECTION = {"suites": ("cnn", "rnn", "transformer"), "sizes": ("small",),

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import ab
 from harness import sweep as sweep_module
+from harness.analysis import ab
+from harness.analysis.compare import compare_runs
 from harness.cases import SweepConfig
 from harness.errors import UsageError
-from harness.report.compare import compare_runs
-from harness.results import load_manifest
+from harness.results.store import load_manifest
 from tests.conftest import MLP_SUITE_FILE
 
 CONFIG = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from harness.report.facts import fact_warnings, run_facts
+from harness.analysis.facts import fact_warnings, run_facts
 
 FACTS = {"hostname": ("a",), "cpu_model": ("X",), "gpu_name": ("",), "cpu_cores": ("8",),
          "torch_version": ("2.4.0",), "onnxruntime_version": ("1.18.0",),

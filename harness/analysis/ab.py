@@ -27,8 +27,8 @@ from tqdm import tqdm
 from harness.cases import SweepConfig, expand
 from harness.environment import PROJECT_ROOT
 from harness.errors import UsageError
-from harness.results import MANIFEST, load_manifest, resolve_run
-from harness.storage import write_json_atomic
+from harness.results.storage import write_json_atomic
+from harness.results.store import MANIFEST, load_manifest, resolve_run
 from harness.sweep import Sweep, new_run_id, start_run
 
 VARIANTS = ("base", "new")

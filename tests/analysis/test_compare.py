@@ -14,20 +14,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from fake_runs import BACKENDS, BATCH, SUITES, case_id
 
-from harness.errors import UsageError
-from harness.report import compare_runs
-from harness.report.compare import (
+from harness.analysis.compare import (
     ALPHA,
     ITERATIONS_ALPHA,
     compare,
     compare_medians,
     compare_processes,
+    compare_runs,
     compare_samples,
     verdict,
 )
-from harness.report.runs import RunSet
+from harness.errors import UsageError
+from harness.results.runs import RunSet
+from tests.fake_runs import BACKENDS, BATCH, SUITES, case_id
 
 RNG = np.random.default_rng(1234)
 #: How the comparison's warning about one-process cases starts to read.

@@ -2,7 +2,7 @@
 
 Every write goes to a hidden temporary name in the same folder and is renamed over the real
 one; a write the disk refuses becomes a `StorageError` naming the file, in one line. Kept apart
-from `harness.results` (which needs pandas and pyarrow) because a case's own process writes
+from `harness.results.store` (which needs pandas and pyarrow) because a case's own process writes
 its result through it and must start fast.
 """
 

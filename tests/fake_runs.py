@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.results import MANIFEST, SAMPLES, TABLE, write_json_atomic
-from harness.schema import samples_frame, to_frame
+from harness.results.schema import samples_frame, to_frame
+from harness.results.store import MANIFEST, SAMPLES, TABLE, write_json_atomic
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 SUITES = {"cnn": {"tiny": 20_000, "small": 200_000},

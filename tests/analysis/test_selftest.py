@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from harness.ab import Variant
-from harness.cases import SweepConfig
-from harness.measure.stats import process_level
-from harness.report.compare import ALPHA
-from harness.results import MANIFEST, save_record, write_json_atomic
-from harness.selftest import (
+from harness.analysis.ab import Variant
+from harness.analysis.compare import ALPHA
+from harness.analysis.selftest import (
     PLANTED_SIZES,
     PLANTED_SUITE,
     case_noise,
     expected_false_alarms,
     processes_needed,
 )
+from harness.cases import SweepConfig
+from harness.measure.stats import process_level
+from harness.results.store import MANIFEST, save_record, write_json_atomic
 from suites.registry import load_suite_file
 from tests.test_cli import assert_usage_error, run_cli
 

@@ -69,7 +69,7 @@ the code broke; it is listed as *now skipped*, so that lost coverage is still se
 
 Numbers from different machines, libraries, thread counts or timing rules differ for those
 reasons alone, so the comparison warns about each such difference, and ``strict`` refuses it
-(`harness.report.facts`).
+(`harness.analysis.facts`).
 """
 
 from __future__ import annotations
@@ -83,10 +83,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import mannwhitneyu
 
+from harness.analysis.facts import fact_warnings, run_facts
 from harness.errors import UsageError
 from harness.measure.stats import CONFIDENCE, log_ratio_test, median_ci, process_level
-from harness.report.facts import fact_warnings, run_facts
-from harness.report.runs import CASE_KEY, RunSet, load_runs
+from harness.results.runs import CASE_KEY, RunSet, load_runs
 
 #: Significance level of the tests between processes (Welch, paired): see the module docstring.
 ALPHA = 0.05
@@ -314,7 +314,7 @@ def _newly_broken(was_ok: pd.DataFrame, only_base: pd.DataFrame) -> pd.DataFrame
 def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10, strict: bool = False,
                  allow_broken: bool = False) -> Comparison:
     """Load two runs and compare them; with `strict`, refuse runs that measured differently
-    (`harness.report.facts`); with `allow_broken`, newly broken cases are listed, not failed."""
+    (`harness.analysis.facts`); with `allow_broken`, newly broken cases are listed, not failed."""
     return compare(load_runs([base_dir]), load_runs([new_dir]), threshold, strict, allow_broken)
 
 

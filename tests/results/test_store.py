@@ -14,7 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.errors import UsageError
-from harness.results import (
+from harness.results.schema import COLUMNS, SCHEMA, STATUSES, to_frame
+from harness.results.storage import StorageError
+from harness.results.store import (
     CASES_DIR,
     MANIFEST,
     SAMPLES,
@@ -31,8 +33,6 @@ from harness.results import (
     save_record,
     write_json_atomic,
 )
-from harness.schema import COLUMNS, SCHEMA, STATUSES, to_frame
-from harness.storage import StorageError
 
 OK_ROW = {
     "run_id": "r1", "case_id": "cnn-tiny-cpu-eager-infer-throughput-bs32", "suite": "cnn",

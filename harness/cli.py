@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
 import time
 import warnings
@@ -274,8 +273,9 @@ def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.cases import expand
     from harness.executors import open_executor
+    from harness.executors.termination import termination_as_interrupt
     from harness.results.store import load_results
-    from harness.summary import status_counts, summary_table
+    from harness.summary import summary_table, sweep_totals
     from harness.sweep import resume_config, run_sweep, start_run
 
     run_dir = None
@@ -293,14 +293,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_dir = run_dir or start_run(config, args.results, args.run_id)
         print(f"run {run_dir.name}: results in {run_dir}", file=sys.stderr)
         start = time.perf_counter()
-        # SIGTERM/SIGHUP (a cancelled CI job, `timeout`) end the sweep like Ctrl-C, so the
-        # case running in its own session is killed instead of outliving the sweep.
-        for number in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(number, _raise_interrupt)
         resume = f"archbench run --resume {run_dir.name} --results {args.results}"
         try:
-            rows = run_sweep(run_dir, config, progress=False if args.no_progress else None,
-                             executor=executor)
+            with termination_as_interrupt():
+                rows = run_sweep(run_dir, config,
+                                 progress=False if args.no_progress else None,
+                                 executor=executor)
         except KeyboardInterrupt:
             print(f"\ninterrupted; finished cases are kept. Resume with: {resume}",
                   file=sys.stderr)
@@ -312,11 +310,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     frame = load_results(run_dir)
     print(summary_table(frame))
-    now = frame[frame["case_id"].isin([row["case_id"] for row in rows])]  # not earlier sessions'
-    timed_s, warmup_s = now["timed_s"].sum(), now["warmup_s"].sum()
-    print(f"\n{len(frame)} cases ({status_counts(frame)}); {len(now)} run now in "
-          f"{elapsed:.0f} s wall: {timed_s:.0f} s timed ({timed_s / elapsed:.0%}), "
-          f"{warmup_s:.0f} s warm-up")
+    print(f"\n{sweep_totals(frame, [row['case_id'] for row in rows], elapsed)}")
     _warn_contention(frame)
     print(f"results: {run_dir}")
     if args.report:
@@ -328,6 +322,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_ab(args: argparse.Namespace) -> int:
     from harness.analysis.ab import resume_ab, run_ab, start_ab
     from harness.analysis.compare import compare_runs
+    from harness.executors.termination import termination_as_interrupt
 
     if args.resume:
         _resume_refuses(args, {"--base-python": args.base_python,
@@ -343,10 +338,9 @@ def cmd_ab(args: argparse.Namespace) -> int:
         base, new = start_ab(config, args.results, pythons, files, args.run_id)
     ab_id = base.run_dir.name.removesuffix("-base")
     print(f"A/B {ab_id}: base {base.run_dir}, new {new.run_dir}", file=sys.stderr)
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, _raise_interrupt)
     try:
-        run_ab(base, new, progress=False if args.no_progress else None)
+        with termination_as_interrupt():
+            run_ab(base, new, progress=False if args.no_progress else None)
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished processes are kept. Resume with: archbench ab "
               f"--resume {ab_id} --results {args.results}", file=sys.stderr)
@@ -369,10 +363,6 @@ def cmd_selftest(args: argparse.Namespace) -> int:
                           progress=False if args.no_progress else None)
     print(report.format_text())
     return 0
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _write_report(run_dirs: Sequence[Path], out: Path | None, baseline: str,

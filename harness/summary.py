@@ -75,6 +75,16 @@ def contention_summary(frame: pd.DataFrame) -> str | None:
                        ok["steal_pct"].astype(float).tolist())
 
 
+def sweep_totals(frame: pd.DataFrame, run_now: list[str], elapsed_s: float) -> str:
+    """The line a sweep ends with: its cases by status, and of the cases run in this session
+    (`run_now`, not a resumed run's earlier ones), how much of the wall time was timed."""
+    now = frame[frame["case_id"].isin(run_now)]
+    timed_s, warmup_s = now["timed_s"].sum(), now["warmup_s"].sum()
+    return (f"{len(frame)} cases ({status_counts(frame)}); {len(now)} run now in "
+            f"{elapsed_s:.0f} s wall: {timed_s:.0f} s timed ({timed_s / elapsed_s:.0%}), "
+            f"{warmup_s:.0f} s warm-up")
+
+
 def status_counts(frame: pd.DataFrame) -> str:
     counts = frame["status"].value_counts()
     return ", ".join(f"{int(counts[s])} {s}" for s in counts.index)

@@ -13,7 +13,7 @@ as in `throughput`) and the synchronised one (p50 latency of one step of that ba
   it fit?) until one runs out of memory, then bisects between the last batch that fitted and
   the first that did not, to within 1/16 of the batch (`max_batch` fits, `max_batch_oom` did
   not). An out-of-memory error ends the curve: `torch.cuda.OutOfMemoryError` is caught, the
-  cache emptied, and the search goes on below. A probe is a whole step, and near the limit of
+  cache emptied, and the search bisects below it. A probe is a whole step, and near the limit of
   an 80 GB GPU a step of BERT-base's size takes 10-40 s: a search exact to one sample ran past
   a case's minutes, so it is bracketed to 6% and has a time budget (`SEARCH_BUDGET_S`); a
   search the budget stopped says so in `max_batch_note`, with the bracket it reached. On the
@@ -153,13 +153,17 @@ class BatchSweep(Scenario):
         knee = curve.knee()
         row = run.out.row
         row.update(knee_batch=knee, cold_call_s=curve.cold_call_s)
-        if binding.device == "cuda" and first_oom is None:
+        last = curve.batches[-1]
+        failed = last * 2 if first_oom is not None else None  # the curve doubles
+        if binding.device == "cuda":
             budget_s = SEARCH_BUDGET_S[bool(run.config.quick)]
-            search = self.max_batch(binding, curve.batches[-1], budget_s)
+            search = self.max_batch(binding, last, budget_s, failed)
             row.update(max_batch=search.fits, max_batch_oom=search.fails,
                        max_batch_note=search.note(budget_s))
-        elif first_oom is not None:
-            row.update(max_batch=curve.batches[-1], max_batch_oom=curve.batches[-1] * 2)
+        elif failed is not None:
+            row.update(max_batch=last, max_batch_oom=failed,
+                       max_batch_note="not bisected on the CPU: the curve's first out of "
+                                      "memory")
         # the knee, timed like a throughput case: the row's memory, contention and samples;
         # the largest batch's cached blocks freed first, or they would count as the knee's
         free_device_memory()
@@ -190,8 +194,10 @@ class BatchSweep(Scenario):
             batch *= 2
         return curve, None
 
-    def max_batch(self, binding: Binding, start: int, budget_s: float) -> LimitSearch:
-        """The largest batch that fits, from `start` (which does), within `budget_s`."""
+    def max_batch(self, binding: Binding, start: int, budget_s: float,
+                  failed: int | None = None) -> LimitSearch:
+        """The largest batch that fits, from `start` (which does) and `failed` (which did not,
+        where the curve ran out of memory), within `budget_s`."""
         def fits(batch: int) -> bool:
             began = time.perf_counter()
             try:
@@ -203,7 +209,7 @@ class BatchSweep(Scenario):
                      f"({time.perf_counter() - began:.1f} s)")
             return fitted
 
-        return LimitSearch(fits, start, time.monotonic() + budget_s).run()
+        return LimitSearch(fits, start, time.monotonic() + budget_s, fails=failed).run()
 
 
 BATCH_SWEEP = BatchSweep()

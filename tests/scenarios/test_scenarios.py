@@ -257,6 +257,16 @@ def test_out_of_memory_ends_the_curve_not_the_case() -> None:
     BATCH_SWEEP.measure(run, binding)
     assert [int(b) for b in run.out.samples["sweep_batch"]] == [1, 2, 4, 8]
     assert (run.out.row["max_batch"], run.out.row["max_batch_oom"]) == (8, 16)
+    assert "not bisected on the CPU" in run.out.row["max_batch_note"]
+
+
+def test_on_cuda_a_curve_ended_by_out_of_memory_is_bisected_below_it() -> None:
+    binding = sweep_binding(limit=700, saturation=10**6)  # rising until memory runs out
+    curve, oom = BATCH_SWEEP.curve(binding)
+    assert oom is not None and curve.batches[-1] == 512
+    search = BATCH_SWEEP.max_batch(binding, 512, budget_s=60, failed=1024)
+    assert (search.fits, search.fails) == (672, 704)
+    assert 1024 not in binding.runner.bound[len(curve.batches) + 1:]  # not probed again
 
 
 def test_a_batch_of_one_that_does_not_fit_is_out_of_memory() -> None:

@@ -8,11 +8,14 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP      := $(VENV)/.installed
 RESULTS    ?= results
 ARGS       ?=
-# bench-ci: pytest-benchmark over the backends; fails when a median regresses beyond this
-# against the latest saved run in .benchmarks/ (none saved yet: nothing to compare, it passes)
-BENCH_CI_ARGS ?= --archbench-sizes=tiny,small --archbench-rounds=30 --archbench-warmup=5
-COMPARE_FAIL  ?= median:10%
-BENCH_STORAGE ?= .benchmarks
+# bench-ci: the CI gate (`archbench ci`, README "pytest-benchmark and CI"): the benchmarks in
+# BENCH_CI_PROCESSES fresh pytest processes, judged against the newest passing run of this
+# machine kind in $(RESULTS); exit 1 on a significant regression beyond the threshold or a
+# broken benchmark. About 3 minutes on a 2-core VM (docs/measurements.md).
+BENCH_CI_ARGS      ?= --archbench-sizes=tiny,small --archbench-rounds=30 --archbench-warmup=5
+BENCH_CI_PROCESSES ?= 7
+BENCH_CI_THRESHOLD ?= 0.10
+BENCH_CI_FLAGS     ?=
 
 .PHONY: bench test bench-ci lint clean install
 
@@ -32,13 +35,9 @@ bench: $(STAMP)
 
 bench-ci: $(STAMP)
 	mkdir -p reports
-	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-group-by=group \
-	  --benchmark-storage=$(BENCH_STORAGE) --benchmark-autosave --benchmark-save-data \
-	  --benchmark-json=reports/bench-ci.json $(BENCH_CI_ARGS) \
-	  $$(ls $(BENCH_STORAGE)/*/*.json >/dev/null 2>&1 && \
-	     echo --benchmark-compare --benchmark-compare-fail=$(COMPARE_FAIL))
-	$(BIN)/archbench import reports/bench-ci.json --run-id bench-ci-$$(date -u +%Y%m%d-%H%M%S) \
-	  --results $(RESULTS)
+	$(BIN)/archbench ci --results $(RESULTS) --processes $(BENCH_CI_PROCESSES) \
+	  --threshold $(BENCH_CI_THRESHOLD) --json reports/bench-ci.json \
+	  --markdown reports/bench-ci.md $(BENCH_CI_FLAGS) -- $(BENCH_CI_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

@@ -1,27 +1,48 @@
-"""Options of the pytest-benchmark suite (`benchmarks/test_backends.py`).
+"""Options of the pytest-benchmark suite (`benchmarks/test_backends.py`), and its outcome log.
 
 Defaults are the quick mode that `make test` runs (tiny sizes, a few rounds, no torch.compile):
-it keeps the benchmarks working without making the test suite slow. `make bench-ci` passes
-larger values. Nothing here asserts anything about speed.
+it keeps the benchmarks working without making the test suite slow. `make bench-ci` (through
+`archbench ci`) passes larger values. Nothing here asserts anything about speed.
+
+A team benchmarks its own models through the same path: `--archbench-suite-file FILE` (a suite
+file, as `archbench run --suite-file` takes) or `--archbench-model MODULE:FACTORY` with
+`--archbench-input` specs. Named that way, only those suites run unless `--archbench-suites`
+says otherwise, at their own default sizes unless `--archbench-sizes` does.
+
+`--archbench-outcomes FILE` appends one JSON line when a benchmark starts and one when it ends
+(passed, failed or skipped, with the error's line): pytest-benchmark's JSON lists only the
+benchmarks that finished, so without this log a benchmark that broke would simply be absent,
+and a process that crashed would not say which benchmark it was running.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO
+
 import pytest
 
-from harness.backends import BACKENDS, available_backends
 from harness.backends.base import PHASES
-from harness.cases import Case
-from harness.errors import unknown_choice
-from suites.registry import BUILTIN
+from harness.cases import Case, SweepConfig, expand
+from harness.errors import UsageError, one_line
+from suites.registry import BUILTIN, available_suites
+
+#: Sizes of the built-in suites when none are named (the quick mode of `make test`).
+BUILTIN_DEFAULT_SIZES = ("tiny",)
+_OUTCOMES = pytest.StashKey[IO[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("archbench", "archbench backend benchmarks")
-    group.addoption("--archbench-suites", default=",".join(BUILTIN),
-                    help="comma-separated suites (default: all built-in)")
-    group.addoption("--archbench-sizes", default="tiny",
-                    help="comma-separated sizes (default: tiny; bench-ci: tiny,small)")
+    group.addoption("--archbench-suites", default="",
+                    help="comma-separated suites (default: those of --archbench-suite-file or "
+                         "--archbench-model, else every built-in one)")
+    group.addoption("--archbench-sizes", default="",
+                    help="comma-separated sizes (default: tiny for the built-in suites, a "
+                         "user suite's own default sizes; bench-ci: tiny,small)")
     group.addoption("--archbench-backends", default="",
                     help="comma-separated backends (default: every available backend except "
                          "the compile ones, whose compilation takes tens of seconds each, and "
@@ -31,39 +52,70 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--archbench-rounds", type=int, default=5,
                     help="timed rounds per benchmark (one iteration each)")
     group.addoption("--archbench-warmup", type=int, default=2, help="untimed warm-up rounds")
+    group.addoption("--archbench-suite-file", dest="archbench_suite_files", action="append",
+                    default=[], metavar="FILE", help="a Python file defining your own Suite(s)")
+    group.addoption("--archbench-model", default="", metavar="MODULE:FACTORY",
+                    help="your model as built (as archbench run --model); needs "
+                         "--archbench-input")
+    group.addoption("--archbench-input", dest="archbench_inputs", action="append", default=[],
+                    metavar="SPEC", help="one input of --archbench-model, e.g. "
+                                         "'x:float32[B,64]'")
+    group.addoption("--archbench-output", default="", metavar="NAME",
+                    help="the tensor of --archbench-model's output that parity compares")
+    group.addoption("--archbench-outcomes", default="", metavar="FILE",
+                    help="append each benchmark's start and outcome to FILE as JSON lines")
 
 
-def _listed(config: pytest.Config, option: str) -> list[str]:
-    return [item for item in config.getoption(option).split(",") if item]
+def _listed(config: pytest.Config, option: str) -> tuple[str, ...]:
+    return tuple(item for item in config.getoption(option).split(",") if item)
+
+
+def _usage(error: UsageError) -> pytest.UsageError:
+    return pytest.UsageError(str(error))
+
+
+def sweep_config(config: pytest.Config) -> SweepConfig:
+    """The benchmarks' selection as a sweep configuration: the same names, checks and suites
+    as `archbench run`, so a user's suite file means the same thing in both."""
+    files = tuple(str(Path(f).resolve()) for f in config.getoption("archbench_suite_files"))
+    try:
+        return SweepConfig(suites=_listed(config, "--archbench-suites"),
+                           sizes=_listed(config, "--archbench-sizes"),
+                           backends=_listed(config, "--archbench-backends"),
+                           phases=_listed(config, "--archbench-phases"),
+                           batch_sizes=(config.getoption("--archbench-batch-size"),),
+                           scenarios=("latency",), suite_files=files,
+                           model=config.getoption("--archbench-model"),
+                           inputs=tuple(config.getoption("archbench_inputs")),
+                           output=config.getoption("--archbench-output"))
+    except UsageError as exc:
+        raise _usage(exc) from None
 
 
 def benchmark_cases(config: pytest.Config) -> list[Case]:
-    """suite x size x backend x phase, with backends this machine can run only.
+    """suite x size x backend x phase that this machine can run, at the latency scenario.
 
     Every case is in the latency scenario: `pedantic` times one synchronised step per round,
     which is what that scenario measures (a throughput number needs steps pipelined between
-    synchronisations, which pytest-benchmark's rounds cannot express).
+    synchronisations, which pytest-benchmark's rounds cannot express). Cases `archbench run`
+    would skip (a backend this machine lacks, a phase a backend has not) are left out; so are
+    the compile backends unless named.
     """
-    available = available_backends()
-    named = _listed(config, "--archbench-backends")
-    backends = named or [name for name in available if not name.endswith("-compile")]
-    for name in backends:
-        if name not in BACKENDS:
-            raise pytest.UsageError(str(unknown_choice("backend", name, list(BACKENDS))))
-    cases = []
-    for suite_name in _listed(config, "--archbench-suites"):
-        if suite_name not in BUILTIN:
-            raise pytest.UsageError(str(unknown_choice("suite", suite_name, list(BUILTIN))))
-        for size in _listed(config, "--archbench-sizes"):
-            BUILTIN[suite_name].config(size)
-            for backend in backends:
-                for phase in _listed(config, "--archbench-phases"):
-                    if backend in available and BACKENDS[backend].phase_unsupported_reason(
-                            phase) is None and (named or BACKENDS[backend].default_skip_reason(
-                                phase) is None):
-                        cases.append(Case(suite_name, size, backend, phase,
-                                          config.getoption("--archbench-batch-size"),
-                                          scenario="latency"))
+    sweep = sweep_config(config)
+    try:
+        target = sweep.model_target
+        users = [name for name in available_suites(sweep.suite_files, target)
+                 if name not in BUILTIN]
+        suites = sweep.suites or tuple(users) or tuple(BUILTIN)
+        cases: list[Case] = []
+        for suite in suites:
+            sizes = sweep.sizes or (BUILTIN_DEFAULT_SIZES if suite in BUILTIN else ())
+            planned = expand(SweepConfig(**{**sweep.to_dict(), "suites": (suite,),
+                                            "sizes": sizes}))
+            cases += [p.case for p in planned if p.skip_reason is None and (
+                sweep.backends or not p.case.backend.endswith("-compile"))]
+    except UsageError as exc:
+        raise _usage(exc) from None
     return cases
 
 
@@ -71,3 +123,53 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" in metafunc.fixturenames:
         cases = benchmark_cases(metafunc.config)
         metafunc.parametrize("case", cases, ids=[c.case_id for c in cases])
+
+
+@pytest.fixture(scope="session")
+def archbench_config(request: pytest.FixtureRequest) -> SweepConfig:
+    """The sweep configuration the cases were chosen from (their suite files, their model)."""
+    return sweep_config(request.config)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--archbench-outcomes", default="")
+    if path:
+        config.stash[_OUTCOMES] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    log = config.stash.get(_OUTCOMES, None)
+    if log is not None:
+        log.close()
+
+
+def _case_of(item: pytest.Item) -> Case | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("case") if callspec is not None else None
+
+
+def _write(item: pytest.Item, **fields: object) -> None:
+    log, case = item.config.stash.get(_OUTCOMES, None), _case_of(item)
+    if log is not None and isinstance(case, Case):
+        log.write(json.dumps({"case": {**asdict(case), "case_id": case.case_id}, **fields})
+                  + "\n")
+        log.flush()  # the line must be on disk if the process dies in the next instant
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _write(item, event="start")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        message = ""
+        if call.excinfo is not None:
+            message = (str(call.excinfo.value) if report.skipped
+                       else one_line(call.excinfo.value))
+        _write(item, event="end", outcome=report.outcome, message=message)
+

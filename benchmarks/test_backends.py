@@ -22,10 +22,13 @@ from harness.execute import set_up_case
 from harness.measure.model_facts import count_params, flops_per_sample
 
 
-def test_backend(benchmark, case: Case, request, tmp_path_factory) -> None:
+def test_backend(benchmark, case: Case, archbench_config: SweepConfig, request,
+                 tmp_path_factory) -> None:
     config = request.config
-    # set up as a sweep's case process is: threads, backend settings, data, cache context
-    setup = set_up_case(case, SweepConfig(), tmp_path_factory.getbasetemp() / "archbench-cache")
+    # set up as a sweep's case process is: threads, backend settings, data, cache context;
+    # the configuration carries the user's suite files and --archbench-model
+    setup = set_up_case(case, archbench_config,
+                        tmp_path_factory.getbasetemp() / "archbench-cache")
     suite, backend, data, ctx = setup.suite, setup.backend, setup.data, setup.ctx
     model = suite.model(case.size, data, seed=ctx.seed)
     # model facts first: preparing a CUDA backend moves the model to the device in place

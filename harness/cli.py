@@ -1,4 +1,4 @@
-"""`archbench` commands: list, run, ab, selftest, show, ops, trace, report, compare, import.
+"""`archbench` commands: list, run, ab, selftest, show, ops, trace, report, compare, import, ci.
 
 Errors for people: any bad input (unknown suite, size, backend, malformed file) ends in one line
 on stderr naming the valid choices, exit status 2, and no traceback unless --debug. So does a
@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.ci import DEFAULT_PROCESSES as DEFAULT_CI_PROCESSES
 from harness.errors import UsageError
 from harness.measure.timing import DEFAULT_PROCESSES
 from harness.results.storage import StorageError
@@ -174,10 +175,41 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--allow-broken", action="store_true",
                          help="a case that broke in NEW (ok in BASE, error/crashed/timeout or "
                               "missing in NEW) does not fail the comparison")
-    importer = add("import", help="turn pytest-benchmark JSON into an archbench run")
-    importer.add_argument("file", type=Path, metavar="FILE.json")
+    compare.add_argument("--family-wise", action="store_true",
+                         help="adjust the cases' p-values together (Benjamini-Hochberg), as "
+                              "archbench ci does: a gate over many cases")
+    compare.add_argument("--format", choices=("text", "markdown"), default="text",
+                         help="text (default) or markdown, for a pull request")
+    importer = add("import", help="turn pytest-benchmark JSON into an archbench run (several "
+                                  "files: the fresh processes of one run)")
+    importer.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
     importer.add_argument("--run-id", help="name of the run (default: from the file name)")
     importer.add_argument("--report", action="store_true", help="write its HTML report too")
+
+    ci = add("ci", help="the CI gate: the pytest-benchmark suite in P fresh processes, "
+                        "compared with the last passing run of this machine kind; exit 1 on a "
+                        "regression or a broken benchmark")
+    ci.add_argument("pytest_args", nargs="*", metavar="-- PYTEST-ARGS",
+                    help="options for the benchmarks, after '--', e.g. -- "
+                         "--archbench-sizes=tiny,small --archbench-suite-file=my_suite.py")
+    ci.add_argument("--processes", type=int, default=DEFAULT_CI_PROCESSES, metavar="P",
+                    help=f"fresh pytest processes (default {DEFAULT_CI_PROCESSES})")
+    ci.add_argument("--threshold", type=float, default=0.10,
+                    help="smallest relative change called a change (default 0.10)")
+    ci.add_argument("--baseline", metavar="RUN", default="",
+                    help="the run to compare against (default: the newest passing archbench "
+                         "ci run of this machine kind in --results)")
+    ci.add_argument("--require-baseline", action="store_true",
+                    help="no baseline is an error (exit 2) instead of a first run")
+    ci.add_argument("--benchmarks", type=Path, default=Path("benchmarks"),
+                    help="the pytest-benchmark tests (default: ./benchmarks)")
+    ci.add_argument("--json", dest="json_path", type=Path, metavar="FILE",
+                    help="write the pytest-benchmark JSON of all processes merged")
+    ci.add_argument("--markdown", dest="markdown_path", type=Path, metavar="FILE",
+                    help="write the verdict as markdown, for a pull request")
+    ci.add_argument("--run-id", default="", help="name of the run (default: bench-ci-<UTC>)")
+    ci.add_argument("--timeout", type=float, default=1800.0,
+                    help="seconds per pytest process before it is killed (default 1800)")
     return parser
 
 
@@ -427,17 +459,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparison = compare_runs(resolve_run(args.base, args.results),
                               resolve_run(args.new, args.results),
                               threshold=args.threshold, strict=args.strict,
-                              allow_broken=args.allow_broken)
-    print(comparison.format_text())  # warnings first, in the text
+                              allow_broken=args.allow_broken, family_wise=args.family_wise)
+    if args.format == "markdown":
+        from harness.analysis.compare_markdown import comparison_markdown
+
+        print(comparison_markdown(comparison), end="")
+    else:
+        print(comparison.format_text())  # warnings first, in the text
     return comparison.exit_code
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from harness.bench_import import import_benchmark_json
+    from harness.results.pytest_benchmark import import_benchmark_json
     from harness.results.store import load_results
     from harness.summary import summary_table
 
-    run_dir = import_benchmark_json(args.file, args.results, args.run_id)
+    run_dir = import_benchmark_json(args.files, args.results, args.run_id)
     print(summary_table(load_results(run_dir)))
     print(f"imported as run {run_dir.name}: {run_dir}")
     if args.report:
@@ -445,9 +482,28 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ci(args: argparse.Namespace) -> int:
+    from harness.ci.gate import GateOptions, run_gate
+
+    options = GateOptions(
+        results_dir=args.results, benchmarks=args.benchmarks,
+        pytest_args=tuple(args.pytest_args), processes=args.processes,
+        threshold=args.threshold, baseline=args.baseline,
+        require_baseline=args.require_baseline, run_id=args.run_id, json_path=args.json_path,
+        markdown_path=args.markdown_path, timeout_s=args.timeout)
+    try:
+        outcome = run_gate(options, say=lambda line: print(line, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print("\ninterrupted; the pytest process was stopped", file=sys.stderr)
+        return 130
+    print("\n".join(outcome.lines))
+    print(f"results: {outcome.run_dir}")
+    return outcome.exit_code
+
+
 COMMANDS = {"list": cmd_list, "run": cmd_run, "ab": cmd_ab, "selftest": cmd_selftest,
             "show": cmd_show, "ops": cmd_ops, "trace": cmd_trace, "report": cmd_report,
-            "compare": cmd_compare, "import": cmd_import}
+            "compare": cmd_compare, "import": cmd_import, "ci": cmd_ci}
 
 
 def _show_warnings_once() -> Callable[..., None]:

@@ -60,6 +60,17 @@ sweep the expected number of false alarms is the per-case rate times the number 
 **Why ratios and medians.** Medians ignore the odd descheduled iteration that drags a mean; a
 ratio is unitless, so one threshold ("10% slower") fits a 50 us and a 5 s case.
 
+**Many cases at once: ``family_wise``.** Each case's test keeps its false alarms below alpha,
+so a gate over K cases raises a false alarm somewhere in up to K x alpha of identical runs: 36
+benchmarks at a 2% per-case rate fail half of all A/A runs. A gate that judges a whole run
+(``archbench ci``) therefore adjusts the p-values of the compared cases together, by
+Benjamini-Hochberg (scipy's ``false_discovery_control``): when nothing changed, the chance that
+any case is called stays below alpha for the whole run (BH controls the family-wise rate when
+every null hypothesis is true), and when some cases did change, BH keeps more power than
+Bonferroni or Holm, since it bounds the share of false calls among the calls rather than the
+chance of one. The adjusted p-value is the row's ``p_adjusted``, and the verdict uses it; the
+interval stays the case's own (1 - alpha) interval.
+
 A gate must also fail on a case that stopped working, which no timing can show: a case ``ok``
 in base that is ``error``, ``crashed`` or ``timeout`` in new, or absent from new, is *newly
 broken* and fails the comparison like a regression, unless ``allow_broken``. A case ``ok`` in
@@ -81,7 +92,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu
+from scipy.stats import false_discovery_control, mannwhitneyu
 
 from harness.analysis.facts import fact_warnings, run_facts
 from harness.errors import UsageError
@@ -96,7 +107,8 @@ ITERATIONS_ALPHA = 0.01
 BROKEN_STATUSES = ("error", "crashed", "timeout", "oom")
 
 #: Verdict first: it is what a reader scans for; the evidence follows.
-COLUMNS = [*CASE_KEY, "verdict", "ratio", "ci_low", "ci_high", "p_value", "base_median_ms",
+COLUMNS = [*CASE_KEY, "verdict", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted",
+           "base_median_ms",
            "new_median_ms", "base_n", "new_n", "base_processes", "new_processes", "method",
            "base_status", "new_status", "note"]
 _VERDICT_ORDER = {"slower": 0, "faster": 1, "same": 2}
@@ -121,14 +133,18 @@ class SampleComparison:
     method: str
 
 
-def describe_rule(threshold: float) -> str:
+def describe_rule(threshold: float, family_wise: bool = False) -> str:
     """The rule a verdict follows, in one paragraph, for the text output and the report."""
+    adjusted = (" The p-values of all compared cases are adjusted together "
+                "(Benjamini-Hochberg), so that a run of identical code fails at most "
+                f"{ALPHA:g} of the time however many cases it has." if family_wise else "")
     return (f"ratio = new/base time of a case: the geometric mean of its process medians (the "
             f"median of its iterations with one process). A change is called when the ratio "
             f"is beyond ±{threshold:.0%} and significant: Welch's t test on the log process "
             f"medians (paired by round for the two runs of an ab experiment), p < {ALPHA:g}, "
             f"interval {1 - ALPHA:.0%}; with one process in a run, Mann-Whitney U on the "
-            f"iterations, p < {ITERATIONS_ALPHA:g}, interval >= {2 * CONFIDENCE - 1:.0%}.")
+            f"iterations, p < {ITERATIONS_ALPHA:g}, interval >= {2 * CONFIDENCE - 1:.0%}."
+            + adjusted)
 
 
 def verdict(ratio: float, p_value: float, threshold: float, alpha: float = ALPHA) -> str:
@@ -212,6 +228,8 @@ class Comparison:
     now_skipped: pd.DataFrame
     allow_broken: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: the cases' p-values were adjusted together (module docstring)
+    family_wise: bool = False
 
     @property
     def has_regression(self) -> bool:
@@ -241,44 +259,51 @@ class Comparison:
                 f"{counts.get('same', 0)} same, {len(self.newly_broken)} newly broken{allowed}: "
                 f"{result}")
 
-    def format_text(self) -> str:
-        """The comparison for a terminal: warnings, broken cases, the table, the rest."""
+    def format_text(self, only_changes: bool = False) -> str:
+        """The comparison for a terminal: warnings, broken cases, the table, the rest;
+        `only_changes`: the table holds the cases called slower or faster, and a count of
+        the others (a CI log, where 40 unchanged rows hide the one that matters)."""
         lines = [f"Comparing new run '{self.new_id}' against base run '{self.base_id}': "
-                 + describe_rule(self.threshold)]
+                 + describe_rule(self.threshold, self.family_wise)]
         lines += [f"warning: {warning}" for warning in self.warnings]
         if len(self.newly_broken):
             lines += ["", f"Newly broken ({len(self.newly_broken)}): ok in base, not in new"
                           + (" (allowed)" if self.allow_broken else "")]
-            lines += [f"  {_case_name(row)}: {row.status}" + _in_parentheses(row.reason)
+            lines += [f"  {case_name(row)}: {row.status}" + _in_parentheses(row.reason)
                       for row in self.newly_broken.itertuples()]
         if len(self.now_skipped):
             lines += ["", f"Now skipped ({len(self.now_skipped)}): ok in base, skipped in new "
                           "(not counted as broken)"]
-            lines += [f"  {_case_name(row)}: skipped" + _in_parentheses(row.reason)
+            lines += [f"  {case_name(row)}: skipped" + _in_parentheses(row.reason)
                       for row in self.now_skipped.itertuples()]
         judged = self.table[self.table["verdict"].notna()]
+        if only_changes:
+            unchanged = int((judged["verdict"] == "same").sum())
+            judged = judged[judged["verdict"] != "same"]
+            lines += ["", f"{unchanged} compared cases unchanged (not listed)"]
         if len(judged):
-            lines += ["", _format_judged(judged).to_string(index=False)]
+            lines += ["", format_judged(judged).to_string(index=False)]
         unjudged = self.table[self.table["verdict"].isna()]
         if len(unjudged):
             lines += ["", f"Not compared ({len(unjudged)}): did not finish in both runs "
                           "or has no raw samples"]
-            lines += [f"  {_case_name(row)}: base {row.base_status}, new {row.new_status}"
+            lines += [f"  {case_name(row)}: base {row.base_status}, new {row.new_status}"
                       + _in_parentheses(row.note) for row in unjudged.itertuples()]
         for name, cases in (("base", self.only_in_base), ("new", self.only_in_new)):
             if len(cases):
                 lines += ["", f"Only in {name} ({len(cases)}):"]
-                lines += [f"  {_case_name(row)} ({row.status})" for row in cases.itertuples()]
+                lines += [f"  {case_name(row)} ({row.status})" for row in cases.itertuples()]
         lines += ["", self.outcome()]
         return "\n".join(lines)
 
 
 def compare_frames(base: pd.DataFrame, new: pd.DataFrame, base_samples: pd.DataFrame,
-                   new_samples: pd.DataFrame, threshold: float,
-                   paired: bool = False) -> dict[str, pd.DataFrame]:
+                   new_samples: pd.DataFrame, threshold: float, paired: bool = False,
+                   family_wise: bool = False) -> dict[str, pd.DataFrame]:
     """The case tables of a comparison (pure: frames in), named as `Comparison`'s fields:
     ``table``, ``only_in_base``, ``only_in_new``, ``newly_broken`` and ``now_skipped``;
-    `paired`: the runs are the two arms of one ab experiment (`compare_processes`)."""
+    `paired`: the runs are the two arms of one ab experiment (`compare_processes`);
+    `family_wise`: the verdicts use p-values adjusted over all cases (module docstring)."""
     keep = [*CASE_KEY, "case_id", "status", "reason"]
     merged = base[keep].merge(new[keep], on=CASE_KEY, how="outer", suffixes=("_base", "_new"),
                               indicator=True)
@@ -290,6 +315,8 @@ def compare_frames(base: pd.DataFrame, new: pd.DataFrame, base_samples: pd.DataF
             for case in both.itertuples()]
     table = pd.DataFrame(rows, columns=COLUMNS).astype(
         {column: "Int64" for column in ("base_n", "new_n", "base_processes", "new_processes")})
+    if family_wise:
+        table = adjust_family_wise(table, threshold)
     table["rank"] = table["verdict"].map(_VERDICT_ORDER).fillna(len(_VERDICT_ORDER))
     table = table.sort_values(["rank", "ratio"], ascending=[True, False], kind="stable")
     was_ok = both["status_base"].eq("ok").fillna(False)
@@ -299,6 +326,22 @@ def compare_frames(base: pd.DataFrame, new: pd.DataFrame, base_samples: pd.DataF
             "only_in_new": _one_side(only_new, "_new"),
             "newly_broken": _newly_broken(both[was_ok], only_base),
             "now_skipped": _one_side(skipped, "_new")}
+
+
+def adjust_family_wise(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """The table with each compared case's p-value adjusted over all of them
+    (Benjamini-Hochberg) in ``p_adjusted``, and its verdict judged on that (pure)."""
+    table = table.copy()
+    judged = table["p_value"].notna()
+    if not judged.any():
+        return table
+    table.loc[judged, "p_adjusted"] = false_discovery_control(
+        table.loc[judged, "p_value"].astype(float).to_numpy(), method="bh")
+    table.loc[judged, "verdict"] = [
+        verdict(row.ratio, row.p_adjusted, threshold,
+                ITERATIONS_ALPHA if row.method == "iterations" else ALPHA)
+        for row in table[judged].itertuples()]
+    return table
 
 
 def _newly_broken(was_ok: pd.DataFrame, only_base: pd.DataFrame) -> pd.DataFrame:
@@ -312,14 +355,16 @@ def _newly_broken(was_ok: pd.DataFrame, only_base: pd.DataFrame) -> pd.DataFrame
 
 
 def compare_runs(base_dir: Path, new_dir: Path, threshold: float = 0.10, strict: bool = False,
-                 allow_broken: bool = False) -> Comparison:
+                 allow_broken: bool = False, family_wise: bool = False) -> Comparison:
     """Load two runs and compare them; with `strict`, refuse runs that measured differently
-    (`harness.analysis.facts`); with `allow_broken`, newly broken cases are listed, not failed."""
-    return compare(load_runs([base_dir]), load_runs([new_dir]), threshold, strict, allow_broken)
+    (`harness.analysis.facts`); with `allow_broken`, newly broken cases are listed, not failed;
+    with `family_wise`, p-values are adjusted over all cases (module docstring)."""
+    return compare(load_runs([base_dir]), load_runs([new_dir]), threshold, strict, allow_broken,
+                   family_wise)
 
 
 def compare(base: RunSet, new: RunSet, threshold: float = 0.10, strict: bool = False,
-            allow_broken: bool = False) -> Comparison:
+            allow_broken: bool = False, family_wise: bool = False) -> Comparison:
     """Compare two loaded single runs (the report reuses this for its comparison section)."""
     if not 0 <= threshold < 1:
         raise UsageError(f"threshold must be a fraction in [0, 1), e.g. 0.1 for 10%; "
@@ -332,11 +377,13 @@ def compare(base: RunSet, new: RunSet, threshold: float = 0.10, strict: bool = F
     if strict and warnings:
         raise UsageError("refusing to compare (--strict): " + "; ".join(warnings))
     tables = compare_frames(base.results, new.results, base.samples, new.samples, threshold,
-                            paired=_ab_pair(base_id, base_manifest, new_id, new_manifest))
+                            paired=_ab_pair(base_id, base_manifest, new_id, new_manifest),
+                            family_wise=family_wise)
     # Not a reason for --strict to refuse: the runs measured alike, only too few processes.
     warnings += _one_process_warning(tables["table"])
     return Comparison(base_id=base_id, new_id=new_id, threshold=threshold,
-                      allow_broken=allow_broken, warnings=warnings, **tables)
+                      allow_broken=allow_broken, warnings=warnings, family_wise=family_wise,
+                      **tables)
 
 
 def _unrecorded_scenario_warning(base_id: str, base: pd.DataFrame, new_id: str,
@@ -430,23 +477,28 @@ def _in_parentheses(text: object) -> str:
     return "" if pd.isna(text) or not text else f" ({text})"
 
 
-def _case_name(row: Any) -> str:
+def case_name(row: Any) -> str:
+    """A case in one line: its key, '·'-separated."""
     return (f"{row.suite} · {row.size} · {row.backend} · {row.phase} · {row.scenario} · "
             f"bs {row.batch_size}" + (f" · on {row.hardware}" if row.hardware else ""))
 
 
-def _format_judged(judged: pd.DataFrame) -> pd.DataFrame:
+def format_judged(judged: pd.DataFrame) -> pd.DataFrame:
+    """The compared cases as text columns (terminal and markdown tables)."""
     def num(value: float, spec: str) -> str:
         return "n/a" if pd.isna(value) else f"{value:{spec}}"
 
+    adjusted = ({"p (BH)": [num(v, ".2g") for v in judged["p_adjusted"]]}
+                if judged["p_adjusted"].notna().any() else {})
     return pd.DataFrame({
-        "case": [_case_name(row) for row in judged.itertuples()],
+        "case": [case_name(row) for row in judged.itertuples()],
         "base ms": [num(v, ".4g") for v in judged["base_median_ms"]],
         "new ms": [num(v, ".4g") for v in judged["new_median_ms"]],
         "new/base": [num(v, ".3f") for v in judged["ratio"]],
         "CI": [f"[{num(lo, '.3f')}, {num(hi, '.3f')}]"
                for lo, hi in zip(judged["ci_low"], judged["ci_high"], strict=True)],
         "p": [num(v, ".2g") for v in judged["p_value"]],
+        **adjusted,
         "method": judged["method"],
         "verdict": judged["verdict"],
     })

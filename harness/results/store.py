@@ -88,8 +88,14 @@ def save_case(run_dir: Path, row: Mapping[str, Any], samples: Mapping[str, list[
 def save_record(run_dir: Path, record: Mapping[str, Any]) -> None:
     """Persist a case file (`CaseResult.to_json()`: its row, samples per process and every
     process) the moment it changes, then refresh the run's tables."""
-    write_json_atomic(case_path(run_dir / CASES_DIR, record["row"]["case_id"], ".json"),
-                      dict(record))
+    write_records(run_dir, [record])
+
+
+def write_records(run_dir: Path, records: Iterable[Mapping[str, Any]]) -> None:
+    """Persist many case files at once (an import), then build the tables once."""
+    for record in records:
+        write_json_atomic(case_path(run_dir / CASES_DIR, record["row"]["case_id"], ".json"),
+                          dict(record))
     rebuild_tables(run_dir)
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 from page_reading import FIGURE_SECTIONS, plotted_figures
 
-from harness.bench_import import import_benchmark_json
 from harness.report import write_report
+from harness.results.pytest_benchmark import import_benchmark_json
 from tests.fake_runs import case_id
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.bench_import import import_benchmark_json
 from harness.cli import main
 from harness.errors import UsageError
+from harness.results.pytest_benchmark import import_benchmark_json
 from harness.results.store import load_manifest, load_results, load_samples
 from tests.test_names import HOSTILE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

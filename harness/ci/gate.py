@@ -1,0 +1,195 @@
+"""`archbench ci`: the pytest-benchmark suite as a CI gate that does not cry wolf.
+
+**Why a wrapper command, not a pytest plugin.** The verdict needs every benchmark's spread
+between fresh processes, and one pytest process cannot see that: a plugin hook runs inside the
+very process whose speed is in question, after its numbers exist. So the gate is a command that
+runs pytest P times (`harness.ci.processes`), imports the P JSON files as one run of P
+processes per benchmark (`harness.results.pytest_benchmark`), and judges it with the same
+process-level rule as `archbench compare` (`harness.analysis.compare`), against a baseline of
+the same kind (`harness.analysis.baseline`). pytest-benchmark stays the timer and its JSON the
+artefact (merged over the processes, `--json`), so tools that read it keep working; its own
+``--benchmark-compare-fail`` is not used: one process against one file is the rule that failed
+five A/A runs out of six.
+
+**The verdict.** Exit 1 when a benchmark got slower beyond the threshold *and* significantly so
+after the p-values of all benchmarks are adjusted together (``family_wise``: a gate over 36
+benchmarks must not fail whenever one of 36 tests is unlucky), or when a benchmark that
+finished in the baseline now fails, crashes or is missing. With no baseline (the first run of a
+machine kind), a benchmark that does not finish still fails; otherwise the run passes and
+becomes the baseline of the next. The verdict is written into the run's manifest, and a run
+that failed is never a baseline, so a regression cannot pass by being compared with itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.analysis.baseline import (
+    FAILED,
+    NO_BASELINE,
+    PASSED,
+    Baseline,
+    find_baseline,
+    named_baseline,
+)
+from harness.analysis.compare import BROKEN_STATUSES, compare_runs
+from harness.analysis.compare_markdown import comparison_markdown
+from harness.ci import DEFAULT_PROCESSES
+from harness.ci.processes import run_processes
+from harness.environment import collect_environment
+from harness.errors import UsageError
+from harness.machine_fingerprint import fingerprint_id, this_machine
+from harness.results.pytest_benchmark import import_processes, merge_benchmark_json
+from harness.results.storage import write_atomic, write_json_atomic
+from harness.results.store import MANIFEST, load_results
+
+DEFAULT_TIMEOUT_S = 1800.0
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """What `archbench ci` was asked to do."""
+
+    results_dir: Path
+    benchmarks: Path = Path("benchmarks")
+    pytest_args: tuple[str, ...] = ()
+    processes: int = DEFAULT_PROCESSES
+    threshold: float = 0.10
+    baseline: str = ""  # a run to compare against (default: `find_baseline`)
+    require_baseline: bool = False
+    run_id: str = ""
+    json_path: Path | None = None
+    markdown_path: Path | None = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if self.processes < 2:
+            raise UsageError(f"archbench ci needs at least 2 processes to see their spread; "
+                             f"got --processes {self.processes}")
+        if not self.benchmarks.exists():
+            raise UsageError(f"no benchmarks at '{self.benchmarks}': give the folder or file "
+                             "of the pytest-benchmark tests (--benchmarks)")
+        if not 0 <= self.threshold < 1:
+            raise UsageError(f"threshold must be a fraction in [0, 1), e.g. 0.1 for 10%; "
+                             f"got {self.threshold}")
+
+
+@dataclass
+class GateOutcome:
+    """The gate's verdict, its exit status and what it printed."""
+
+    verdict: str
+    exit_code: int
+    run_dir: Path
+    lines: list[str] = field(default_factory=list)
+    markdown: str = ""
+
+
+def run_gate(options: GateOptions, say=print) -> GateOutcome:
+    """Run the benchmarks, import them, judge them against the baseline; write the outputs."""
+    environment = collect_environment()
+    fingerprint = this_machine(environment)
+    named = (named_baseline(options.baseline, options.results_dir, fingerprint)
+             if options.baseline else None)
+    run_id = options.run_id or f"bench-ci-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
+    if (options.results_dir / run_id / MANIFEST).exists():
+        raise UsageError(f"run '{run_id}' already exists in {options.results_dir}; "
+                         "pass another --run-id")
+    if options.require_baseline and named is None:
+        found, note = find_baseline(options.results_dir, fingerprint, exclude=run_id)
+        if found is None:
+            raise UsageError(_no_baseline_line(options.results_dir, fingerprint, note))
+    started = dt.datetime.now(dt.timezone.utc)
+    say(f"archbench ci: {options.processes} fresh pytest processes of {options.benchmarks} "
+        f"(machine kind {fingerprint_id(fingerprint)}); run {run_id} in {options.results_dir}")
+    out_dir = options.results_dir / run_id / "pytest"
+    processes = run_processes(options.benchmarks, options.pytest_args, options.processes,
+                              out_dir, options.timeout_s, say)
+    commit = _commit_info(processes)
+    run_dir = import_processes(processes, options.results_dir, run_id, environment=environment,
+                               manifest={"ci": {
+                                   "fingerprint": fingerprint,
+                                   "fingerprint_id": fingerprint_id(fingerprint),
+                                   "pytest_args": list(options.pytest_args),
+                                   "benchmarks": str(options.benchmarks),
+                                   "started": started.isoformat(), **commit}})
+    if options.json_path is not None:
+        present = [p.json_path for p in processes if p.json_path and p.json_path.exists()]
+        if present:
+            write_json_atomic(options.json_path, merge_benchmark_json(present))
+    baseline, note = ((named, "") if named is not None else
+                      find_baseline(options.results_dir, fingerprint, exclude=run_id))
+    outcome = (_judge(run_dir, baseline, note, options) if baseline is not None
+               else _first_run(run_dir, options.results_dir, fingerprint, note))
+    _record_verdict(run_dir, outcome.verdict, baseline)
+    if options.markdown_path is not None:
+        write_atomic(options.markdown_path, lambda tmp: tmp.write_text(outcome.markdown))
+    return outcome
+
+
+def _judge(run_dir: Path, baseline: Baseline, note: str, options: GateOptions) -> GateOutcome:
+    comparison = compare_runs(baseline.run_dir, run_dir, options.threshold,
+                              family_wise=True)
+    used = f"baseline: {baseline.describe(dt.datetime.now(dt.timezone.utc))}"
+    context = [used] + ([note] if note else [])
+    lines = [*context, comparison.format_text(only_changes=True)]
+    verdict = FAILED if comparison.exit_code else PASSED
+    return GateOutcome(verdict, comparison.exit_code, run_dir, lines,
+                       comparison_markdown(comparison, "archbench ci", context))
+
+
+def _first_run(run_dir: Path, results_dir: Path, fingerprint: dict[str, str],
+               note: str) -> GateOutcome:
+    """No baseline: nothing to compare, but a benchmark that does not finish still fails."""
+    rows = load_results(run_dir)
+    broken = rows[rows["status"].isin(BROKEN_STATUSES)]
+    lines = [_no_baseline_line(results_dir, fingerprint, note) + ": nothing to compare; "
+             + ("this run is not a baseline, as benchmarks did not finish" if len(broken) else
+                "this run is the baseline of the next")]
+    lines += [f"  {row.case_id}: {row.status} ({row.reason})" for row in broken.itertuples()]
+    lines.append(f"{len(rows) - len(broken)} benchmarks finished, {len(broken)} did not: "
+                 + ("broken benchmarks (exit 1)" if len(broken) else "no baseline (exit 0)"))
+    mark = "❌" if len(broken) else "✅"
+    markdown = "\n".join([f"### {mark} archbench ci: {lines[-1]}", "", lines[0], "",
+                          *(f"- `{line.strip()}`" for line in lines[1:-1])]) + "\n"
+    return (GateOutcome(FAILED, 1, run_dir, lines, markdown) if len(broken)
+            else GateOutcome(NO_BASELINE, 0, run_dir, lines, markdown))
+
+
+def _no_baseline_line(results_dir: Path, fingerprint: dict[str, str], note: str) -> str:
+    return (f"no baseline: no passing archbench ci run of this machine kind "
+            f"({fingerprint_id(fingerprint)}) with >= 2 processes in {results_dir}"
+            + (f" ({note})" if note else ""))
+
+
+def _record_verdict(run_dir: Path, verdict: str, baseline: Baseline | None) -> None:
+    """The verdict in the run's manifest: what `find_baseline` reads to skip failed runs."""
+    path = run_dir / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["ci"].update(verdict=verdict, finished=dt.datetime.now(dt.timezone.utc).isoformat(),
+                          baseline=baseline.run_dir.name if baseline else None)
+    write_json_atomic(path, manifest)
+
+
+def _commit_info(processes: Sequence[Any]) -> dict[str, str]:
+    """The commit of the code benchmarked (where pytest ran), from pytest-benchmark's
+    commit_info, else from git in this folder; empty where neither knows."""
+    for process in processes:
+        if process.json_path is not None and process.json_path.exists():
+            info = json.loads(process.json_path.read_text()).get("commit_info") or {}
+            if info.get("id"):
+                return {"commit": str(info["id"])[:12] + ("-dirty" if info.get("dirty") else ""),
+                        "branch": str(info.get("branch") or "")}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {"commit": commit, "branch": ""}
+

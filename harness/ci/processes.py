@@ -1,0 +1,90 @@
+"""The benchmarks in P fresh pytest processes, one after another.
+
+One pytest process times every benchmark once; P processes in a row give each benchmark P
+process medians, and since each process runs every benchmark before the next process starts,
+the processes are interleaved rounds, as a sweep's are: a drift of the machine over the P
+rounds touches every benchmark alike instead of one benchmark's every process. They run one at
+a time because a second process would take the first one's cores.
+
+Each process writes its pytest-benchmark JSON with the raw rounds, the benchmarks' outcome log
+(`benchmarks/conftest.py`) and its output, in `out_dir`. A process that runs past its timeout
+is killed (its benchmarks say so); an interrupt kills the running process before it returns,
+so nothing keeps running after the gate is gone. A usage error of pytest's (an unknown option,
+an unknown suite) or an empty selection ends the gate in one line after the first process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.results.pytest_benchmark import BenchmarkProcess
+
+#: pytest's exit statuses that say the command itself was wrong, and the empty selection.
+_PYTEST_USAGE, _PYTEST_NO_TESTS = 4, 5
+_TAIL_LINES = 3
+
+
+def pytest_command(benchmarks: Path, pytest_args: Sequence[str], json_path: Path,
+                   outcomes_path: Path) -> list[str]:
+    """The command line of one process: the benchmarks, their raw rounds and outcome log."""
+    return [sys.executable, "-m", "pytest", str(benchmarks), "-q", "-p", "no:cacheprovider",
+            "--benchmark-only", "--benchmark-save-data", f"--benchmark-json={json_path}",
+            f"--archbench-outcomes={outcomes_path}", *pytest_args]
+
+
+def run_processes(benchmarks: Path, pytest_args: Sequence[str], processes: int, out_dir: Path,
+                  timeout_s: float, say: Callable[[str], None] = print,
+                  ) -> list[BenchmarkProcess]:
+    """Run the benchmarks in `processes` fresh pytest processes; what each one left."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for index in range(processes):
+        json_path = out_dir / f"process-{index + 1}.json"
+        outcomes_path = out_dir / f"process-{index + 1}.outcomes.jsonl"
+        log_path = out_dir / f"process-{index + 1}.log"
+        command = pytest_command(benchmarks, pytest_args, json_path, outcomes_path)
+        start = time.perf_counter()
+        with log_path.open("w") as log:
+            try:
+                code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, timeout=timeout_s).returncode
+                tail = _tail(log_path) if code not in (0, 1) else ""
+            except subprocess.TimeoutExpired:  # run() killed it
+                code, tail = -9, f"killed after the timeout of {timeout_s:g} s"
+        if index == 0 and code in (_PYTEST_USAGE, _PYTEST_NO_TESTS):
+            raise UsageError(_usage_line(code, log_path))
+        say(f"process {index + 1}/{processes}: {_summary(log_path, code)} "
+            f"({time.perf_counter() - start:.0f} s)")
+        results.append(BenchmarkProcess(json_path, outcomes_path, code, tail))
+    return results
+
+
+def _tail(log_path: Path) -> str:
+    """The last lines of a process's output, joined into one."""
+    lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines()
+             if line.strip()]
+    return " | ".join(lines[-_TAIL_LINES:])
+
+
+def _summary(log_path: Path, code: int) -> str:
+    """pytest's closing line ('36 passed in 18.3s'), or the exit status when there is none."""
+    lines = [line.strip(" =") for line in log_path.read_text(errors="replace").splitlines()]
+    closing = [line for line in lines if " in " in line and (
+        "passed" in line or "failed" in line or "error" in line)]
+    return closing[-1] if closing else f"pytest exited with status {code}"
+
+
+def _usage_line(code: int, log_path: Path) -> str:
+    """One line for a pytest command that was wrong, from pytest's own error."""
+    if code == _PYTEST_NO_TESTS:
+        return ("no benchmark selected: the options select no case this machine can run "
+                f"(pytest's output: {log_path})")
+    errors = [line.strip() for line in log_path.read_text(errors="replace").splitlines()
+              if "error" in line.lower()]
+    message = errors[-1].removeprefix("ERROR: ") if errors else f"see {log_path}"
+    return f"pytest refused the benchmark options: {message}"

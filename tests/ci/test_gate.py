@@ -1,0 +1,130 @@
+"""`archbench ci`'s verdict on fixed pytest-benchmark output (no pytest is run: the processes'
+files are synthetic, `tests.ci.synthetic`), and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.analysis.baseline import FAILED, NO_BASELINE, PASSED
+from harness.analysis.compare import compare_runs
+from harness.ci import gate
+from harness.ci.gate import GateOptions, run_gate
+from harness.cli import main
+from harness.errors import UsageError
+from harness.machine_fingerprint import this_machine
+from harness.results.store import MANIFEST, load_results
+from tests.ci import synthetic
+
+
+def _gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_id: str, seed: int,
+          **changes) -> gate.GateOutcome:
+    """Run the gate on synthetic processes instead of pytest's."""
+    def fake_run_processes(benchmarks, pytest_args, processes, out_dir, timeout_s, say):
+        return synthetic.write_processes(out_dir, seed, processes, **changes)
+
+    monkeypatch.setattr(gate, "run_processes", fake_run_processes)
+    options = GateOptions(results_dir=tmp_path / "results", run_id=run_id,
+                          markdown_path=tmp_path / f"{run_id}.md",
+                          json_path=tmp_path / f"{run_id}.json")
+    return run_gate(options, say=lambda line: None)
+
+
+def _verdict(run_dir: Path) -> str:
+    return json.loads((run_dir / MANIFEST).read_text())["ci"]["verdict"]
+
+
+def test_first_run_has_no_baseline_and_becomes_one(tmp_path, monkeypatch):
+    first = _gate(tmp_path, monkeypatch, "first", seed=1)
+    assert (first.verdict, first.exit_code) == (NO_BASELINE, 0)
+    assert first.lines[0].startswith("no baseline:")
+    rows = load_results(first.run_dir)
+    assert len(rows) == synthetic.COUNT and (rows["processes"] == 7).all()
+    second = _gate(tmp_path, monkeypatch, "second", seed=2)
+    assert second.lines[0].startswith("baseline: run first (commit 0123456789ab on main")
+    assert json.loads((second.run_dir / MANIFEST).read_text())["ci"]["baseline"] == "first"
+    merged = json.loads((tmp_path / "second.json").read_text())["benchmarks"][0]
+    assert merged["stats"]["rounds"] == 7 * synthetic.ROUNDS
+    assert merged["extra_info"]["archbench_processes"] == 7
+
+
+def test_noisy_aa_pair_passes_where_per_case_tests_cry_wolf(tmp_path, monkeypatch):
+    """36 benchmarks whose processes spread by 10%, a third with an outlier process: the
+    per-case rule calls a false alarm in this pair (the test could fail), the gate does not."""
+    base = _gate(tmp_path, monkeypatch, "base", seed=15, cv=0.12)
+    new = _gate(tmp_path, monkeypatch, "new", seed=16, cv=0.12)
+    per_case = compare_runs(base.run_dir, new.run_dir, 0.10)
+    assert per_case.has_regression or (per_case.table["verdict"] == "faster").any()
+    assert (new.verdict, new.exit_code) == (PASSED, 0), "\n".join(new.lines)
+
+
+def test_real_slowdown_fails_and_names_the_benchmark(tmp_path, monkeypatch):
+    _gate(tmp_path, monkeypatch, "base", seed=3, cv_of={7: 0.03})
+    new = _gate(tmp_path, monkeypatch, "new", seed=4, cv_of={7: 0.03}, slower={7: 1.3})
+    assert (new.verdict, new.exit_code) == (FAILED, 1)
+    text = "\n".join(new.lines)
+    assert "synthetic · tiny · b07" in text and "1 slower" in text
+    assert "slower" in (tmp_path / "new.md").read_text().split("Changed", 1)[1]
+    # a failed run is never a baseline: the next run is judged against `base` again
+    again = _gate(tmp_path, monkeypatch, "again", seed=5, cv_of={7: 0.03}, slower={7: 1.3})
+    assert again.lines[0].startswith("baseline: run base ") and again.exit_code == 1
+    assert "1 that failed their gate" in again.lines[1]
+
+
+def test_broken_benchmark_fails_with_its_error(tmp_path, monkeypatch):
+    _gate(tmp_path, monkeypatch, "base", seed=6)
+    new = _gate(tmp_path, monkeypatch, "new", seed=7,
+                failing={3: "RuntimeError: forward failed on purpose"})
+    assert (new.verdict, new.exit_code) == (FAILED, 1)
+    text = "\n".join(new.lines)
+    assert "Newly broken (1)" in text and "RuntimeError: forward failed on purpose" in text
+    row = load_results(new.run_dir).set_index("backend").loc["b03"]
+    assert row["status"] == "error" and row["reason"].startswith("RuntimeError")
+
+
+def test_broken_benchmark_fails_without_a_baseline(tmp_path, monkeypatch):
+    first = _gate(tmp_path, monkeypatch, "first", seed=8, failing={0: "ValueError: bad"})
+    assert (first.verdict, first.exit_code) == (FAILED, 1)
+    assert any("ValueError: bad" in line for line in first.lines)
+
+
+def _manifest_with(run_dir: Path, **ci) -> None:
+    path = run_dir / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["ci"].update(ci)
+    path.write_text(json.dumps(manifest))
+
+
+def test_baseline_of_another_machine_kind_is_passed_over_or_refused(tmp_path, monkeypatch,
+                                                                    capsys):
+    first = _gate(tmp_path, monkeypatch, "other-kind", seed=1)
+    _manifest_with(first.run_dir, fingerprint_id="ffffffffffff",
+                   fingerprint={**this_machine(), "cpu_model": "Another CPU"})
+    second = _gate(tmp_path, monkeypatch, "mine", seed=2)
+    assert second.verdict == NO_BASELINE
+    assert "passed over 1 from another machine kind" in second.lines[0]
+    code = main(["ci", "--results", str(tmp_path / "results"), "--baseline", "other-kind"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "comes from another machine kind (cpu_model 'Another CPU' vs" in err[0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--processes", "1"], "at least 2 processes"),
+    (["--threshold", "2"], "threshold must be a fraction"),
+    (["--baseline", "nope"], "no archbench run at 'nope'"),
+    (["--require-baseline"], "no baseline: no passing archbench ci run"),
+    (["--benchmarks", "no/such/folder"], "no benchmarks at 'no/such/folder'"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
+    assert main(["ci", "--results", str(tmp_path / "results"), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("archbench: error:") and message in err[0]
+
+
+def test_baseline_that_is_not_a_ci_run_is_refused(tmp_path, fake_run):
+    fake_run("a-sweep")
+    with pytest.raises(UsageError, match="was not written by archbench ci"):
+        run_gate(GateOptions(results_dir=tmp_path / "results", baseline="a-sweep"))

@@ -11,7 +11,7 @@ ARGS       ?=
 # bench-ci: the CI gate (`archbench ci`, README "pytest-benchmark and CI"): the benchmarks in
 # BENCH_CI_PROCESSES fresh pytest processes, judged against the newest passing run of this
 # machine kind in $(RESULTS); exit 1 on a significant regression beyond the threshold or a
-# broken benchmark. About 3 minutes on a 2-core VM (docs/measurements.md).
+# broken benchmark. About 2.5 minutes on a 2-core VM (docs/measurements.md).
 BENCH_CI_ARGS      ?= --archbench-sizes=tiny,small --archbench-rounds=30 --archbench-warmup=5
 BENCH_CI_PROCESSES ?= 7
 BENCH_CI_THRESHOLD ?= 0.10

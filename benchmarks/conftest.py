@@ -9,30 +9,23 @@ file, as `archbench run --suite-file` takes) or `--archbench-model MODULE:FACTOR
 `--archbench-input` specs. Named that way, only those suites run unless `--archbench-suites`
 says otherwise, at their own default sizes unless `--archbench-sizes` does.
 
-`--archbench-outcomes FILE` appends one JSON line when a benchmark starts and one when it ends
-(passed, failed or skipped, with the error's line): pytest-benchmark's JSON lists only the
-benchmarks that finished, so without this log a benchmark that broke would simply be absent,
-and a process that crashed would not say which benchmark it was running.
+`archbench ci` runs these with its outcome log (`harness.ci.outcome_log`), which records each
+benchmark's case as it is collected, started and ended.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from harness.backends.base import PHASES
 from harness.cases import Case, SweepConfig, expand
-from harness.errors import UsageError, one_line
+from harness.errors import UsageError
 from suites.registry import BUILTIN, available_suites
 
 #: Sizes of the built-in suites when none are named (the quick mode of `make test`).
 BUILTIN_DEFAULT_SIZES = ("tiny",)
-_OUTCOMES = pytest.StashKey[IO[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,8 +55,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                          "'x:float32[B,64]'")
     group.addoption("--archbench-output", default="", metavar="NAME",
                     help="the tensor of --archbench-model's output that parity compares")
-    group.addoption("--archbench-outcomes", default="", metavar="FILE",
-                    help="append each benchmark's start and outcome to FILE as JSON lines")
 
 
 def _listed(config: pytest.Config, option: str) -> tuple[str, ...]:
@@ -129,47 +120,3 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def archbench_config(request: pytest.FixtureRequest) -> SweepConfig:
     """The sweep configuration the cases were chosen from (their suite files, their model)."""
     return sweep_config(request.config)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    path = config.getoption("--archbench-outcomes", default="")
-    if path:
-        config.stash[_OUTCOMES] = open(path, "a", encoding="utf-8")  # noqa: SIM115
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    log = config.stash.get(_OUTCOMES, None)
-    if log is not None:
-        log.close()
-
-
-def _case_of(item: pytest.Item) -> Case | None:
-    callspec = getattr(item, "callspec", None)
-    return callspec.params.get("case") if callspec is not None else None
-
-
-def _write(item: pytest.Item, **fields: object) -> None:
-    log, case = item.config.stash.get(_OUTCOMES, None), _case_of(item)
-    if log is not None and isinstance(case, Case):
-        log.write(json.dumps({"case": {**asdict(case), "case_id": case.case_id}, **fields})
-                  + "\n")
-        log.flush()  # the line must be on disk if the process dies in the next instant
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    _write(item, event="start")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item,
-                              call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        message = ""
-        if call.excinfo is not None:
-            message = (str(call.excinfo.value) if report.skipped
-                       else one_line(call.excinfo.value))
-        _write(item, event="end", outcome=report.outcome, message=message)
-

@@ -40,6 +40,7 @@ from harness.analysis.baseline import (
 )
 from harness.analysis.compare import BROKEN_STATUSES, compare_runs
 from harness.analysis.compare_markdown import comparison_markdown
+from harness.analysis.sensitivity import detectable_changes, sensitivity_line
 from harness.ci import DEFAULT_PROCESSES
 from harness.ci.processes import run_processes
 from harness.environment import collect_environment
@@ -119,6 +120,10 @@ def run_gate(options: GateOptions, say=print) -> GateOutcome:
                                    "pytest_args": list(options.pytest_args),
                                    "benchmarks": str(options.benchmarks),
                                    "started": started.isoformat(), **commit}})
+    if load_results(run_dir).empty:
+        raise UsageError(f"no benchmark ran: every pytest process ended before collecting one "
+                         f"(exit statuses {[p.exit_code for p in processes]}; their output is "
+                         f"in {out_dir})")
     if options.json_path is not None:
         present = [p.json_path for p in processes if p.json_path and p.json_path.exists()]
         if present:
@@ -137,7 +142,10 @@ def _judge(run_dir: Path, baseline: Baseline, note: str, options: GateOptions) -
     comparison = compare_runs(baseline.run_dir, run_dir, options.threshold,
                               family_wise=True)
     used = f"baseline: {baseline.describe(dt.datetime.now(dt.timezone.utc))}"
-    context = [used] + ([note] if note else [])
+    sensitivity = sensitivity_line(detectable_changes(
+        load_results(baseline.run_dir), load_results(run_dir), options.threshold),
+        options.threshold)
+    context = [used, *([note] if note else []), sensitivity]
     lines = [*context, comparison.format_text(only_changes=True)]
     verdict = FAILED if comparison.exit_code else PASSED
     return GateOutcome(verdict, comparison.exit_code, run_dir, lines,

@@ -7,7 +7,7 @@ rounds touches every benchmark alike instead of one benchmark's every process. T
 a time because a second process would take the first one's cores.
 
 Each process writes its pytest-benchmark JSON with the raw rounds, the benchmarks' outcome log
-(`benchmarks/conftest.py`) and its output, in `out_dir`. A process that runs past its timeout
+(`harness.ci.outcome_log`) and its output, in `out_dir`. A process that runs past its timeout
 is killed (its benchmarks say so); an interrupt kills the running process before it returns,
 so nothing keeps running after the gate is gone. A usage error of pytest's (an unknown option,
 an unknown suite) or an empty selection ends the gate in one line after the first process.
@@ -24,8 +24,9 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.results.pytest_benchmark import BenchmarkProcess
 
-#: pytest's exit statuses that say the command itself was wrong, and the empty selection.
-_PYTEST_USAGE, _PYTEST_NO_TESTS = 4, 5
+#: pytest's exit statuses: interrupted (here: an error while collecting, e.g. an unknown suite
+#: named in the options), a wrong command line, nothing selected.
+_PYTEST_INTERRUPTED, _PYTEST_USAGE, _PYTEST_NO_TESTS = 2, 4, 5
 _TAIL_LINES = 3
 
 
@@ -33,8 +34,9 @@ def pytest_command(benchmarks: Path, pytest_args: Sequence[str], json_path: Path
                    outcomes_path: Path) -> list[str]:
     """The command line of one process: the benchmarks, their raw rounds and outcome log."""
     return [sys.executable, "-m", "pytest", str(benchmarks), "-q", "-p", "no:cacheprovider",
-            "--benchmark-only", "--benchmark-save-data", f"--benchmark-json={json_path}",
-            f"--archbench-outcomes={outcomes_path}", *pytest_args]
+            "-p", "harness.ci.outcome_log", "--benchmark-only", "--benchmark-save-data",
+            f"--benchmark-json={json_path}", f"--archbench-outcomes={outcomes_path}",
+            *pytest_args]
 
 
 def run_processes(benchmarks: Path, pytest_args: Sequence[str], processes: int, out_dir: Path,
@@ -56,7 +58,9 @@ def run_processes(benchmarks: Path, pytest_args: Sequence[str], processes: int, 
                 tail = _tail(log_path) if code not in (0, 1) else ""
             except subprocess.TimeoutExpired:  # run() killed it
                 code, tail = -9, f"killed after the timeout of {timeout_s:g} s"
-        if index == 0 and code in (_PYTEST_USAGE, _PYTEST_NO_TESTS):
+        if index == 0 and (code in (_PYTEST_USAGE, _PYTEST_NO_TESTS) or (
+                code == _PYTEST_INTERRUPTED and "during collection" in log_path.read_text(
+                    errors="replace"))):
             raise UsageError(_usage_line(code, log_path))
         say(f"process {index + 1}/{processes}: {_summary(log_path, code)} "
             f"({time.perf_counter() - start:.0f} s)")
@@ -84,7 +88,11 @@ def _usage_line(code: int, log_path: Path) -> str:
     if code == _PYTEST_NO_TESTS:
         return ("no benchmark selected: the options select no case this machine can run "
                 f"(pytest's output: {log_path})")
-    errors = [line.strip() for line in log_path.read_text(errors="replace").splitlines()
-              if "error" in line.lower()]
-    message = errors[-1].removeprefix("ERROR: ") if errors else f"see {log_path}"
+    lines = log_path.read_text(errors="replace").splitlines()
+    # pytest's own usage errors start with 'ERROR: '; an error raised while collecting is the
+    # last 'E   ' line of its report
+    errors = ([line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR: ")]
+              or [line[1:].strip() for line in lines if line.startswith("E   ")])
+    message = (errors[-1].removeprefix("pytest.UsageError: ") if errors
+               else f"see {log_path}")
     return f"pytest refused the benchmark options: {message}"

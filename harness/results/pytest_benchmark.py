@@ -14,7 +14,7 @@ needs the raw rounds (`--benchmark-save-data`); one file without them imports fr
 pytest-benchmark's own summary, with no interval (NA, not guessed).
 
 **What did not finish is a row too.** A file lists only the benchmarks that finished. Where the
-benchmarks' outcome log is given (`benchmarks/conftest.py`, `--archbench-outcomes`), a benchmark
+benchmarks' outcome log is given (`harness.ci.outcome_log`), a benchmark
 that failed in process r is an `error` row with its error's line; one that was running when the
 process died is `crashed`, with the process's exit status; one the process never reached, or
 that is simply absent from its file, is an error saying so. The row names the process
@@ -170,7 +170,8 @@ def _gather(documents: Sequence[dict[str, Any] | None], processes: Sequence[Benc
             identity, changed = _identity(event["case"], "", "")
             renamed.update(changed)
             entry = seen(identity, index)
-            entry.started = True
+            if event.get("event") in ("start", "end"):
+                entry.started = True
             if event.get("event") == "end":
                 entry.outcome, entry.message = str(event.get("outcome")), str(
                     event.get("message") or "")

@@ -18,6 +18,7 @@ import pytest
 from harness.analysis.compare import (
     ALPHA,
     ITERATIONS_ALPHA,
+    adjust_family_wise,
     compare,
     compare_medians,
     compare_processes,
@@ -542,3 +543,48 @@ def test_threshold_must_be_a_fraction(fake_run):
     base, new = fake_run("base", seed=1), fake_run("new", seed=2)
     with pytest.raises(UsageError, match="threshold"):
         compare_runs(base, new, threshold=10)
+
+
+# --- many cases at once: family_wise --------------------------------------------------------------
+
+
+def test_family_wise_keeps_a_gate_over_many_cases_from_crying_wolf():
+    """36 cases, 7 processes a side, CV 12%, 300 identical runs: the per-case rule fails most
+    runs somewhere (each case's ~1% adds up), the adjusted one at most alpha of them."""
+    rng = np.random.default_rng(36)
+    per_case = family = 0
+    runs = 300
+    for _ in range(runs):
+        base, new = process_medians(rng, 36, 7, 0.12)
+        table = pd.DataFrame([{"ratio": r.ratio, "p_value": r.p_value, "verdict": r.verdict,
+                               "method": r.method, "p_adjusted": np.nan}
+                              for r in map(compare_medians, base, new, [0.10] * 36)])
+        per_case += (table["verdict"] != "same").any()
+        family += (adjust_family_wise(table, 0.10)["verdict"] != "same").any()
+    assert per_case / runs > 0.10  # 14% with this seed
+    assert family / runs <= ALPHA
+
+
+def test_family_wise_still_calls_a_clear_slowdown_among_many_cases():
+    rng = np.random.default_rng(37)
+    base, new = process_medians(rng, 36, 7, 0.05)
+    new[5] *= 1.3
+    rows = [compare_medians(b, n, 0.10) for b, n in zip(base, new, strict=True)]
+    table = adjust_family_wise(pd.DataFrame(
+        [{"ratio": r.ratio, "p_value": r.p_value, "verdict": r.verdict, "method": r.method,
+          "p_adjusted": np.nan} for r in rows]), 0.10)
+    assert list(table.index[table["verdict"] != "same"]) == [5]
+    assert table.loc[5, "verdict"] == "slower"
+    assert (table["p_adjusted"] >= table["p_value"]).all()
+
+
+def test_only_changes_lists_the_changed_cases_and_counts_the_rest(fake_run):
+    slow = case_id("cnn", "small", "cpu-eager", "infer")
+    comparison = compare_runs(fake_run("base", seed=1),
+                              fake_run("new", seed=2, slowdown={slow: 1.5}), family_wise=True)
+    text = comparison.format_text(only_changes=True)
+    assert "cnn · small · cpu-eager · infer" in text and "p (BH)" in text
+    assert "rnn · tiny · cpu-eager" not in text
+    judged = int(comparison.table["verdict"].notna().sum())
+    assert f"{judged - 1} compared cases unchanged (not listed)" in text
+    assert "Benjamini-Hochberg" in text

@@ -11,7 +11,12 @@ import pytest
 
 from harness.cli import main
 from harness.errors import UsageError
-from harness.results.pytest_benchmark import import_benchmark_json
+from harness.results.pytest_benchmark import (
+    BenchmarkProcess,
+    import_benchmark_json,
+    import_processes,
+    merge_benchmark_json,
+)
 from harness.results.store import load_manifest, load_results, load_samples
 from tests.test_names import HOSTILE
 
@@ -130,3 +135,90 @@ def test_no_imported_name_writes_outside_the_run_folder(name: str, tmp_path: Pat
     table = load_results(run_dir)
     assert len(table) == len(cases) == 6 and table["case_id"].is_unique
     assert set(load_manifest(run_dir)["renamed"].values()) == {name}
+
+
+# --- several processes, and what did not finish --------------------------------------------------
+
+
+def _process_file(folder: Path, index: int, medians_ms: dict[str, float]) -> Path:
+    """A pytest-benchmark file of one process: benchmark -> its rounds' median, 5 rounds."""
+    benchmarks = []
+    for backend, median in medians_ms.items():
+        data = [median / 1e3 * f for f in (0.98, 0.99, 1.0, 1.01, 1.02)]
+        benchmarks.append({"name": f"test_backend[{backend}]", "group": "g", "extra_info": {
+            "suite": "cnn", "size": "tiny", "backend": backend, "phase": "infer",
+            "scenario": "latency", "batch_size": 32, "params": 123},
+            "stats": {"median": median / 1e3, "rounds": 5, "total": sum(data), "data": data}})
+    path = folder / f"process-{index}.json"
+    path.write_text(json.dumps({"benchmarks": benchmarks, "datetime": "2026-12-04T10:00:00"}))
+    return path
+
+
+def _outcomes(folder: Path, index: int, events: list[tuple[str, str, str]]) -> Path:
+    """An outcome log: (backend, event, outcome) lines, as harness.ci.outcome_log writes."""
+    path = folder / f"process-{index}.outcomes.jsonl"
+    lines = []
+    for backend, event, outcome in events:
+        case = {"suite": "cnn", "size": "tiny", "backend": backend, "phase": "infer",
+                "scenario": "latency", "batch_size": 32, "hardware": ""}
+        lines.append(json.dumps({"case": case, "event": event, "outcome": outcome,
+                                 "message": "RuntimeError: boom" if outcome == "failed"
+                                 else ""}))
+    path.write_text("\n".join(lines) + "\n{\"cut short")  # a dying process's last line
+    return path
+
+
+def test_several_files_are_the_processes_of_one_run(tmp_path):
+    files = [_process_file(tmp_path, i, {"cpu-eager": m}) for i, m in
+             enumerate((1.0, 1.2, 0.9), start=1)]
+    run_dir = import_benchmark_json(files, tmp_path / "results", run_id="three")
+    row = load_results(run_dir).iloc[0]
+    assert (row["status"], row["processes"], row["n"], row["params"]) == ("ok", 3, 15, 123)
+    assert row["median_ms"] == pytest.approx((1.0 * 1.2 * 0.9) ** (1 / 3))  # geometric mean
+    assert row["ci_low_ms"] < row["median_ms"] < row["ci_high_ms"]
+    samples = load_samples(run_dir)
+    assert sorted(samples["process"].unique()) == [0, 1, 2]
+    assert load_manifest(run_dir)["processes"] == 3
+
+
+def test_several_files_need_their_raw_rounds(tmp_path):
+    files = [_process_file(tmp_path, i, {"cpu-eager": 1.0}) for i in (1, 2)]
+    document = json.loads(files[1].read_text())
+    del document["benchmarks"][0]["stats"]["data"]
+    files[1].write_text(json.dumps(document))
+    with pytest.raises(UsageError, match="--benchmark-save-data"):
+        import_benchmark_json(files, tmp_path / "results")
+
+
+def test_failed_crashed_and_unreached_benchmarks_are_rows_that_say_so(tmp_path):
+    ok = {"a": 1.0, "b": 2.0, "c": 3.0}
+    processes = [
+        BenchmarkProcess(_process_file(tmp_path, 1, ok), None, 0),
+        # process 2: 'b' failed; 'c' was running when the process died by SIGABRT
+        BenchmarkProcess(_process_file(tmp_path, 2, {"a": 1.1}),
+                         _outcomes(tmp_path, 2, [("a", "start", ""), ("a", "end", "passed"),
+                                                 ("b", "start", ""), ("b", "end", "failed"),
+                                                 ("c", "start", "")]), -6, "Fatal abort"),
+        # process 3 died before it wrote anything
+        BenchmarkProcess(tmp_path / "process-3.json", None, -9, "killed after the timeout"),
+    ]
+    rows = load_results(import_processes(processes, tmp_path / "results", "faulty"))
+    rows = rows.set_index("backend")
+    assert rows.loc["b", "status"] == "error"
+    assert rows.loc["b", "reason"] == "process 2 of 3: RuntimeError: boom"
+    assert rows.loc["c", "status"] == "crashed"
+    assert rows.loc["c", "reason"] == ("process 2 of 3: the pytest process died while this "
+                                       "benchmark ran (status -6): Fatal abort")
+    assert rows.loc["a", "status"] == "crashed"  # process 3 never reached it
+    assert rows.loc["a", "reason"].startswith("process 3 of 3: the pytest process ended "
+                                              "(status -9) before reaching this benchmark")
+    assert rows.loc["a", "processes"] == 2  # the two that finished are kept
+
+
+def test_merged_json_holds_every_process_rounds_for_pytest_benchmark_readers(tmp_path):
+    files = [_process_file(tmp_path, i, {"cpu-eager": m}) for i, m in ((1, 1.0), (2, 2.0))]
+    (bench,) = merge_benchmark_json(files)["benchmarks"]
+    assert bench["stats"]["rounds"] == 10 and len(bench["stats"]["data"]) == 10
+    assert bench["extra_info"]["archbench_processes"] == 2
+    assert bench["extra_info"]["archbench_process_medians"] == pytest.approx([1e-3, 2e-3])
+    assert bench["stats"]["min"] == pytest.approx(0.98e-3)

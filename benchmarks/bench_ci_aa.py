@@ -1,0 +1,57 @@
+"""A/A of the CI gate: how often `make bench-ci` fails on unchanged code, per run and per benchmark.
+
+Run `make bench-ci` R times in a row on unchanged code into one results folder (each run is
+judged against the previous passing one, as CI jobs are), then:
+
+    .venv/bin/python benchmarks/bench_ci_aa.py /tmp/aa-ci/results
+
+prints each run's verdict and wall time, and from every pair of runs (not only consecutive
+ones) the per-benchmark false-alarm rate by the gate's rule (family-wise) and by the per-case
+rule of a plain `archbench compare`, and the share of pairs in which the whole gate would fail.
+Pairs share runs, so they are not independent: the rates are descriptive, with the number of
+comparisons they rest on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+from pathlib import Path
+
+from harness.analysis.baseline import ci_manifest
+from harness.analysis.compare import compare_runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path, help="the folder the runs went to")
+    parser.add_argument("--threshold", type=float, default=0.10)
+    args = parser.parse_args()
+    runs = sorted((run for run in args.results.iterdir() if ci_manifest(run)),
+                  key=lambda run: ci_manifest(run)["ci"]["started"])
+    print(f"{len(runs)} runs of archbench ci in {args.results}")
+    for run in runs:
+        ci = ci_manifest(run)["ci"]
+        wall = (dt.datetime.fromisoformat(ci["finished"])
+                - dt.datetime.fromisoformat(ci["started"])).total_seconds()
+        print(f"  {run.name}: {ci['verdict']:11s} against {ci.get('baseline') or '-':28s} "
+              f"{wall:5.0f} s")
+    for family_wise in (True, False):
+        pairs = alarms = failing_pairs = compared = 0
+        for base, new in itertools.combinations(runs, 2):
+            table = compare_runs(base, new, args.threshold, family_wise=family_wise).table
+            judged = table[table["verdict"].notna()]
+            calls = int((judged["verdict"] != "same").sum())
+            pairs += 1
+            compared += len(judged)
+            alarms += calls
+            failing_pairs += calls > 0
+        rule = "gate (family-wise)" if family_wise else "per-case (compare)"
+        print(f"{rule}: {alarms} false alarms in {compared} benchmark comparisons "
+              f"({alarms / max(compared, 1):.2%}); {failing_pairs} of {pairs} run pairs "
+              f"would fail")
+
+
+if __name__ == "__main__":
+    main()

@@ -37,6 +37,7 @@ from harness.results.store import (
     case_path,
     case_records,
     load_manifest,
+    rebuild_tables,
     resolve_run,
     save_record,
 )
@@ -192,6 +193,7 @@ def run_sweep(run_dir: Path, config: SweepConfig, progress: bool | None = None,
     with tqdm(total=sweep.remaining(), unit="process", dynamic_ncols=True,
               disable=None if progress is None else not progress) as bar:
         touched = (executor or LocalExecutor()).run(sweep, bar)
+    rebuild_tables(run_dir)  # once, at the end: each process wrote its case file only
     records = case_records(run_dir)
     return [records[planned.case.case_id]["row"] for planned, _ in sweep.cases
             if planned.case.case_id in touched]

@@ -82,20 +82,23 @@ def case_path(folder: Path, case_id: str, suffix: str) -> Path:
 
 def save_case(run_dir: Path, row: Mapping[str, Any], samples: Mapping[str, list[float]]) -> None:
     """Persist a case measured once (an import, a single record), then refresh the tables."""
-    save_record(run_dir, {"row": dict(row), "samples": {k: list(v) for k, v in samples.items()}})
+    write_records(run_dir, [{"row": dict(row),
+                             "samples": {k: list(v) for k, v in samples.items()}}])
 
 
 def save_record(run_dir: Path, record: Mapping[str, Any]) -> None:
     """Persist a case file (`CaseResult.to_json()`: its row, samples per process and every
-    process) the moment it changes, then refresh the run's tables."""
-    write_records(run_dir, [record])
+    process) the moment it changes. The tables are not rewritten here: a sweep rebuilds them
+    once at its end, and any load that finds them stale rebuilds them first (module
+    docstring), so a sweep no longer rewrites three tables of every case after each process."""
+    write_json_atomic(case_path(run_dir / CASES_DIR, record["row"]["case_id"], ".json"),
+                      dict(record))
 
 
 def write_records(run_dir: Path, records: Iterable[Mapping[str, Any]]) -> None:
     """Persist many case files at once (an import), then build the tables once."""
     for record in records:
-        write_json_atomic(case_path(run_dir / CASES_DIR, record["row"]["case_id"], ".json"),
-                          dict(record))
+        save_record(run_dir, record)
     rebuild_tables(run_dir)
 
 

@@ -132,6 +132,20 @@ def test_samples_keep_the_process_that_timed_them(results_dir: Path) -> None:
     assert finished_case_ids(run_dir) == {OK_ROW["case_id"]}
 
 
+def test_recording_a_process_writes_its_case_file_only_and_a_load_derives_the_tables(
+        results_dir: Path) -> None:
+    """A sweep records every process; rewriting three tables of every case each time made the
+    driver's cost grow with the sweep. The case file is the record; a load rebuilds."""
+    run_dir = make_run(results_dir)
+    save_case(run_dir, OK_ROW, OK_SAMPLES)
+    table = run_dir / "results.parquet"
+    written = table.stat().st_mtime_ns
+    save_record(run_dir, {"row": SKIPPED_ROW, "samples": {}})
+    assert table.stat().st_mtime_ns == written
+    assert set(load_results(run_dir)["case_id"]) == {OK_ROW["case_id"], SKIPPED_ROW["case_id"]}
+    assert table.stat().st_mtime_ns != written
+
+
 def test_a_case_with_processes_still_to_run_is_not_finished(results_dir: Path) -> None:
     run_dir = make_run(results_dir)
     save_record(run_dir, {"row": OK_ROW, "samples": {"iter_ms": [[1.0]]}, "planned": 3,

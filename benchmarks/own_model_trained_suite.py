@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from suites import Suite, Task, TaskData
-from suites.registry import import_file
+from suites.importing import import_file
 
 SEQ, VOCAB = 128, 30522
 tiny_bert = import_file(Path(__file__).parents[1] / "examples" / "tiny_bert.py", "tiny_bert")

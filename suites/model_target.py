@@ -25,8 +25,8 @@ from torch import nn
 from harness.errors import UsageError, one_line
 from harness.names import is_valid_name
 from suites.base import AS_BUILT, Suite, TaskData
+from suites.importing import import_file
 from suites.inputs import parse_inputs
-from suites.registry import import_file
 
 SIZE = "default"
 SYNTAX = "--model package.module:factory or --model path/to/file.py:factory"

@@ -8,18 +8,16 @@ own `nn.Module` without editing this package. `--model` makes a suite without a 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from harness.errors import UsageError, one_line, unknown_choice
 from harness.names import check_name
 from suites import cnn, rnn, transformer
 from suites.base import Suite
+from suites.importing import import_file
 
 if TYPE_CHECKING:
     from suites.model_target import ModelTarget
@@ -45,17 +43,6 @@ def load_suite_file(path: str | Path) -> list[Suite]:
     for suite in found:
         _check_names(suite, path)
     return [replace(suite, source=str(path.resolve())) for suite in found]
-
-
-def import_file(path: Path, module_name: str) -> ModuleType:
-    """Import a Python file by path as `module_name`; its own errors propagate as they are."""
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"'{path}' is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _check_names(suite: Suite, path: Path) -> None:

@@ -14,8 +14,9 @@ thread settings.
 
 The timed step does only the run. On the CPU it is `session.run` on numpy arrays converted
 once in `bind` (one per named input): the call every ORT user makes, and the baseline
-`benchmarks/fidelity_ort.py` checks the harness against. On CUDA, IO binding points ORT at
-input and output buffers already on the device (held by torch), so no host copy is timed.
+`benchmarks/fidelity.py --backend ort-cpu` checks the harness against. On CUDA, IO binding
+points ORT at input and output buffers already on the device (held by torch), so no host copy
+is timed.
 The session computes every output of the model (`onnx_export`); `predict` keeps the one the
 suite names.
 

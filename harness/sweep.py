@@ -5,15 +5,15 @@ A sweep is its run folder, its configuration and every planned case with its res
 (`harness.executors`): the local one runs them one at a time on this machine, in rounds; the
 Ray one spreads them over a cluster. Both launch every process the same way, isolated in a
 fresh interpreter with a timeout and a kill of its process group
-(`harness.executors.isolation`), and both hand each result to `Sweep.record`, which persists
-the case the moment it arrives, so a killed sweep keeps every process that finished.
+(`harness.executors.launch`), and both hand each result to `Sweep.record`, which persists the
+case the moment it arrives, so a killed sweep keeps every process that finished. Executors see
+the sweep through `harness.executors.base.SweepView` and never import this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -28,9 +28,8 @@ from harness.case_result import CaseResult, ProcessResult
 from harness.cases import Case, PlannedCase, SweepConfig, expand
 from harness.environment import collect_environment, cpu_count
 from harness.errors import UsageError
-from harness.executors.isolation import failure, launch, worker_env
+from harness.executors.isolation import worker_env
 from harness.profiling.roofline import ceiling_columns, efficiency_columns
-from harness.results.schema import OPS_SCHEMA, SCHEMA
 from harness.results.storage import write_json_atomic
 from harness.results.store import (
     MANIFEST,
@@ -148,22 +147,6 @@ class Sweep:
         return case_path(self.run_dir / LOGS_DIR, planned.case.case_id,
                          ".log" if process == 0 else f".p{process}.log")
 
-    def advance(self, planned: PlannedCase, result: CaseResult, round_: int) -> bool:
-        """Run the case's next process on this machine if it is due in this round (a resumed
-        case that fell behind catches up); persist the case at once. True when one ran."""
-        index = result.next_process()
-        if index is None or index > round_:
-            return False
-        if planned.skip_reason:
-            process = ProcessResult(0, "skipped", planned.skip_reason)
-        else:
-            process = measure_process(planned.case, self.config, index, self.cache_dir,
-                                  self.log_path(planned, index), self.python,
-                                  run_dir=self.run_dir)
-            process.row.update(LOCAL_PLACEMENT)
-        self.record(planned, result, process)
-        return True
-
     def record(self, planned: PlannedCase, result: CaseResult, process: ProcessResult) -> None:
         """Add a finished process to its case and persist the case at once."""
         result.processes.append(process)
@@ -175,12 +158,6 @@ class Sweep:
             row.update(ceiling_columns(self.ceilings, row["device"], row["precision"]))
             row.update(efficiency_columns(row))
         save_record(self.run_dir, {**result.to_json(), "row": row})
-
-
-#: How the local executor places a process: alone on this machine, with the thread settings
-#: the case sets itself and whatever OMP_NUM_THREADS the user gave the sweep.
-LOCAL_PLACEMENT = {"executor": "local", "cases_per_node": 1,
-                   "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "")}
 
 
 def run_sweep(run_dir: Path, config: SweepConfig, progress: bool | None = None,
@@ -205,42 +182,6 @@ def _identity(case: Case, config: SweepConfig, run_id: str) -> dict[str, Any]:
             "backend": case.backend, "device": backend.device, "precision": backend.precision,
             "phase": case.phase, "scenario": case.scenario, "batch_size": case.batch_size,
             "seed": config.seed, **({"hardware": case.hardware} if case.hardware else {})}
-
-
-def measure_process(case: Case, config: SweepConfig, process: int, cache_dir: Path,
-                    log_path: Path, python: str = sys.executable, *,
-                    run_dir: Path | None = None) -> ProcessResult:
-    """Process `process` of `case` in a fresh interpreter; never raises for the case's sake."""
-    return process_result(launch_case_process(case, config, cache_dir, log_path, process,
-                                              python, run_dir=run_dir), process)
-
-
-def process_result(result: dict[str, Any], process: int) -> ProcessResult:
-    """A worker's result as a `ProcessResult`, or an error if its row has columns outside the
-    schema: checked before anything is written, as a bad file would break every later load."""
-    unknown = sorted(set(result["row"]).union(*map(set, result.get("ops", [])))
-                     - set(SCHEMA) - set(OPS_SCHEMA))
-    if unknown:
-        result = {**failure("error", f"the case returned columns not in the schema: "
-                                     f"{', '.join(unknown)}"), "wall_s": result["wall_s"]}
-    return ProcessResult(process, result["status"], result["reason"], result["wall_s"],
-                         result["row"], result["samples"], result.get("ops", []))
-
-
-def worker_spec(case: Case, config: SweepConfig, cache_dir: Path, process: int,
-                run_dir: Path | None) -> dict[str, Any]:
-    """What a case's process is told (`harness.worker`); `run_dir` is where a profiled case
-    writes its trace."""
-    return {"case": case.__dict__, "config": config.to_dict(), "cache_dir": str(cache_dir),
-            "process": process, "run_dir": str(run_dir) if run_dir else None}
-
-
-def launch_case_process(case: Case, config: SweepConfig, cache_dir: Path, log_path: Path,
-                        process: int = 0, python: str = sys.executable, *,
-                        run_dir: Path | None = None) -> dict[str, Any]:
-    """Run one process of a case on this machine (`harness.executors.isolation`)."""
-    return launch(worker_spec(case, config, cache_dir, process, run_dir), config.timeout_s,
-                  log_path, python)
 
 
 def _now() -> str:

@@ -18,6 +18,7 @@ from harness.backends import BACKENDS
 from harness.backends.base import no_cuda_reason
 from harness.cli import main
 from harness.errors import UsageError
+from harness.executors import launch as launch_module
 from harness.results.store import CASES_DIR, MANIFEST, save_case, write_json_atomic
 from suites.registry import BUILTIN
 from tests.conftest import MLP_SUITE_FILE
@@ -154,7 +155,6 @@ def test_run_measures_each_scenario_at_its_batch(
         batch: list[str], expected: list[str], results_dir: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Each scenario at its own batch, or every one at the batch sizes given."""
-    from harness import sweep as sweep_module
 
     ran: list[str] = []
 
@@ -163,7 +163,7 @@ def test_run_measures_each_scenario_at_its_batch(
         return {"status": "ok", "reason": "", "row": {"stop_reason": "converged"},
                 "samples": {"iter_ms": [1.0]}, "wall_s": 1.0}
 
-    monkeypatch.setattr(sweep_module, "launch_case_process", launch_case_process)
+    monkeypatch.setattr(launch_module, "launch_case_process", launch_case_process)
     result = run_cli("run", "--suite-file", MLP_SUITE_FILE, "--suite", "mlp", "--size", "tiny",
                      "--backend", "cpu-eager", "--phase", "infer", *batch, "--processes", "1",
                      "--no-progress", "--run-id", "plan", "--results", results_dir)

@@ -23,6 +23,8 @@ import torch
 from harness.cases import SweepConfig
 from harness.environment import cpu_count
 from harness.errors import UsageError
+from harness.executors import launch as launch_module
+from harness.executors.local import run_next_process
 from harness.measure.timing import (
     DEFAULT_POLICY,
     DEFAULT_PROCESSES,
@@ -207,13 +209,13 @@ def test_a_case_id_that_would_leave_the_run_is_refused_before_the_case_runs(
     from harness.case_result import CaseResult
     from harness.cases import Case, PlannedCase
 
-    monkeypatch.setattr(sweep_module, "launch_case_process",
+    monkeypatch.setattr(launch_module, "launch_case_process",
                         lambda *args, **_: pytest.fail("the case ran"))
     case = Case(suite, "tiny", "cpu-eager", "infer", 8)
     result = CaseResult({"case_id": case.case_id}, 1)
     sweep = sweep_module.Sweep(tmp_path / "run", SweepConfig(), cases=[(PlannedCase(case), result)])
     with pytest.raises(UsageError, match=re.escape(repr(case.case_id))):
-        sweep.advance(PlannedCase(case), result, 0)
+        run_next_process(sweep, PlannedCase(case), result, 0)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -221,14 +223,13 @@ def test_a_row_with_columns_outside_the_schema_becomes_an_error_row(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Checked before anything is written: an unknown column in a stored case would break
     every later load of the run."""
-    from harness import sweep as sweep_module
     from harness.cases import Case
 
-    monkeypatch.setattr(sweep_module, "launch_case_process", lambda *args, **_: {
+    monkeypatch.setattr(launch_module, "launch_case_process", lambda *args, **_: {
         "status": "ok", "reason": "", "row": {"median_ms": 1.0, "made_up_column": 3},
         "samples": {"iter_ms": [1.0]}, "wall_s": 2.0})
     case = Case("cnn", "tiny", "cpu-eager", "infer", 8)
-    process = sweep_module.measure_process(case, SweepConfig(), 0, tmp_path, tmp_path / "log")
+    process = launch_module.measure_process(case, SweepConfig(), 0, tmp_path, tmp_path / "log")
     assert process.status == "error" and "made_up_column" in process.reason
     assert process.row == {} and process.samples == {} and process.wall_s == 2.0
 
@@ -278,7 +279,6 @@ def test_sigkill_of_the_sweep_kills_the_running_case(tmp_path: Path) -> None:
 def fake_processes(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, int]],
                    fail: tuple[str, int] | None = None) -> None:
     """Replace the worker: record (case id, process) and report one iteration per process."""
-    from harness import sweep as sweep_module
 
     def launch_case_process(case, config, cache_dir, log_path, process=0, python=None, **_):
         calls.append((case.case_id, process))
@@ -288,7 +288,7 @@ def fake_processes(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, int]]
         return {"status": "ok", "reason": "", "row": {"stop_reason": "converged"},
                 "samples": {"iter_ms": [1.0 + process]}, "wall_s": 1.0}
 
-    monkeypatch.setattr(sweep_module, "launch_case_process", launch_case_process)
+    monkeypatch.setattr(launch_module, "launch_case_process", launch_case_process)
 
 
 ROUNDS = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),
@@ -321,7 +321,7 @@ def test_a_resumed_sweep_runs_only_the_missing_processes(monkeypatch: pytest.Mon
     sweep = sweep_module.Sweep.open(run_dir, ROUNDS)
     (pa, ra), (pb, rb) = sweep.cases
     for planned, result, round_ in ((pa, ra, 0), (pb, rb, 0), (pa, ra, 1)):  # then killed
-        sweep.advance(planned, result, round_)
+        run_next_process(sweep, planned, result, round_)
     calls.clear()
     run_sweep(run_dir, ROUNDS, progress=False)
     assert calls == [(b, 1), (a, 2), (b, 2)]  # b catches up in round 1

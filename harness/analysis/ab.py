@@ -27,6 +27,7 @@ from tqdm import tqdm
 from harness.cases import SweepConfig, expand
 from harness.environment import PROJECT_ROOT
 from harness.errors import UsageError
+from harness.executors.local import run_next_process
 from harness.results.storage import write_json_atomic
 from harness.results.store import MANIFEST, load_manifest, resolve_run
 from harness.sweep import Sweep, new_run_id, start_run
@@ -112,5 +113,5 @@ def run_ab(base: Variant, new: Variant, progress: bool | None = None) -> None:
                     steps.reverse()
                 for sweep, planned, result in steps:
                     bar.set_postfix_str(f"{sweep.run_dir.name} {planned.case.case_id}")
-                    if sweep.advance(planned, result, round_):
+                    if run_next_process(sweep, planned, result, round_):
                         bar.update()

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
+from harness.case_result import ProcessResult
+from harness.executors import launch
 from harness.executors.base import Executor
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from harness.sweep import Sweep
+    from harness.case_result import CaseResult
+    from harness.cases import PlannedCase
+    from harness.executors.base import SweepView
+
+#: How the local executor places a process: alone on this machine, with the thread settings
+#: the case sets itself and whatever OMP_NUM_THREADS the user gave the sweep.
+LOCAL_PLACEMENT = {"executor": "local", "cases_per_node": 1,
+                   "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "")}
+
+
+def run_next_process(sweep: SweepView, planned: PlannedCase, result: CaseResult,
+                     round_: int) -> bool:
+    """Run the case's next process on this machine if it is due in this round (a resumed case
+    that fell behind catches up); the sweep persists it at once. True when one ran."""
+    index = result.next_process()
+    if index is None or index > round_:
+        return False
+    if planned.skip_reason:
+        process = ProcessResult(0, "skipped", planned.skip_reason)
+    else:
+        process = launch.measure_process(planned.case, sweep.config, index, sweep.cache_dir,
+                                         sweep.log_path(planned, index), sweep.python,
+                                         run_dir=sweep.run_dir)
+        process.row.update(LOCAL_PLACEMENT)
+    sweep.record(planned, result, process)
+    return True
 
 
 class LocalExecutor(Executor):
@@ -17,12 +45,12 @@ class LocalExecutor(Executor):
     the machine touches every case a little rather than one case entirely. One at a time: a
     case has the machine to itself while it is timed."""
 
-    def run(self, sweep: Sweep, bar: tqdm) -> set[str]:
+    def run(self, sweep: SweepView, bar: tqdm) -> set[str]:
         touched: set[str] = set()
         for round_ in range(sweep.config.processes):
             for planned, result in sweep.cases:
                 bar.set_postfix_str(f"{planned.case.case_id} #{result.next_process() or 0}")
-                if sweep.advance(planned, result, round_):
+                if run_next_process(sweep, planned, result, round_):
                     touched.add(planned.case.case_id)
                     bar.update()
         return touched

@@ -14,7 +14,7 @@ reserves that node's resources for as long as its case runs.
   `accelerator_type:NAME` resource. `--per-hardware` probes each node (CPU model, GPU name,
   custom resources) and runs the matrix once per kind of node (`Case.hardware`).
 * **Results.** Each result is persisted on the driver the moment it arrives
-  (`Sweep.record`), the case's log with it; a task lost with its node gives a `crashed`
+  (`SweepView.record`), the case's log with it; a task lost with its node gives a `crashed`
   process ("node lost: ..."), and the sweep goes on without that node. Tasks are never
   retried by Ray (`max_retries=0`): a retried case would hide a crash. On any exit (Ctrl-C,
   SIGTERM, an error) the tasks in flight are cancelled with their worker, whose lifeline
@@ -48,13 +48,13 @@ from harness.cases import Case, PlannedCase
 from harness.errors import UsageError, one_line
 from harness.executors import node as on_node
 from harness.executors.base import Executor
+from harness.executors.launch import process_result, worker_spec
 from harness.results.storage import write_atomic
-from harness.sweep import process_result, worker_spec
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from harness.sweep import Sweep
+    from harness.executors.base import SweepView
 
 #: Resources every node has that say nothing about its kind.
 _STANDARD = ("CPU", "GPU", "memory", "object_store_memory")
@@ -167,7 +167,7 @@ class RayExecutor(Executor):
         if self.owns_ray and ray.is_initialized():
             ray.shutdown()
 
-    def run(self, sweep: Sweep, bar: tqdm) -> set[str]:
+    def run(self, sweep: SweepView, bar: tqdm) -> set[str]:
         import ray
 
         if sweep.config.hardware:
@@ -218,7 +218,7 @@ class RayExecutor(Executor):
                 ray.cancel(ref, force=True)
         return touched
 
-    def _place(self, sweep: Sweep, planned: PlannedCase, result: CaseResult
+    def _place(self, sweep: SweepView, planned: PlannedCase, result: CaseResult
                ) -> Flight | ProcessResult | None:
         """Where the case's next process runs now: a flight, a process that cannot run
         (skipped, or no node can hold it), or None to wait for room or for weights."""
@@ -256,7 +256,7 @@ class RayExecutor(Executor):
                               weights if trains else None)
         return None
 
-    def _submit(self, task: Any, sweep: Sweep, flight: Flight) -> Any:
+    def _submit(self, task: Any, sweep: SweepView, flight: Flight) -> Any:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         case = flight.planned.case
@@ -270,7 +270,7 @@ class RayExecutor(Executor):
                  self.driver_node, names,
                  *(self.shipped[name] for name in names))
 
-    def _collect(self, ref: Any, flight: Flight, sweep: Sweep) -> ProcessResult:
+    def _collect(self, ref: Any, flight: Flight, sweep: SweepView) -> ProcessResult:
         """The process's result, its log written on the driver, its weights kept to ship."""
         import ray
 
@@ -292,7 +292,7 @@ class RayExecutor(Executor):
                            omp_num_threads=str(flight.threads))
         return process
 
-    def _keep_weights(self, case: Case, trained: dict[str, bytes], sweep: Sweep) -> None:
+    def _keep_weights(self, case: Case, trained: dict[str, bytes], sweep: SweepView) -> None:
         """Put the model's weight files in the object store once, for its later cases: those
         a node trained and sent back, and those in the driver's own cache (trained by a case
         on the driver's node). A cluster of one node shares the driver's cache: no copies."""

@@ -12,6 +12,8 @@ from harness.analysis import ab
 from harness.analysis.compare import compare_runs
 from harness.cases import SweepConfig
 from harness.errors import UsageError
+from harness.executors import launch as launch_module
+from harness.executors.local import run_next_process
 from harness.results.store import load_manifest
 from tests.conftest import MLP_SUITE_FILE
 
@@ -32,7 +34,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, int]]:
         return {"status": "ok", "reason": "", "row": {"stop_reason": "converged"},
                 "samples": {"iter_ms": [median] * 5}, "wall_s": 1.0}
 
-    monkeypatch.setattr(sweep_module, "launch_case_process", launch_case_process)
+    monkeypatch.setattr(launch_module, "launch_case_process", launch_case_process)
     monkeypatch.setattr(ab, "check_python", lambda python: "2.13.0")
     return recorded
 
@@ -56,7 +58,7 @@ def test_an_interrupted_experiment_resumes(calls: list, results_dir: Path) -> No
                             "exp")
     sweep = sweep_module.Sweep.open(base.run_dir, base.config)
     planned, result = sweep.cases[0]
-    sweep.advance(planned, result, 0)
+    run_next_process(sweep, planned, result, 0)
     calls.clear()
     again = ab.resume_ab("exp", results_dir)
     assert [v.run_dir for v in again] == [base.run_dir, new.run_dir]

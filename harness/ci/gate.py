@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,7 @@ class GateOutcome:
     markdown: str = ""
 
 
-def run_gate(options: GateOptions, say=print) -> GateOutcome:
+def run_gate(options: GateOptions, say: Callable[[str], None] = print) -> GateOutcome:
     """Run the benchmarks, import them, judge them against the baseline; write the outputs."""
     environment = collect_environment()
     fingerprint = this_machine(environment)

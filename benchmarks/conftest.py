@@ -98,10 +98,16 @@ def benchmark_cases(config: pytest.Config) -> list[Case]:
         users = [name for name in available_suites(sweep.suite_files, target)
                  if name not in BUILTIN]
         suites = sweep.suites or tuple(users) or tuple(BUILTIN)
+        # sizes named apply to every suite; else the built-in ones run tiny and a user's its
+        # own defaults: one expansion per such group (each loads the suite files again)
+        groups = ([(suites, sweep.sizes)] if sweep.sizes else
+                  [(tuple(s for s in suites if s in BUILTIN), BUILTIN_DEFAULT_SIZES),
+                   (tuple(s for s in suites if s not in BUILTIN), ())])
         cases: list[Case] = []
-        for suite in suites:
-            sizes = sweep.sizes or (BUILTIN_DEFAULT_SIZES if suite in BUILTIN else ())
-            planned = expand(SweepConfig(**{**sweep.to_dict(), "suites": (suite,),
+        for group, sizes in groups:
+            if not group:
+                continue
+            planned = expand(SweepConfig(**{**sweep.to_dict(), "suites": group,
                                             "sizes": sizes}))
             cases += [p.case for p in planned if p.skip_reason is None and (
                 sweep.backends or not p.case.backend.endswith("-compile"))]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.ci import DEFAULT_PROCESSES as DEFAULT_CI_PROCESSES
+from harness.ci import DEFAULT_TIMEOUT_S as DEFAULT_CI_TIMEOUT_S
 from harness.errors import UsageError
 from harness.measure.timing import DEFAULT_PROCESSES
 from harness.results.storage import StorageError
@@ -208,8 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--markdown", dest="markdown_path", type=Path, metavar="FILE",
                     help="write the verdict as markdown, for a pull request")
     ci.add_argument("--run-id", default="", help="name of the run (default: bench-ci-<UTC>)")
-    ci.add_argument("--timeout", type=float, default=1800.0,
-                    help="seconds per pytest process before it is killed (default 1800)")
+    ci.add_argument("--timeout", type=float, default=DEFAULT_CI_TIMEOUT_S,
+                    help="seconds per pytest process before it is killed "
+                         f"(default {DEFAULT_CI_TIMEOUT_S:g})")
     return parser
 
 

@@ -41,7 +41,7 @@ from harness.analysis.baseline import (
 from harness.analysis.compare import BROKEN_STATUSES, compare_runs
 from harness.analysis.compare_markdown import comparison_markdown
 from harness.analysis.sensitivity import detectable_changes, sensitivity_line
-from harness.ci import DEFAULT_PROCESSES
+from harness.ci import DEFAULT_PROCESSES, DEFAULT_TIMEOUT_S
 from harness.ci.processes import run_processes
 from harness.environment import collect_environment
 from harness.errors import UsageError
@@ -49,8 +49,6 @@ from harness.machine_fingerprint import fingerprint_id, this_machine
 from harness.results.pytest_benchmark import import_processes, merge_benchmark_json
 from harness.results.storage import write_atomic, write_json_atomic
 from harness.results.store import MANIFEST, load_results
-
-DEFAULT_TIMEOUT_S = 1800.0
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from harness.analysis.baseline import (
 )
 from harness.analysis.compare import BROKEN_STATUSES, compare_runs
 from harness.analysis.compare_markdown import comparison_markdown
+from harness.analysis.run_shift import run_shift_line
 from harness.analysis.sensitivity import detectable_changes, sensitivity_line
 from harness.ci import DEFAULT_PROCESSES, DEFAULT_TIMEOUT_S
 from harness.ci.processes import run_processes
@@ -143,7 +144,8 @@ def _judge(run_dir: Path, baseline: Baseline, note: str, options: GateOptions) -
     sensitivity = sensitivity_line(detectable_changes(
         load_results(baseline.run_dir), load_results(run_dir), options.threshold),
         options.threshold)
-    context = [used, *([note] if note else []), sensitivity]
+    shift = run_shift_line(comparison.table, options.threshold)
+    context = [used, *([note] if note else []), sensitivity, *([shift] if shift else [])]
     lines = [*context, comparison.format_text(only_changes=True)]
     verdict = FAILED if comparison.exit_code else PASSED
     return GateOutcome(verdict, comparison.exit_code, run_dir, lines,

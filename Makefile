@@ -9,12 +9,16 @@ STAMP      := $(VENV)/.installed
 RESULTS    ?= results
 ARGS       ?=
 # bench-ci: the CI gate (`archbench ci`, README "pytest-benchmark and CI"): the benchmarks in
-# BENCH_CI_PROCESSES fresh pytest processes, judged against the newest passing run of this
-# machine kind in $(RESULTS); exit 1 on a significant regression beyond the threshold or a
-# broken benchmark. About 2.5 minutes on a 2-core VM (docs/measurements.md).
+# BENCH_CI_PROCESSES fresh pytest processes (default 7), judged against the newest passing run
+# of this machine kind in $(RESULTS); exit 1 on a significant regression beyond the threshold
+# or a broken benchmark. About 2.5 minutes on a 2-core VM (docs/measurements.md). In a pull
+# request's job, BENCH_CI_BASE=origin/main (a commit or a checkout's folder) measures the base
+# in the same job, interleaved (default 5 rounds of one process each), immune to the drift of
+# the machine between runs.
 BENCH_CI_ARGS      ?= --archbench-sizes=tiny,small --archbench-rounds=30 --archbench-warmup=5
-BENCH_CI_PROCESSES ?= 7
+BENCH_CI_PROCESSES ?=
 BENCH_CI_THRESHOLD ?= 0.10
+BENCH_CI_BASE      ?=
 BENCH_CI_FLAGS     ?=
 
 .PHONY: bench test bench-ci lint clean install
@@ -35,8 +39,9 @@ bench: $(STAMP)
 
 bench-ci: $(STAMP)
 	mkdir -p reports
-	$(BIN)/archbench ci --results $(RESULTS) --processes $(BENCH_CI_PROCESSES) \
-	  --threshold $(BENCH_CI_THRESHOLD) --json reports/bench-ci.json \
+	$(BIN)/archbench ci --results $(RESULTS) --threshold $(BENCH_CI_THRESHOLD) \
+	  $(if $(BENCH_CI_PROCESSES),--processes $(BENCH_CI_PROCESSES)) \
+	  $(if $(BENCH_CI_BASE),--base $(BENCH_CI_BASE)) --json reports/bench-ci.json \
 	  --markdown reports/bench-ci.md $(BENCH_CI_FLAGS) -- $(BENCH_CI_ARGS)
 
 test: $(STAMP)

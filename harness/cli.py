@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.ci import DEFAULT_PROCESSES as DEFAULT_CI_PROCESSES
+from harness.ci import DEFAULT_ROUNDS_WITH_BASE
 from harness.ci import DEFAULT_TIMEOUT_S as DEFAULT_CI_TIMEOUT_S
 from harness.errors import UsageError
 from harness.measure.timing import DEFAULT_PROCESSES
@@ -193,13 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("pytest_args", nargs="*", metavar="-- PYTEST-ARGS",
                     help="options for the benchmarks, after '--', e.g. -- "
                          "--archbench-sizes=tiny,small --archbench-suite-file=my_suite.py")
-    ci.add_argument("--processes", type=int, default=DEFAULT_CI_PROCESSES, metavar="P",
-                    help=f"fresh pytest processes (default {DEFAULT_CI_PROCESSES})")
+    ci.add_argument("--processes", type=int, metavar="P",
+                    help=f"fresh pytest processes (default {DEFAULT_CI_PROCESSES}); with "
+                         f"--base, rounds of one process per version (default "
+                         f"{DEFAULT_ROUNDS_WITH_BASE})")
     ci.add_argument("--threshold", type=float, default=0.10,
                     help="smallest relative change called a change (default 0.10)")
     ci.add_argument("--baseline", metavar="RUN", default="",
                     help="the run to compare against (default: the newest passing archbench "
                          "ci run of this machine kind in --results)")
+    ci.add_argument("--base", metavar="FOLDER|COMMIT", default="",
+                    help="measure the base version in this job, interleaved with this code, "
+                         "and compare paired by round: a checkout's folder, or a git commit "
+                         "(e.g. origin/main), checked out for the gate's length")
     ci.add_argument("--require-baseline", action="store_true",
                     help="no baseline is an error (exit 2) instead of a first run")
     ci.add_argument("--benchmarks", type=Path, default=Path("benchmarks"),
@@ -489,8 +496,10 @@ def cmd_ci(args: argparse.Namespace) -> int:
 
     options = GateOptions(
         results_dir=args.results, benchmarks=args.benchmarks,
-        pytest_args=tuple(args.pytest_args), processes=args.processes,
-        threshold=args.threshold, baseline=args.baseline,
+        pytest_args=tuple(args.pytest_args),
+        processes=(args.processes if args.processes is not None else
+                   DEFAULT_ROUNDS_WITH_BASE if args.base else DEFAULT_CI_PROCESSES),
+        threshold=args.threshold, baseline=args.baseline, base=args.base,
         require_baseline=args.require_baseline, run_id=args.run_id, json_path=args.json_path,
         markdown_path=args.markdown_path, timeout_s=args.timeout)
     try:

@@ -4,7 +4,8 @@ A baseline that happens to be the latest file on disk says nothing: it may come 
 machine kind, from one process, or from a run that failed its own gate (comparing against a
 regression lets the regression pass the second time). So the baseline of `archbench ci` is:
 
-* a run written by `archbench ci` (its manifest's ``ci`` section), timed in >= 2 processes;
+* a run written by `archbench ci` (its manifest's ``ci`` section), timed in >= 2 processes,
+  of the code it judged (not the base that ``--base`` measured beside it);
 * from the same machine fingerprint (`harness.machine_fingerprint`), never another kind;
 * that passed its gate, or had nothing to compare with (the first run of a machine kind);
 * the newest such run, by the time it finished.
@@ -70,8 +71,8 @@ def find_baseline(results_dir: Path, fingerprint: Mapping[str, str],
                                    "that failed their gate": 0, "with one process": 0}
     for run_dir in sorted(Path(results_dir).glob("*")) if Path(results_dir).is_dir() else []:
         manifest = ci_manifest(run_dir) if run_dir.name != exclude else None
-        if manifest is None or "verdict" not in manifest["ci"]:
-            continue  # not a CI run, or one that never finished
+        if manifest is None or "verdict" not in manifest["ci"] or manifest["ci"].get("role"):
+            continue  # not a CI run, one that never finished, or the base of a --base gate
         ci = manifest["ci"]
         if ci.get("fingerprint_id") != mine:
             passed_over["from another machine kind"] += 1

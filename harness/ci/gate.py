@@ -18,12 +18,24 @@ finished in the baseline now fails, crashes or is missing. With no baseline (the
 machine kind), a benchmark that does not finish still fails; otherwise the run passes and
 becomes the baseline of the next. The verdict is written into the run's manifest, and a run
 that failed is never a baseline, so a regression cannot pass by being compared with itself.
+
+**Two kinds of baseline.** By default the baseline is a stored run: the newest passing one of
+this machine kind. That holds while the machine stays as it was: six back-to-back runs of
+unchanged code all passed. It does not hold across hours on a shared VM: an identical run 72
+minutes later was 1.17x slower over all 48 benchmarks (1.10x to 1.18x by backend), and the gate
+failed 9 of them; no test on stored numbers can tell such a machine from a change. With
+``--base`` (a folder or a git commit: `harness.ci.checkout`) the gate measures the base in the
+same job, one process of each version per round in a shuffled order, and compares them paired
+by round, as `archbench ab` does: the drift that two processes of one round share cancels.
+That is the mode for a pull request's CI job (the base is the target branch); it costs two
+processes per round.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +46,6 @@ from harness.analysis.baseline import (
     FAILED,
     NO_BASELINE,
     PASSED,
-    Baseline,
     find_baseline,
     named_baseline,
 )
@@ -43,11 +54,16 @@ from harness.analysis.compare_markdown import comparison_markdown
 from harness.analysis.run_shift import run_shift_line
 from harness.analysis.sensitivity import detectable_changes, sensitivity_line
 from harness.ci import DEFAULT_PROCESSES, DEFAULT_TIMEOUT_S
-from harness.ci.processes import run_processes
+from harness.ci.checkout import base_checkout
+from harness.ci.processes import Version, run_processes, run_rounds
 from harness.environment import collect_environment
 from harness.errors import UsageError
 from harness.machine_fingerprint import fingerprint_id, this_machine
-from harness.results.pytest_benchmark import import_processes, merge_benchmark_json
+from harness.results.pytest_benchmark import (
+    BenchmarkProcess,
+    import_processes,
+    merge_benchmark_json,
+)
 from harness.results.storage import write_atomic, write_json_atomic
 from harness.results.store import MANIFEST, load_results
 
@@ -62,6 +78,7 @@ class GateOptions:
     processes: int = DEFAULT_PROCESSES
     threshold: float = 0.10
     baseline: str = ""  # a run to compare against (default: `find_baseline`)
+    base: str = ""  # a folder or git commit of the base version, measured in this job
     require_baseline: bool = False
     run_id: str = ""
     json_path: Path | None = None
@@ -75,6 +92,12 @@ class GateOptions:
         if not self.benchmarks.exists():
             raise UsageError(f"no benchmarks at '{self.benchmarks}': give the folder or file "
                              "of the pytest-benchmark tests (--benchmarks)")
+        if self.base and self.baseline:
+            raise UsageError("--base measures the baseline in this job and --baseline names a "
+                             "stored one: give one of them")
+        if self.base and self.benchmarks.is_absolute():
+            raise UsageError(f"with --base, give --benchmarks relative to the repository "
+                             f"(each version runs its own); got '{self.benchmarks}'")
         if not 0 <= self.threshold < 1:
             raise UsageError(f"threshold must be a fraction in [0, 1), e.g. 0.1 for 10%; "
                              f"got {self.threshold}")
@@ -98,54 +121,105 @@ def run_gate(options: GateOptions, say: Callable[[str], None] = print) -> GateOu
     named = (named_baseline(options.baseline, options.results_dir, fingerprint)
              if options.baseline else None)
     run_id = options.run_id or f"bench-ci-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
-    if (options.results_dir / run_id / MANIFEST).exists():
-        raise UsageError(f"run '{run_id}' already exists in {options.results_dir}; "
-                         "pass another --run-id")
-    if options.require_baseline and named is None:
+    for taken in (run_id, *([_base_run_id(run_id)] if options.base else [])):
+        if (options.results_dir / taken / MANIFEST).exists():
+            raise UsageError(f"run '{taken}' already exists in {options.results_dir}; "
+                             "pass another --run-id")
+    if options.require_baseline and named is None and not options.base:
         found, note = find_baseline(options.results_dir, fingerprint, exclude=run_id)
         if found is None:
             raise UsageError(_no_baseline_line(options.results_dir, fingerprint, note))
-    started = dt.datetime.now(dt.timezone.utc)
+    ci = {"fingerprint": fingerprint, "fingerprint_id": fingerprint_id(fingerprint),
+          "pytest_args": list(options.pytest_args), "benchmarks": str(options.benchmarks),
+          "started": dt.datetime.now(dt.timezone.utc).isoformat()}
+    if options.base:
+        return _gate_against_base(options, run_id, environment, ci, say)
     say(f"archbench ci: {options.processes} fresh pytest processes of {options.benchmarks} "
-        f"(machine kind {fingerprint_id(fingerprint)}); run {run_id} in {options.results_dir}")
-    out_dir = options.results_dir / run_id / "pytest"
+        f"(machine kind {ci['fingerprint_id']}); run {run_id} in {options.results_dir}")
     processes = run_processes(options.benchmarks, options.pytest_args, options.processes,
-                              out_dir, options.timeout_s, say)
-    commit = _commit_info(processes)
-    run_dir = import_processes(processes, options.results_dir, run_id, environment=environment,
-                               manifest={"ci": {
-                                   "fingerprint": fingerprint,
-                                   "fingerprint_id": fingerprint_id(fingerprint),
-                                   "pytest_args": list(options.pytest_args),
-                                   "benchmarks": str(options.benchmarks),
-                                   "started": started.isoformat(), **commit}})
+                              options.results_dir / run_id / "pytest", options.timeout_s, say)
+    run_dir = _import(processes, options, run_id, environment,
+                      {"ci": {**ci, **_commit_info(processes)}})
+    baseline, note = ((named, "") if named is not None else
+                      find_baseline(options.results_dir, fingerprint, exclude=run_id))
+    if baseline is None:
+        outcome = _first_run(run_dir, options.results_dir, fingerprint, note)
+    else:
+        used = f"baseline: {baseline.describe(dt.datetime.now(dt.timezone.utc))}"
+        outcome = _judge(run_dir, baseline.run_dir, [used, *([note] if note else [])],
+                         options, interleaved=False)
+    return _finish(outcome, baseline.run_dir.name if baseline else None, options)
+
+
+def _gate_against_base(options: GateOptions, run_id: str, environment: dict[str, Any],
+                       ci: dict[str, Any], say: Callable[[str], None]) -> GateOutcome:
+    """`--base`: the base version measured in this job, interleaved with the code under test,
+    and the two judged paired by round (`harness.ci.processes`), so that the machine's drift
+    between the baseline's time and now cannot pass for a change."""
+    base_id = _base_run_id(run_id)
+    seed = secrets.randbelow(2**31)
+    with base_checkout(options.base) as folder:
+        say(f"archbench ci: {options.processes} rounds of one fresh pytest process of the base "
+            f"({options.base}, in {folder}) and one of this code, in an order shuffled per "
+            f"round (seed {seed}; machine kind {ci['fingerprint_id']}); runs {base_id} and "
+            f"{run_id} in {options.results_dir}")
+        done = run_rounds(options.benchmarks, options.pytest_args, [
+            Version("base", folder, options.results_dir / base_id / "pytest"),
+            Version("new", None, options.results_dir / run_id / "pytest")],
+            options.processes, options.timeout_s, seed=seed, say=say)
+        base_commit = _commit_info(done["base"], folder)
+    interleaved = {"seed": seed, "base": options.base}
+    base_dir = _import(done["base"], options, base_id, environment, {
+        "ci": {**ci, **base_commit, "role": "base", "interleaved": interleaved},
+        "ab": {"pair": run_id}}, merged_json=False)
+    run_dir = _import(done["new"], options, run_id, environment, {
+        "ci": {**ci, **_commit_info(done["new"]), "interleaved": interleaved},
+        "ab": {"pair": base_id}})
+    used = (f"baseline: the base {options.base} (commit {base_commit['commit'] or 'unknown'}), "
+            f"measured in this job: {options.processes} rounds of one process of each, "
+            f"in a shuffled order (seed {seed}), compared paired by round")
+    outcome = _judge(run_dir, base_dir, [used], options, interleaved=True)
+    return _finish(outcome, base_id, options)
+
+
+def _base_run_id(run_id: str) -> str:
+    return f"{run_id}-base"
+
+
+def _import(processes: Sequence[BenchmarkProcess], options: GateOptions, run_id: str,
+            environment: dict[str, Any], manifest: dict[str, Any],
+            merged_json: bool = True) -> Path:
+    """The processes as one run; a gate where no benchmark ran is an error, not a pass on
+    nothing. `merged_json`: write them merged to `--json` (the code under test's, not the
+    base's)."""
+    run_dir = import_processes(processes, options.results_dir, run_id,
+                               environment=environment, manifest=manifest)
     if load_results(run_dir).empty:
         raise UsageError(f"no benchmark ran: every pytest process ended before collecting one "
                          f"(exit statuses {[p.exit_code for p in processes]}; their output is "
-                         f"in {out_dir})")
-    if options.json_path is not None:
+                         f"in {options.results_dir / run_id / 'pytest'})")
+    if merged_json and options.json_path is not None:
         present = [p.json_path for p in processes if p.json_path and p.json_path.exists()]
         if present:
             write_json_atomic(options.json_path, merge_benchmark_json(present))
-    baseline, note = ((named, "") if named is not None else
-                      find_baseline(options.results_dir, fingerprint, exclude=run_id))
-    outcome = (_judge(run_dir, baseline, note, options) if baseline is not None
-               else _first_run(run_dir, options.results_dir, fingerprint, note))
-    _record_verdict(run_dir, outcome.verdict, baseline)
+    return run_dir
+
+
+def _finish(outcome: GateOutcome, baseline: str | None, options: GateOptions) -> GateOutcome:
+    _record_verdict(outcome.run_dir, outcome.verdict, baseline)
     if options.markdown_path is not None:
         write_atomic(options.markdown_path, lambda tmp: tmp.write_text(outcome.markdown))
     return outcome
 
 
-def _judge(run_dir: Path, baseline: Baseline, note: str, options: GateOptions) -> GateOutcome:
-    comparison = compare_runs(baseline.run_dir, run_dir, options.threshold,
-                              family_wise=True)
-    used = f"baseline: {baseline.describe(dt.datetime.now(dt.timezone.utc))}"
+def _judge(run_dir: Path, base_dir: Path, used: list[str], options: GateOptions,
+           interleaved: bool) -> GateOutcome:
+    comparison = compare_runs(base_dir, run_dir, options.threshold, family_wise=True)
     sensitivity = sensitivity_line(detectable_changes(
-        load_results(baseline.run_dir), load_results(run_dir), options.threshold),
+        load_results(base_dir), load_results(run_dir), options.threshold),
         options.threshold)
-    shift = run_shift_line(comparison.table, options.threshold)
-    context = [used, *([note] if note else []), sensitivity, *([shift] if shift else [])]
+    shift = run_shift_line(comparison.table, options.threshold, interleaved)
+    context = [*used, sensitivity, *([shift] if shift else [])]
     lines = [*context, comparison.format_text(only_changes=True)]
     verdict = FAILED if comparison.exit_code else PASSED
     return GateOutcome(verdict, comparison.exit_code, run_dir, lines,
@@ -176,18 +250,19 @@ def _no_baseline_line(results_dir: Path, fingerprint: dict[str, str], note: str)
             + (f" ({note})" if note else ""))
 
 
-def _record_verdict(run_dir: Path, verdict: str, baseline: Baseline | None) -> None:
+def _record_verdict(run_dir: Path, verdict: str, baseline: str | None) -> None:
     """The verdict in the run's manifest: what `find_baseline` reads to skip failed runs."""
     path = run_dir / MANIFEST
     manifest = json.loads(path.read_text())
     manifest["ci"].update(verdict=verdict, finished=dt.datetime.now(dt.timezone.utc).isoformat(),
-                          baseline=baseline.run_dir.name if baseline else None)
+                          baseline=baseline)
     write_json_atomic(path, manifest)
 
 
-def _commit_info(processes: Sequence[Any]) -> dict[str, str]:
-    """The commit of the code benchmarked (where pytest ran), from pytest-benchmark's
-    commit_info, else from git in this folder; empty where neither knows."""
+def _commit_info(processes: Sequence[BenchmarkProcess],
+                 folder: Path | None = None) -> dict[str, str]:
+    """The commit of the code benchmarked (where pytest ran: `folder`, else here), from
+    pytest-benchmark's commit_info, else from git; empty where neither knows."""
     for process in processes:
         if process.json_path is not None and process.json_path.exists():
             info = json.loads(process.json_path.read_text()).get("commit_info") or {}
@@ -196,7 +271,7 @@ def _commit_info(processes: Sequence[Any]) -> dict[str, str]:
                         "branch": str(info.get("branch") or "")}
     try:
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                                text=True, timeout=10).stdout.strip()
+                                text=True, timeout=10, cwd=folder).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return {"commit": commit, "branch": ""}

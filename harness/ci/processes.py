@@ -1,10 +1,16 @@
-"""The benchmarks in P fresh pytest processes, one after another.
+"""The benchmarks in P fresh pytest processes, one after another, for one or two versions.
 
 One pytest process times every benchmark once; P processes in a row give each benchmark P
 process medians, and since each process runs every benchmark before the next process starts,
 the processes are interleaved rounds, as a sweep's are: a drift of the machine over the P
 rounds touches every benchmark alike instead of one benchmark's every process. They run one at
 a time because a second process would take the first one's cores.
+
+With two versions of the code (`Version`: the code under test and a checkout of its base), each
+round runs one process of each, in an order shuffled per round by a recorded seed (randomized
+multiple interleaved trials, as Laaber et al. recommend for benchmarks on cloud machines): the
+two processes of a round saw the same machine, so a paired test on them cancels the drift of
+the machine between rounds, and no version always goes first.
 
 Each process writes its pytest-benchmark JSON with the raw rounds, the benchmarks' outcome log
 (`harness.ci.outcome_log`) and its output, in `out_dir`. A process that runs past its timeout
@@ -15,10 +21,12 @@ an unknown suite) or an empty selection ends the gate in one line after the firs
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import UsageError
@@ -39,33 +47,77 @@ def pytest_command(benchmarks: Path, pytest_args: Sequence[str], json_path: Path
             *pytest_args]
 
 
+@dataclass(frozen=True)
+class Version:
+    """One version of the code under test: where its pytest processes run and write."""
+
+    name: str
+    #: the folder pytest runs in (its benchmarks and suite files resolve from there); None: here
+    folder: Path | None
+    #: where its processes write their JSON, outcome logs and output
+    out_dir: Path
+
+
 def run_processes(benchmarks: Path, pytest_args: Sequence[str], processes: int, out_dir: Path,
                   timeout_s: float, say: Callable[[str], None] = print,
                   ) -> list[BenchmarkProcess]:
-    """Run the benchmarks in `processes` fresh pytest processes; what each one left."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
-    for index in range(processes):
-        json_path = out_dir / f"process-{index + 1}.json"
-        outcomes_path = out_dir / f"process-{index + 1}.outcomes.jsonl"
-        log_path = out_dir / f"process-{index + 1}.log"
-        command = pytest_command(benchmarks, pytest_args, json_path, outcomes_path)
-        start = time.perf_counter()
-        with log_path.open("w") as log:
-            try:
-                code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, timeout=timeout_s).returncode
-                tail = _tail(log_path) if code not in (0, 1) else ""
-            except subprocess.TimeoutExpired:  # run() killed it
-                code, tail = -9, f"killed after the timeout of {timeout_s:g} s"
-        if index == 0 and (code in (_PYTEST_USAGE, _PYTEST_NO_TESTS) or (
-                code == _PYTEST_INTERRUPTED and "during collection" in log_path.read_text(
-                    errors="replace"))):
-            raise UsageError(_usage_line(code, log_path))
-        say(f"process {index + 1}/{processes}: {_summary(log_path, code)} "
-            f"({time.perf_counter() - start:.0f} s)")
-        results.append(BenchmarkProcess(json_path, outcomes_path, code, tail))
-    return results
+    """Run the benchmarks in `processes` fresh pytest processes here; what each one left."""
+    (done,) = run_rounds(benchmarks, pytest_args, [Version("", None, out_dir)], processes,
+                         timeout_s, say=say).values()
+    return done
+
+
+def run_rounds(benchmarks: Path, pytest_args: Sequence[str], versions: Sequence[Version],
+               rounds: int, timeout_s: float, seed: int = 0,
+               say: Callable[[str], None] = print) -> dict[str, list[BenchmarkProcess]]:
+    """Run `rounds` rounds of one pytest process per version, in an order shuffled per round
+    by `seed`; what each version's processes left, in round order (process r ran in round r)."""
+    for version in versions:
+        version.out_dir.mkdir(parents=True, exist_ok=True)
+    shuffle = random.Random(seed).shuffle
+    done: dict[str, list[BenchmarkProcess]] = {version.name: [] for version in versions}
+    for index in range(rounds):
+        order = list(versions)
+        if len(order) > 1:
+            shuffle(order)
+        for version in order:
+            process = _run_one(benchmarks, pytest_args, version, index, timeout_s)
+            label = f"{version.name} " if version.name else ""
+            say(f"{label}process {index + 1}/{rounds}: {process.summary}")
+            done[version.name].append(process.result)
+    return done
+
+
+@dataclass(frozen=True)
+class _Ran:
+    result: BenchmarkProcess
+    summary: str
+
+
+def _run_one(benchmarks: Path, pytest_args: Sequence[str], version: Version, index: int,
+             timeout_s: float) -> _Ran:
+    """One pytest process of `version`; a usage error of pytest's in the first is one line."""
+    out_dir = version.out_dir.resolve()
+    json_path = out_dir / f"process-{index + 1}.json"
+    outcomes_path = out_dir / f"process-{index + 1}.outcomes.jsonl"
+    log_path = out_dir / f"process-{index + 1}.log"
+    command = pytest_command(benchmarks, pytest_args, json_path, outcomes_path)
+    start = time.perf_counter()
+    with log_path.open("w") as log:
+        try:
+            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, timeout=timeout_s,
+                                  cwd=version.folder).returncode
+            tail = _tail(log_path) if code not in (0, 1) else ""
+        except subprocess.TimeoutExpired:  # run() killed it
+            code, tail = -9, f"killed after the timeout of {timeout_s:g} s"
+    if index == 0 and (code in (_PYTEST_USAGE, _PYTEST_NO_TESTS) or (
+            code == _PYTEST_INTERRUPTED and "during collection" in log_path.read_text(
+                errors="replace"))):
+        where = f" (in {version.folder})" if version.folder is not None else ""
+        raise UsageError(_usage_line(code, log_path) + where)
+    return _Ran(BenchmarkProcess(json_path, outcomes_path, code, tail),
+                f"{_summary(log_path, code)} ({time.perf_counter() - start:.0f} s)")
 
 
 def _tail(log_path: Path) -> str:

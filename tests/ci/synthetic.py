@@ -4,13 +4,15 @@ feed `archbench ci` instead of running pytest.
 Benchmark i has a true median; each process's median is that times a log-normal factor (the
 spread between fresh processes, `cv`) and, for some benchmarks, one process is an outlier slowed
 by `outlier` (a process that shared the machine with something); the rounds of a process spread
-by 2% around its median. A benchmark can be slowed by a factor, or fail in every process.
+by 2% around its median. A benchmark can be slowed by a factor, or fail in every process, and
+the machine can drift: every benchmark of process r slowed by `drift[r]` (a slower host, another
+tenant for that process's length).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +35,8 @@ def identity(index: int) -> dict[str, object]:
 def write_processes(folder: Path, seed: int, processes: int = 7, cv: float = 0.10,
                     outlier: float = 1.6, slower: Mapping[int, float] | None = None,
                     cv_of: Mapping[int, float] | None = None,
-                    failing: Mapping[int, str] | None = None) -> list[BenchmarkProcess]:
+                    failing: Mapping[int, str] | None = None,
+                    drift: Sequence[float] | None = None) -> list[BenchmarkProcess]:
     """Write P processes' JSON and outcome logs into `folder`; what the runner would return."""
     folder.mkdir(parents=True, exist_ok=True)
     slower, cv_of, failing = slower or {}, cv_of or {}, failing or {}
@@ -55,6 +58,7 @@ def write_processes(folder: Path, seed: int, processes: int = 7, cv: float = 0.1
                 continue
             events.append({"case": case, "event": "end", "outcome": "passed", "message": ""})
             median = (medians[index] * slower.get(index, 1.0)
+                      * (drift[process] if drift is not None else 1.0)
                       * factors[index, process] ** cv_of.get(index, cv)
                       * (outlier if index % 3 == 0 and outliers[index] == process else 1.0))
             data = list(median * np.exp(rng.normal(0, 0.02, ROUNDS)))

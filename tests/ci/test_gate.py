@@ -73,6 +73,63 @@ def test_real_slowdown_fails_and_names_the_benchmark(tmp_path, monkeypatch):
     assert "1 that failed their gate" in again.lines[1]
 
 
+#: A machine that drifts between rounds (each process of a round saw the same machine).
+DRIFT = [1.0, 1.3, 1.1, 1.4, 0.95]
+
+
+def _gate_with_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_id: str, seed: int,
+                    **changes) -> gate.GateOutcome:
+    """`--base`: the base and the code under test in the same rounds, both synthetic, sharing
+    the machine's drift by round; `changes` apply to the code under test."""
+    def fake_run_rounds(benchmarks, pytest_args, versions, rounds, timeout_s, seed, say):
+        base, new = versions
+        return {"base": synthetic.write_processes(base.out_dir, 100 + seed, rounds, cv=0.05,
+                                                  drift=DRIFT),
+                "new": synthetic.write_processes(new.out_dir, 200 + seed, rounds, cv=0.05,
+                                                 drift=DRIFT, **changes)}
+
+    monkeypatch.setattr(gate, "run_rounds", fake_run_rounds)
+    options = GateOptions(results_dir=tmp_path / "results", run_id=run_id, base=str(tmp_path),
+                          processes=len(DRIFT), markdown_path=tmp_path / f"{run_id}.md")
+    return run_gate(options, say=lambda line: None)
+
+
+def test_a_machine_slower_than_at_the_stored_baseline_fails_it(tmp_path, monkeypatch):
+    """Why --base exists: identical code on a machine 25% slower than at the baseline's time
+    looks like a regression of every benchmark to a stored baseline."""
+    _gate(tmp_path, monkeypatch, "base", seed=21, cv=0.05)
+    later = _gate(tmp_path, monkeypatch, "later", seed=22, cv=0.05, drift=[1.25] * 7)
+    assert later.exit_code == 1
+    assert any("the whole run moved beyond the threshold" in line and "--base" in line
+               for line in later.lines)
+
+
+def test_base_in_the_same_job_cancels_the_drift_and_still_finds_a_slowdown(tmp_path,
+                                                                           monkeypatch):
+    same = _gate_with_base(tmp_path, monkeypatch, "same", seed=1)
+    assert (same.verdict, same.exit_code) == (PASSED, 0), "\n".join(same.lines)
+    assert same.lines[0].startswith(f"baseline: the base {tmp_path} (commit 0123456789ab)")
+    table = compare_runs(same.run_dir.parent / "same-base", same.run_dir, 0.10).table
+    assert (table["method"] == "paired").all()
+    slowed = _gate_with_base(tmp_path, monkeypatch, "slowed", seed=2, slower={7: 1.3},
+                             cv_of={7: 0.02})
+    assert (slowed.verdict, slowed.exit_code) == (FAILED, 1)
+    text = "\n".join(slowed.lines)
+    assert "synthetic · tiny · b07" in text and "1 slower" in text
+    manifests = {run: json.loads((tmp_path / "results" / run / MANIFEST).read_text())
+                 for run in ("slowed", "slowed-base")}
+    assert manifests["slowed"]["ab"] == {"pair": "slowed-base"}
+    assert manifests["slowed-base"]["ci"]["role"] == "base"
+    assert manifests["slowed"]["ci"]["interleaved"]["base"] == str(tmp_path)
+
+
+def test_the_base_measured_beside_a_gate_is_never_a_stored_baseline(tmp_path, monkeypatch):
+    _gate_with_base(tmp_path, monkeypatch, "with-base", seed=3)
+    (tmp_path / "results" / "with-base" / MANIFEST).unlink()  # as if that gate never finished
+    later = _gate(tmp_path, monkeypatch, "later", seed=4)
+    assert later.verdict == NO_BASELINE
+
+
 def test_broken_benchmark_fails_with_its_error(tmp_path, monkeypatch):
     _gate(tmp_path, monkeypatch, "base", seed=6)
     new = _gate(tmp_path, monkeypatch, "new", seed=7,
@@ -117,6 +174,8 @@ def test_baseline_of_another_machine_kind_is_passed_over_or_refused(tmp_path, mo
     (["--baseline", "nope"], "no archbench run at 'nope'"),
     (["--require-baseline"], "no baseline: no passing archbench ci run"),
     (["--benchmarks", "no/such/folder"], "no benchmarks at 'no/such/folder'"),
+    (["--base", "no-such-branch"], "--base 'no-such-branch' is neither a folder nor a git"),
+    (["--base", "HEAD", "--baseline", "run"], "give one of them"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
     assert main(["ci", "--results", str(tmp_path / "results"), *argv]) == 2

@@ -74,3 +74,28 @@ def test_a_gate_where_no_benchmark_ran_fails_instead_of_passing_on_nothing(tmp_p
     assert code == 2 and err[-1].startswith("archbench: error: no benchmark ran: every pytest "
                                             "process ended before collecting one (exit "
                                             "statuses [-6, -6]")
+
+
+def test_rounds_run_one_process_per_version_in_a_shuffled_order(tmp_path, monkeypatch):
+    """Each round runs every version once; the order varies between rounds (so no version
+    always goes first) and is the same for the same seed; processes come back in round order."""
+    from harness.ci import processes as module
+
+    ran: list[tuple[str, int]] = []
+
+    def fake_run_one(benchmarks, pytest_args, version, index, timeout_s):
+        ran.append((version.name, index))
+        return module._Ran(module.BenchmarkProcess(version.out_dir / f"{index}.json"), "ok")
+
+    monkeypatch.setattr(module, "_run_one", fake_run_one)
+    versions = [module.Version(name, None, tmp_path / name) for name in ("base", "new")]
+    done = module.run_rounds(Path("benchmarks"), [], versions, 8, 60, seed=3,
+                             say=lambda line: None)
+    assert [index for _, index in ran] == sorted(2 * list(range(8)))
+    firsts = [ran[2 * r][0] for r in range(8)]
+    assert set(firsts) == {"base", "new"}
+    assert [p.json_path.name for p in done["base"]] == [f"{r}.json" for r in range(8)]
+    first_order = list(ran)
+    ran.clear()
+    module.run_rounds(Path("benchmarks"), [], versions, 8, 60, seed=3, say=lambda line: None)
+    assert ran == first_order

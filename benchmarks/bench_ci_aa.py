@@ -10,6 +10,10 @@ ones) the per-benchmark false-alarm rate by the gate's rule (family-wise) and by
 rule of a plain `archbench compare`, and the share of pairs in which the whole gate would fail.
 Pairs share runs, so they are not independent: the rates are descriptive, with the number of
 comparisons they rest on.
+
+Runs of ``archbench ci --base`` (`make bench-ci BENCH_CI_BASE=HEAD`: the base measured in the
+same job) are judged against their own base, paired by round: for them the rates come from
+each run's comparison with its base, by both rules.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ def main() -> None:
     parser.add_argument("results", type=Path, help="the folder the runs went to")
     parser.add_argument("--threshold", type=float, default=0.10)
     args = parser.parse_args()
-    runs = sorted((run for run in args.results.iterdir() if ci_manifest(run)),
+    runs = sorted((run for run in args.results.iterdir()
+                   if ci_manifest(run) and not ci_manifest(run)["ci"].get("role")),
                   key=lambda run: ci_manifest(run)["ci"]["started"])
     print(f"{len(runs)} runs of archbench ci in {args.results}")
     for run in runs:
@@ -37,21 +42,31 @@ def main() -> None:
                 - dt.datetime.fromisoformat(ci["started"])).total_seconds()
         print(f"  {run.name}: {ci['verdict']:11s} against {ci.get('baseline') or '-':28s} "
               f"{wall:5.0f} s")
+    with_base = [run for run in runs if ci_manifest(run)["ci"].get("interleaved")]
+    stored = [run for run in runs if run not in with_base]
     for family_wise in (True, False):
-        pairs = alarms = failing_pairs = compared = 0
-        for base, new in itertools.combinations(runs, 2):
-            table = compare_runs(base, new, args.threshold, family_wise=family_wise).table
-            judged = table[table["verdict"].notna()]
-            calls = int((judged["verdict"] != "same").sum())
-            pairs += 1
-            compared += len(judged)
-            alarms += calls
-            failing_pairs += calls > 0
         rule = "gate (family-wise)" if family_wise else "per-case (compare)"
-        print(f"{rule}: {alarms} false alarms in {compared} benchmark comparisons "
-              f"({alarms / max(compared, 1):.2%}); {failing_pairs} of {pairs} run pairs "
-              f"would fail")
+        for kind, pairs in (
+                ("stored baselines, every pair", list(itertools.combinations(stored, 2))),
+                ("--base, each run against its base",
+                 [(run.with_name(f"{run.name}-base"), run) for run in with_base])):
+            if pairs:
+                _false_alarms(f"{rule}, {kind}", pairs, args.threshold, family_wise)
 
+
+def _false_alarms(label: str, pairs: list[tuple[Path, Path]], threshold: float,
+                  family_wise: bool) -> None:
+    alarms = failing_pairs = compared = 0
+    for base, new in pairs:
+        table = compare_runs(base, new, threshold, family_wise=family_wise).table
+        judged = table[table["verdict"].notna()]
+        calls = int((judged["verdict"] != "same").sum())
+        compared += len(judged)
+        alarms += calls
+        failing_pairs += calls > 0
+    print(f"{label}: {alarms} false alarms in {compared} benchmark comparisons "
+          f"({alarms / max(compared, 1):.2%}); {failing_pairs} of {len(pairs)} run pairs "
+          f"would fail")
 
 if __name__ == "__main__":
     main()

@@ -12,8 +12,8 @@ Pairs share runs, so they are not independent: the rates are descriptive, with t
 comparisons they rest on.
 
 Runs of ``archbench ci --base`` (`make bench-ci BENCH_CI_BASE=HEAD`: the base measured in the
-same job) are judged against their own base, paired by round: for them the rates come from
-each run's comparison with its base, by both rules.
+same job) are judged against their own base: for them the rates come from each run's
+comparison with its base, by both rules.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ a time because a second process would take the first one's cores.
 
 With two versions of the code (`Version`: the code under test and a checkout of its base), each
 round runs one process of each, in an order shuffled per round by a recorded seed (randomized
-multiple interleaved trials, as Laaber et al. recommend for benchmarks on cloud machines): the
-two processes of a round saw the same machine, so a paired test on them cancels the drift of
-the machine between rounds, and no version always goes first.
+multiple interleaved trials, as Laaber et al. recommend for benchmarks on cloud machines): both
+versions are measured over the same minutes, so a machine that is slower now than an hour ago
+slows both alike, and no version always goes first.
 
 Each process writes its pytest-benchmark JSON with the raw rounds, the benchmarks' outcome log
 (`harness.ci.outcome_log`) and its output, in `out_dir`. A process that runs past its timeout

@@ -41,6 +41,6 @@ def test_a_commit_is_checked_out_for_the_block_and_removed_after(tmp_path, monke
 
 def test_neither_folder_nor_commit_is_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not a repository
-    with pytest.raises(UsageError, match="neither a folder nor a git commit"):
-        with base_checkout("origin/main"):
-            pass
+    with (pytest.raises(UsageError, match="neither a folder nor a git commit"),
+          base_checkout("origin/main")):
+        pass

@@ -13,7 +13,9 @@ comparisons they rest on.
 
 Runs of ``archbench ci --base`` (`make bench-ci BENCH_CI_BASE=HEAD`: the base measured in the
 same job) are judged against their own base: for them the rates come from each run's
-comparison with its base, by both rules.
+comparison with its base, by both rules. For each such run it also prints whether pairing by
+round would pay: the median (over benchmarks) correlation between a round's base and new log
+process medians, and the spread of the paired log ratios beside the unpaired ones.
 """
 
 from __future__ import annotations
@@ -23,8 +25,12 @@ import datetime as dt
 import itertools
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from harness.analysis.baseline import ci_manifest
 from harness.analysis.compare import compare_runs
+from harness.results.store import load_samples
 
 
 def main() -> None:
@@ -52,6 +58,8 @@ def main() -> None:
                  [(run.with_name(f"{run.name}-base"), run) for run in with_base])):
             if pairs:
                 _false_alarms(f"{rule}, {kind}", pairs, args.threshold, family_wise)
+    for run in with_base:
+        _pairing(run.with_name(f"{run.name}-base"), run)
 
 
 def _false_alarms(label: str, pairs: list[tuple[Path, Path]], threshold: float,
@@ -67,6 +75,24 @@ def _false_alarms(label: str, pairs: list[tuple[Path, Path]], threshold: float,
     print(f"{label}: {alarms} false alarms in {compared} benchmark comparisons "
           f"({alarms / max(compared, 1):.2%}); {failing_pairs} of {len(pairs)} run pairs "
           f"would fail")
+
+def _pairing(base: Path, new: Path) -> None:
+    """Whether the two processes of a round share their noise (what pairing would cancel)."""
+    def log_medians(run: Path) -> pd.DataFrame:
+        samples = load_samples(run)
+        samples = samples[samples["metric"] == "iter_ms"]
+        return np.log(samples.groupby(["case_id", "process"])["value"].median().unstack())
+
+    b, n = log_medians(base), log_medians(new)
+    b, n = b.loc[b.index.intersection(n.index)], n.loc[b.index.intersection(n.index)]
+    rounds = b.shape[1]
+    corr = pd.Series([np.corrcoef(b.loc[c], n.loc[c])[0, 1] for c in b.index])
+    paired = (n - b).std(axis=1, ddof=1) / np.sqrt(rounds)
+    unpaired = np.sqrt((b.var(axis=1, ddof=1) + n.var(axis=1, ddof=1)) / rounds)
+    print(f"  {new.name}: round correlation of base and new (median over benchmarks) "
+          f"{corr.median():.2f}; standard error of the log ratio, median: paired "
+          f"{paired.median():.3f}, unpaired {unpaired.median():.3f}")
+
 
 if __name__ == "__main__":
     main()

@@ -33,10 +33,11 @@ processes per round.
 The two runs are compared unpaired (Welch), not paired by round as `archbench ab` is. Pairing
 pays only where the two processes of a round share their noise, and here they do not: over four
 A/A gates of 36 benchmarks, the median correlation between a round's base and new process
-medians was -0.11 to 0.24, so pairing would only halve the degrees of freedom (4 instead of
-about 8 at 5 rounds; after the adjustment over 36 benchmarks, a critical t of 7.9 instead of
-about 4.5). What interleaving removes is the drift between the two runs' times, which a pair
-of runs an hour apart cannot escape.
+medians was -0.11 to 0.24, and the paired standard error at most a fifth below the unpaired
+one, which does not pay for halving the degrees of freedom (4 instead of about 8 at 5 rounds;
+after the adjustment over 36 benchmarks, a critical t of 7.9 instead of about 4.5). What
+interleaving removes is the drift between the two runs' times, which a pair of runs an hour
+apart cannot escape.
 """
 
 from __future__ import annotations

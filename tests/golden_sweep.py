@@ -8,9 +8,11 @@ written by the code before a restructuring:
 
     .venv/bin/python -m tests.golden_sweep --write    # run it twice, keep what both agree on
 
-Which columns a row fills can depend on the clock (a contention note, a batch sweep that ran
-out of memory), so the fixture keeps, per case, only the filled columns that two runs agreed on,
-and the test checks those and that every schema column is present.
+Which columns a row fills can depend on the clock, so the fixture keeps, per case, only the
+filled columns that two runs agreed on, and the test checks those and that every schema column
+is present. Two depend on the clock even when two runs agree, and are left out: the contention
+note (whether another process was busy), and for a batch sweep the processes that made its
+number and their interval (those whose knee was the first process's knee).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ STABLE_COLUMNS = ("suite", "size", "backend", "device", "precision", "phase", "s
                   "batch_size", "hardware", "params", "flops_per_sample", "status",
                   "processes", "train_steps", "weights", "torch_threads",
                   "torch_interop_threads", "seed", "parity_tol", "quantization")
+#: Columns whose presence depends on the clock (module docstring), per scenario ("": any).
+CLOCK_DEPENDENT = {"": {"contention_note"},
+                   "batch-sweep": {"processes", "between_cv", "ci_low_ms", "ci_high_ms"}}
 
 
 def run_golden_sweep(results_dir: Path) -> Path:
@@ -56,10 +61,12 @@ def describe(run_dir: Path) -> dict[str, Any]:
     cases = {}
     for case_id, row in rows.iterrows():
         metrics = sorted(samples.loc[samples["case_id"] == case_id, "metric"].unique())
+        clock = CLOCK_DEPENDENT[""] | CLOCK_DEPENDENT.get(str(row["scenario"]), set())
         cases[str(case_id)] = {
-            "filled": sorted(column for column, value in row.items() if _filled(value)),
+            "filled": sorted(column for column, value in row.items()
+                             if _filled(value) and column not in clock),
             "values": {column: _plain(row[column]) for column in STABLE_COLUMNS
-                       if column in row and _filled(row[column])},
+                       if column in row and _filled(row[column]) and column not in clock},
             "reason_start": str(row["reason"])[:40] if _filled(row["reason"]) else "",
             "metrics": [str(metric) for metric in metrics],
         }

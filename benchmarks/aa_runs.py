@@ -23,7 +23,7 @@ import numpy as np
 from harness.analysis.compare import compare_medians, compare_runs
 from harness.cases import SweepConfig
 from harness.results.store import load_results, load_samples
-from harness.sweep import run_sweep, start_run
+from harness.sweep.run import run_sweep, start_run
 
 MATRIX = {"suites": ("cnn", "rnn", "transformer"), "sizes": ("small", "medium"),
           "backends": ("cpu-eager", "ort-cpu"), "phases": ("infer",),

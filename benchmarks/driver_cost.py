@@ -21,7 +21,7 @@ from torch import nn
 
 from harness.cases import SweepConfig
 from harness.results.store import case_records
-from harness.sweep import run_sweep, start_run
+from harness.sweep.run import run_sweep, start_run
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 PROCESSES = 4

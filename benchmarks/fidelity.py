@@ -35,8 +35,8 @@ from harness.backends import BACKENDS, get_backend
 from harness.backends.base import InferenceRunner
 from harness.backends.onnx_export import INPUT_NAME
 from harness.backends.ort import OrtInference
+from harness.case.process import set_up_case
 from harness.cases import Case, SweepConfig
-from harness.execute import set_up_case
 from harness.measure.stats import summarize
 from harness.measure.timing import DEFAULT_POLICY, time_loop
 from harness.scenarios.throughput import block_size

@@ -24,10 +24,10 @@ import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from harness.backends.onnx_export import onnx_file
-from harness.cpu_features import flags_text
-from harness.execute import fp64_reference
+from harness.case.process import fp64_reference
+from harness.case.weights import trained_state
+from harness.machine.cpu_features import flags_text
 from harness.measure.parity import PARITY_SAMPLES, parity
-from harness.weights import trained_state
 from suites.registry import BUILTIN
 
 SETTINGS = {

@@ -29,7 +29,8 @@ from ray.cluster_utils import Cluster
 
 from harness.cases import SweepConfig
 from harness.executors import open_executor
-from harness.sweep import run_sweep, start_run
+from harness.results.store import case_records
+from harness.sweep.run import run_sweep, start_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SLEEPY = str(ROOT / "tests" / "fixtures" / "sleepy_suite.py")
@@ -44,8 +45,10 @@ def timed_sweep(config: SweepConfig, results: Path, run_id: str, executor: objec
     """Seconds per case of one sweep (the run folder's creation included), and of that the
     seconds per case outside the cases' own processes."""
     start = time.perf_counter()
-    rows = run_sweep(start_run(config, results, run_id), config, progress=False,
-                     executor=executor)
+    run_dir = start_run(config, results, run_id)
+    ran = run_sweep(run_dir, config, progress=False, executor=executor)
+    records = case_records(run_dir)
+    rows = [records[case_id]["row"] for case_id in ran]
     wall = time.perf_counter() - start
     assert all(row["status"] == "ok" for row in rows), [row["reason"] for row in rows]
     return wall / len(rows), (wall - sum(row["wall_s"] for row in rows)) / len(rows)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import onnxruntime
 import torch
 
+from harness.case.process import set_up_case
 from harness.cases import Case, SweepConfig
-from harness.execute import set_up_case
 from harness.measure.model_facts import count_params, flops_per_sample
 
 

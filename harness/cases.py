@@ -19,7 +19,7 @@ given explicitly replace each scenario's default batch.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.backends import BACKENDS, get_backend
 from harness.backends.base import PHASES, no_cuda_reason
@@ -31,6 +31,7 @@ from harness.measure.timing import (
     QUICK_POLICY,
     TimingPolicy,
 )
+from harness.protocol import Case
 from suites.model_target import ModelTarget
 from suites.registry import available_suites
 
@@ -43,50 +44,28 @@ DEFAULT_PLAN = {"cuda": {"infer": ("throughput", "latency"), "train": ("throughp
                 "cpu": {"infer": ("throughput",), "train": ("throughput",)}}
 
 
-@dataclass(frozen=True)
-class Case:
-    suite: str
-    size: str
-    backend: str
-    phase: str
-    batch_size: int
-    scenario: str = "latency"
-    hardware: str = ""  # the kind of node it runs on, with --per-hardware (else any)
-
-    @property
-    def case_id(self) -> str:
-        return (f"{self.suite}-{self.size}-{self.backend}-{self.phase}-{self.scenario}-"
-                f"bs{self.batch_size}" + (f"-on-{self.hardware}" if self.hardware else ""))
+_Config = TypeVar("_Config", bound="CaseConfig")
 
 
 @dataclass(frozen=True)
-class SweepConfig:
-    """What to run. Empty selections mean: every suite, each suite's default sizes, every
-    backend (unavailable ones become skipped rows, as do backends with a default-skip reason,
-    such as emulated bf16, which run only when named)."""
+class CaseConfig:
+    """What a case's own process is told of its sweep, and all it is told: where its models
+    come from (the user's suite files, `--model`), and how to measure (the policy). The rest of
+    the sweep's configuration (which cases, where they run) is the driver's and the executor's
+    business; a worker never sees it (`harness.protocol.WorkerSpec`)."""
 
-    suites: tuple[str, ...] = ()
-    sizes: tuple[str, ...] = ()
-    backends: tuple[str, ...] = ()
-    phases: tuple[str, ...] = PHASES
-    batch_sizes: tuple[int, ...] = ()  # (): each scenario's own batch (SCENARIO_BATCH)
-    scenarios: tuple[str, ...] = ()  # (): DEFAULT_PLAN of each backend's device
+    # where the models come from
     suite_files: tuple[str, ...] = ()
     model: str = ""  # --model package.module:factory: a suite of the model as built
     inputs: tuple[str, ...] = ()  # --input specs of that model (suites/inputs.py)
     output: str = ""  # --output: the tensor of its output that parity compares
+    # how to measure
     quick: bool = False
     seed: int = 0
     threads: int = 0  # 0: every CPU available to the process
     timeout_s: float = DEFAULT_TIMEOUT_S
     processes: int = 0  # 0: DEFAULT_PROCESSES, or 1 with `quick` (a smoke test)
     profile: bool = False  # profile each case after its timed region (harness/profiling/)
-    # Where the cases run on a Ray cluster (harness/executors/ray.py): the kinds of node the
-    # matrix runs once on each (--per-hardware; () = any node), the accelerator type nodes
-    # must have (--accelerator-type), and how many CPU cases share a node (--cases-per-node).
-    hardware: tuple[str, ...] = ()
-    accelerator_type: str = ""
-    cases_per_node: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.threads, int) or self.threads < 0:
@@ -97,9 +76,6 @@ class SweepConfig:
                              f"got {self.timeout_s}")
         if not isinstance(self.processes, int) or self.processes < 0:
             raise UsageError(f"processes must be a positive integer, got {self.processes}")
-        if not isinstance(self.cases_per_node, int) or self.cases_per_node < 1:
-            raise UsageError(f"cases per node must be a positive integer, "
-                             f"got {self.cases_per_node}")
         if self.processes == 0:  # resolved here, so the manifest records the number used
             object.__setattr__(self, "processes", 1 if self.quick else DEFAULT_PROCESSES)
 
@@ -126,7 +102,7 @@ class SweepConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SweepConfig:
+    def from_dict(cls: type[_Config], data: dict[str, Any]) -> _Config:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -134,6 +110,40 @@ class SweepConfig:
                              f"valid keys: {', '.join(sorted(known))}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class SweepConfig(CaseConfig):
+    """A sweep's whole configuration, in three parts: what to run (the selection below, and
+    the model sources of `CaseConfig`), how to measure (`CaseConfig`'s policy), and where to
+    place it (the placement below, which only the executor reads). Empty selections mean:
+    every suite, each suite's default sizes, every backend (unavailable ones become skipped
+    rows, as do backends with a default-skip reason, such as emulated bf16, which run only
+    when named)."""
+
+    # what to run
+    suites: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
+    phases: tuple[str, ...] = PHASES
+    batch_sizes: tuple[int, ...] = ()  # (): each scenario's own batch (SCENARIO_BATCH)
+    scenarios: tuple[str, ...] = ()  # (): DEFAULT_PLAN of each backend's device
+    # Where the cases run on a Ray cluster (harness/executors/ray.py): the kinds of node the
+    # matrix runs once on each (--per-hardware; () = any node), the accelerator type nodes
+    # must have (--accelerator-type), and how many CPU cases share a node (--cases-per-node).
+    hardware: tuple[str, ...] = ()
+    accelerator_type: str = ""
+    cases_per_node: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.cases_per_node, int) or self.cases_per_node < 1:
+            raise UsageError(f"cases per node must be a positive integer, "
+                             f"got {self.cases_per_node}")
+
+    def for_case(self) -> CaseConfig:
+        """The part a case's process is told (`CaseConfig`)."""
+        return CaseConfig(**{f.name: getattr(self, f.name) for f in fields(CaseConfig)})
 
 
 @dataclass(frozen=True)

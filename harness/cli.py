@@ -223,14 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from harness import cpu_features
     from harness.backends import BACKENDS
     from harness.backends.base import no_cuda_reason
     from harness.backends.onnx_export import Int8Settings
-    from harness.environment import cpu_count, cpu_model
+    from harness.machine import cpu_features
+    from harness.machine.environment import cpu_count, cpu_model
     from harness.measure.model_facts import count_params, flops_per_sample
     from harness.model_io import input_text
-    from harness.summary import human_count
+    from harness.terminal.summary import human_count
     from suites.registry import available_suites
 
     cuda = no_cuda_reason() is None
@@ -316,8 +316,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.executors import open_executor
     from harness.executors.termination import termination_as_interrupt
     from harness.results.store import load_results
-    from harness.summary import summary_table, sweep_totals
-    from harness.sweep import resume_config, run_sweep, start_run
+    from harness.sweep.run import resume_config, run_sweep, start_run
+    from harness.terminal.summary import summary_text, sweep_totals
 
     run_dir = None
     if args.resume:
@@ -327,19 +327,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_dir, config = resume_config(args.resume, args.results)
     else:
         config = _sweep_config(args)
-        expand(config)  # bad names fail before a cluster is joined
-    executor, config = open_executor(args.executor, config, args.ray_address,
+    plan = expand(config)  # bad names fail before a cluster is joined
+    executor, placed = open_executor(args.executor, config, args.ray_address,
                                      args.per_hardware)
+    if placed != config:  # --per-hardware: the matrix once per kind of node
+        config, plan = placed, expand(placed)
     with contextlib.closing(executor):  # a Ray started for the run stops with it
-        run_dir = run_dir or start_run(config, args.results, args.run_id)
+        run_dir = run_dir or start_run(config, args.results, args.run_id, plan)
         print(f"run {run_dir.name}: results in {run_dir}", file=sys.stderr)
         start = time.perf_counter()
         resume = f"archbench run --resume {run_dir.name} --results {args.results}"
         try:
             with termination_as_interrupt():
-                rows = run_sweep(run_dir, config,
-                                 progress=False if args.no_progress else None,
-                                 executor=executor)
+                ran = run_sweep(run_dir, config,
+                                progress=False if args.no_progress else None,
+                                executor=executor, plan=plan)
         except KeyboardInterrupt:
             print(f"\ninterrupted; finished cases are kept. Resume with: {resume}",
                   file=sys.stderr)
@@ -350,8 +352,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                f"{resume}") from exc
     elapsed = time.perf_counter() - start
     frame = load_results(run_dir)
-    print(summary_table(frame))
-    print(f"\n{sweep_totals(frame, [row['case_id'] for row in rows], elapsed)}")
+    print(summary_text(frame))
+    print(f"\n{sweep_totals(frame, ran, elapsed)}")
     _warn_contention(frame)
     print(f"results: {run_dir}")
     if args.report:
@@ -361,9 +363,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    from harness.analysis.ab import resume_ab, run_ab, start_ab
     from harness.analysis.compare import compare_runs
     from harness.executors.termination import termination_as_interrupt
+    from harness.sweep.ab import resume_ab, run_ab, start_ab
 
     if args.resume:
         _resume_refuses(args, {"--base-python": args.base_python,
@@ -392,7 +394,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    from harness.analysis.selftest import run_selftest
+    from harness.sweep.selftest import run_selftest
 
     if args.processes < 2:
         raise UsageError("selftest needs at least 2 processes a side to see their spread; "
@@ -417,19 +419,19 @@ def _write_report(run_dirs: Sequence[Path], out: Path | None, baseline: str,
 
 def cmd_show(args: argparse.Namespace) -> int:
     from harness.results.store import load_results, resolve_run
-    from harness.summary import status_counts, summary_table
+    from harness.terminal.summary import status_counts, summary_text
 
     run_dir = resolve_run(args.run, args.results)
     frame = load_results(run_dir)
-    print(summary_table(frame))
+    print(summary_text(frame))
     print(f"\n{len(frame)} cases ({status_counts(frame)}); run {run_dir}")
     _warn_contention(frame)
     return 0
 
 
 def cmd_ops(args: argparse.Namespace) -> int:
-    from harness.ops_view import ops_text
     from harness.results.store import load_ops, load_results, resolve_run
+    from harness.terminal.ops_view import ops_text
 
     run_dir = resolve_run(args.run, args.results)
     print(ops_text(load_ops(run_dir), load_results(run_dir), args.case, args.top, args.by))
@@ -437,8 +439,8 @@ def cmd_ops(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    from harness.ops_view import trace_text
     from harness.results.store import load_results, resolve_run
+    from harness.terminal.ops_view import trace_text
 
     run_dir = resolve_run(args.run, args.results)
     print(trace_text(load_results(run_dir), str(run_dir), args.case))
@@ -446,7 +448,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def _warn_contention(frame: pd.DataFrame) -> None:
-    from harness.summary import contention_summary
+    from harness.terminal.summary import contention_summary
 
     warning = contention_summary(frame)
     if warning:
@@ -481,10 +483,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from harness.results.pytest_benchmark import import_benchmark_json
     from harness.results.store import load_results
-    from harness.summary import summary_table
+    from harness.terminal.summary import summary_text
 
     run_dir = import_benchmark_json(args.files, args.results, args.run_id)
-    print(summary_table(load_results(run_dir)))
+    print(summary_text(load_results(run_dir)))
     print(f"imported as run {run_dir.name}: {run_dir}")
     if args.report:
         print(f"report: {_write_report([run_dir], None, 'cpu-eager', 0.10)}")

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from harness.cpu_features import isa_caps_key
+from harness.machine.cpu_features import isa_caps_key
+from harness.results.store import case_records
 from tests.fake_runs import write_run
 
 # Tests that compile in pytest's own process get the same per-cap inductor cache as cases do:
@@ -25,6 +26,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # one good user suite, "mlp": the README's example, so the documented file is what is tested
 MLP_SUITE_FILE = Path(__file__).parent.parent / "examples" / "mlp_suite.py"
 FAULTY_SUITE_FILE = FIXTURES / "faulty_suites.py"  # raises, aborts, hangs, bf16-unsupported
+
+
+def ran_rows(run_dir: Path, case_ids: list[str]) -> list[dict[str, Any]]:
+    """The rows of the cases a sweep ran (`run_sweep` returns their ids), in its order."""
+    records = case_records(run_dir)
+    return [records[case_id]["row"] for case_id in case_ids]
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import psutil
 import pytest
 
 from harness.executors.node import NODE_CACHE_ENV
+from tests.case.test_lifeline import wait_for
 from tests.conftest import FIXTURES
-from tests.test_lifeline import wait_for
-from tests.test_sweep import PID_FILE_ENV
+from tests.sweep.test_run import PID_FILE_ENV
 
 SLEEPY_SUITE_FILE = FIXTURES / "sleepy_suite.py"
 HOLD_ENV = "ARCHBENCH_TEST_HOLD"  # read by sleepy_suite.py

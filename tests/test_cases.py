@@ -10,8 +10,8 @@ from harness.backends import BACKENDS, amp, get_backend
 from harness.backends import compile as compile_backends
 from harness.backends.base import Backend
 from harness.cases import Case, SweepConfig, expand, scenario_batches
-from harness.cpu_features import Bf16Support
 from harness.errors import UsageError
+from harness.machine.cpu_features import Bf16Support
 from suites.registry import BUILTIN
 from tests.conftest import MLP_SUITE_FILE
 

@@ -19,6 +19,7 @@ from harness.backends.base import no_cuda_reason
 from harness.cli import main
 from harness.errors import UsageError
 from harness.executors import launch as launch_module
+from harness.protocol import ProcessResult
 from harness.results.store import CASES_DIR, MANIFEST, save_case, write_json_atomic
 from suites.registry import BUILTIN
 from tests.conftest import MLP_SUITE_FILE
@@ -160,8 +161,8 @@ def test_run_measures_each_scenario_at_its_batch(
 
     def launch_case_process(case, config, cache_dir, log_path, process=0, python=None, **_):
         ran.append(case.case_id)
-        return {"status": "ok", "reason": "", "row": {"stop_reason": "converged"},
-                "samples": {"iter_ms": [1.0]}, "wall_s": 1.0}
+        return ProcessResult(process, "ok", "", 1.0, {"stop_reason": "converged"},
+                             {"iter_ms": [1.0]})
 
     monkeypatch.setattr(launch_module, "launch_case_process", launch_case_process)
     result = run_cli("run", "--suite-file", MLP_SUITE_FILE, "--suite", "mlp", "--size", "tiny",

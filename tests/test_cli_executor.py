@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cases import SweepConfig
-from harness.sweep import start_run
+from harness.sweep.run import start_run
 from tests.conftest import MLP_SUITE_FILE
 from tests.test_cli import assert_usage_error, run_cli
 

@@ -48,7 +48,7 @@ def test_bad_input_is_one_line(argv: list[str], expected: list[str], profiled_ru
 
 def test_a_run_without_profile_says_how_to_get_one(results_dir: Path) -> None:
     from harness.cases import SweepConfig
-    from harness.sweep import start_run
+    from harness.sweep.run import start_run
 
     run_dir = start_run(SweepConfig(suites=("cnn",), sizes=("tiny",)), results_dir, "plain")
     assert_usage_error(run_cli("ops", run_dir), "no op table", "--profile")

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from harness.case.training import predict_in_batches
 from harness.model_io import (
     ModelInputError,
     call,
@@ -18,7 +19,6 @@ from harness.model_io import (
     select_output,
     take,
 )
-from harness.training import predict_in_batches
 
 
 @dataclass

@@ -6,7 +6,7 @@ regression lets the regression pass the second time). So the baseline of `archbe
 
 * a run written by `archbench ci` (its manifest's ``ci`` section), timed in >= 2 processes,
   of the code it judged (not the base that ``--base`` measured beside it);
-* from the same machine fingerprint (`harness.machine_fingerprint`), never another kind;
+* from the same machine fingerprint (`harness.machine.fingerprint`), never another kind;
 * that passed its gate, or had nothing to compare with (the first run of a machine kind);
 * the newest such run, by the time it finished.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.machine_fingerprint import differences, fingerprint_id
+from harness.machine.fingerprint import differences, fingerprint_id
 from harness.results.store import MANIFEST, load_manifest, resolve_run
 
 #: The verdicts of a gate (recorded in its run's manifest); a failed run is never a baseline.

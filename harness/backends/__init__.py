@@ -10,6 +10,9 @@
 share. Adding a backend = a module defining instances, plus one line in `BACKENDS` (and, if it
 should not get a spare colour in reports, one in `COLORS`). The report reads both, so it needs
 no change for a new backend.
+
+May import: `measure`, `model_io`, `machine`, `suites`, `errors`, and `profiling` lazily (a
+runner's profile hook).
 """
 
 from __future__ import annotations

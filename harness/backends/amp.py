@@ -5,7 +5,7 @@ the requested precision on this hardware fail in the case, which becomes an `err
 the message; the sweep goes on.
 
 bf16 where the hardware has none is not bf16 as a user would ship it. On a GPU without native
-bf16, `cuda-amp-bf16` is unavailable. On a CPU without it (`harness.cpu_features`) the
+bf16, `cuda-amp-bf16` is unavailable. On a CPU without it (`harness.machine.cpu_features`) the
 emulation runs, slower than fp32 (a transformer/medium training case took over 10 minutes on
 a 2-core AVX2 machine), so `cpu-amp-bf16` is left out of default sweeps with the reason, runs
 when named, and its rows say that bf16 was emulated.
@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from harness.backends.torch_runtime import TorchBackend
-from harness.cpu_features import cpu_bf16_support
+from harness.machine.cpu_features import cpu_bf16_support
 
 
 class AutocastBackend(TorchBackend):

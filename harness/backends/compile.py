@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from harness.backends.torch_runtime import TorchBackend
-from harness.environment import cpu_count
+from harness.machine.environment import cpu_count
 
 #: Below this many CPUs, compiled training is left out of default sweeps (see below).
 COMPILE_TRAIN_MIN_CPUS = 8

@@ -57,8 +57,8 @@ from onnxconverter_common import float16
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from torch import nn
 
-from harness.cpu_features import has_vnni
 from harness.errors import one_line
+from harness.machine.cpu_features import has_vnni
 from harness.model_io import LONE_INPUT, call, named_outputs, pad_to, tensors, to_device
 from suites.inputs import Batch
 

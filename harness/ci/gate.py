@@ -65,9 +65,9 @@ from harness.analysis.sensitivity import detectable_changes, sensitivity_line
 from harness.ci import DEFAULT_PROCESSES, DEFAULT_TIMEOUT_S
 from harness.ci.checkout import base_checkout
 from harness.ci.processes import Version, run_processes, run_rounds
-from harness.environment import collect_environment
 from harness.errors import UsageError
-from harness.machine_fingerprint import fingerprint_id, this_machine
+from harness.machine.environment import collect_environment
+from harness.machine.fingerprint import fingerprint_id, this_machine
 from harness.results.pytest_benchmark import (
     BenchmarkProcess,
     import_processes,

@@ -20,8 +20,8 @@ from typing import IO
 
 import pytest
 
-from harness.cases import Case
 from harness.errors import one_line
+from harness.protocol import Case
 
 _LOG = pytest.StashKey[IO[str]]()
 

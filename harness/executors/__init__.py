@@ -1,6 +1,12 @@
 """How a sweep's case processes get run: `local` (this machine, one at a time, in rounds) or
 `ray` (a Ray cluster, as many at once as its nodes hold). One interface, `base.Executor`; the
-isolation of one process, which both share, is `isolation`."""
+isolation of one process, which both share, is `isolation`; what crosses into the process and
+back is typed in `harness.protocol`.
+
+May import: `protocol`, `cases`, `results` (the case result, the schema check, atomic writes),
+`backends` (a node's availability), `errors`. Never `harness.sweep`: an executor sees a sweep
+through `base.SweepView`, and launches the case's process (`python -m harness.case.worker`)
+without importing it."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 An executor runs a sweep's remaining processes and reports each one. It sees the sweep through
 `SweepView` (its configuration and cases, where things go, and `record`), never through
-`harness.sweep` itself: the sweep is above the executors, and an executor importing it made an
+`harness.sweep.run` itself: the sweep is above the executors, and an executor importing it made an
 import circle.
 """
 
@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from harness.case_result import CaseResult, ProcessResult
     from harness.cases import PlannedCase, SweepConfig
+    from harness.protocol import ProcessResult
+    from harness.results.case_result import CaseResult
 
 
 class SweepView(Protocol):

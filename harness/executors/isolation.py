@@ -1,11 +1,11 @@
 """One process of one case, isolated: a fresh interpreter, a timeout, and a kill of its group.
 
-Isolation is a subprocess per case process (`python -m harness.worker`), not a fork: a fresh
+Isolation is a subprocess per case process (`python -m harness.case.worker`), not a fork: a fresh
 interpreter shares no allocator state, thread pools, compiled graphs or CUDA context with the
 cases before it, and a case that aborts or hangs cannot take the sweep with it. The parent
 blocks in `wait(timeout)` while a case runs (it does not poll, so it does not compete with
 the case for a core). The case runs in a process group of its own, so that a timeout kills
-what it started too; and it holds a lifeline to its parent (`harness.lifeline`), so that it
+what it started too; and it holds a lifeline to its parent (`harness.case.lifeline`), so that it
 also dies when the parent is killed outright.
 
 Both executors launch cases through `launch`: the local one from the sweep's own process, the
@@ -25,8 +25,8 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
+from harness.protocol import Lifeline, ProcessResult, WorkerSpec
 from harness.results.storage import writing
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -35,43 +35,43 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 WORKER_GRACE_S = 30.0
 
 
-def launch(spec: Mapping[str, Any], timeout_s: float, log_path: Path, python: str,
-           env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Run the worker on `spec` (case, config, cache_dir, process, run_dir) in a fresh
-    interpreter, its output in `log_path`, killed with its group after `timeout_s`; never
-    raises for the case's sake. `env` overrides variables of the worker's environment."""
+def launch(spec: WorkerSpec, timeout_s: float, log_path: Path, python: str,
+           env: Mapping[str, str] | None = None) -> ProcessResult:
+    """Run the worker on `spec` in a fresh interpreter, its output in `log_path`, killed with
+    its group after `timeout_s`; never raises for the case's sake. `env` overrides variables
+    of the worker's environment."""
     with writing(log_path):
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("w")
     with log, _lifeline() as lifeline, tempfile.TemporaryDirectory(prefix="archbench-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
-        spec_path.write_text(json.dumps({
-            **spec, "lifeline": {"parent_pid": os.getpid(), "fd": lifeline,
-                                 "deadline_s": timeout_s + WORKER_GRACE_S}}))
+        spec_path.write_text(json.dumps(spec.held_by(Lifeline(
+            os.getpid(), lifeline, timeout_s + WORKER_GRACE_S)).to_json()))
         start = time.perf_counter()
-        process = subprocess.Popen(
-            [python, "-m", "harness.worker", str(spec_path), str(out_path)],
+        child = subprocess.Popen(
+            [python, "-m", "harness.case.worker", str(spec_path), str(out_path)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             pass_fds=(lifeline,), env=worker_env(env))
         try:
-            process.wait(timeout=timeout_s)
+            child.wait(timeout=timeout_s)
             timed_out = False
-            _kill_group(process)  # what the case started and left behind (compiler workers)
+            _kill_group(child)  # what the case started and left behind (compiler workers)
         except subprocess.TimeoutExpired:
-            _kill_group(process)
+            _kill_group(child)
             timed_out = True
         except BaseException:  # Ctrl-C, SIGTERM (see cli): the case has its own session
-            _kill_group(process)
+            _kill_group(child)
             raise
         wall_s = time.perf_counter() - start
         if out_path.exists():
-            result = json.loads(out_path.read_text())
+            result = ProcessResult.from_json(json.loads(out_path.read_text()))
         elif timed_out:
-            result = failure("timeout", f"no result after {timeout_s:g} s; killed")
+            result = ProcessResult.failure(spec.process, "timeout",
+                                           f"no result after {timeout_s:g} s; killed")
         else:
-            result = failure("crashed", _crash_reason(process.returncode, log_path))
-    result["wall_s"] = wall_s
-    return result
+            result = ProcessResult.failure(spec.process, "crashed",
+                                           _crash_reason(child.returncode, log_path))
+    return result.timed(wall_s)
 
 
 def worker_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -80,11 +80,6 @@ def worker_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     caller's overrides on top."""
     path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
     return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(overrides or {})}
-
-
-def failure(status: str, reason: str) -> dict[str, Any]:
-    """A result for a process that gave none of its own."""
-    return {"status": status, "reason": reason, "row": {}, "samples": {}}
 
 
 @contextlib.contextmanager
@@ -99,11 +94,11 @@ def _lifeline() -> Iterator[int]:
         os.close(write_end)
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_group(child: subprocess.Popen) -> None:
     """Kill the case and anything it started (compiler workers), then reap it."""
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
 
 
 def _crash_reason(returncode: int, log_path: Path) -> str:

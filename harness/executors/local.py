@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from harness.case_result import ProcessResult
 from harness.executors import launch
 from harness.executors.base import Executor
+from harness.protocol import ProcessResult
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from harness.case_result import CaseResult
     from harness.cases import PlannedCase
     from harness.executors.base import SweepView
+    from harness.results.case_result import CaseResult
 
 #: How the local executor places a process: alone on this machine, with the thread settings
 #: the case sets itself and whatever OMP_NUM_THREADS the user gave the sweep.
@@ -30,13 +30,12 @@ def run_next_process(sweep: SweepView, planned: PlannedCase, result: CaseResult,
     if index is None or index > round_:
         return False
     if planned.skip_reason:
-        process = ProcessResult(0, "skipped", planned.skip_reason)
+        finished = ProcessResult.failure(0, "skipped", planned.skip_reason)
     else:
-        process = launch.measure_process(planned.case, sweep.config, index, sweep.cache_dir,
-                                         sweep.log_path(planned, index), sweep.python,
-                                         run_dir=sweep.run_dir)
-        process.row.update(LOCAL_PLACEMENT)
-    sweep.record(planned, result, process)
+        finished = launch.run_one_process(planned.case, sweep.config, index, sweep.cache_dir,
+                                          sweep.log_path(planned, index), sweep.python,
+                                          run_dir=sweep.run_dir).placed(LOCAL_PLACEMENT)
+    sweep.record(planned, result, finished)
     return True
 
 

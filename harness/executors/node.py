@@ -3,7 +3,7 @@
 This module is all a Ray worker imports for a case (no torch, no pandas), and the worker
 itself never runs the case: Ray reuses its worker processes across tasks, so a case run
 inside one would inherit the allocator, thread pools and imports of every case before it.
-Instead the task launches the same fresh `harness.worker` subprocess as the local executor
+Instead the task launches the same fresh `harness.case.worker` subprocess as the local executor
 (`isolation.launch`), with the same timeout, process-group kill and lifeline (if Ray kills the
 task's worker, the case dies with it), and returns the result and the case's log to the driver.
 
@@ -28,44 +28,54 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.executors.isolation import launch, worker_env
+from harness.protocol import ProcessResult, WorkerSpec
 from harness.results.storage import write_atomic
 
 NODE_CACHE_ENV = "ARCHBENCH_NODE_CACHE"
-#: The folder of the cache that holds trained weights (`harness.weights`).
+#: The folder of the cache that holds trained weights (`harness.case.weights`).
 WEIGHTS_DIR = "weights"
 #: Read in a throwaway interpreter: it imports torch, which the Ray worker should not hold.
-_PROBE = ("import json; from harness.environment import cpu_model, gpu_name; "
+_PROBE = ("import json; from harness.machine.environment import cpu_model, gpu_name; "
           "print(json.dumps({'cpu_model': cpu_model(), 'gpu_name': gpu_name()}))")
 
 
-def run_case_process(spec: dict[str, Any], timeout_s: float, env: dict[str, str],
+@dataclass(frozen=True)
+class NodeReply:
+    """What a Ray task hands back to the driver: the case process's result, its log, and the
+    weight files it trained that the driver did not send (name -> bytes)."""
+
+    result: ProcessResult
+    log: str
+    weights: dict[str, bytes]
+
+
+def run_case_process(spec: WorkerSpec, timeout_s: float, env: dict[str, str],
                      driver_node: str, weight_names: list[str], *weight_files: bytes
-                     ) -> dict[str, Any]:
-    """Run one case process (`spec`, as `harness.worker` takes it) on this node, with `env`
-    (`case_env`) over the Ray worker's environment. Returns the worker's result, its log and
-    the weight files it trained that the driver did not send (name -> bytes)."""
+                     ) -> NodeReply:
+    """Run one case process (`spec`, as `harness.case.worker` takes it) on this node, with `env`
+    (`case_env`) over the Ray worker's environment."""
     import ray
 
     node_id = ray.get_runtime_context().get_node_id()
     shared = node_id == driver_node  # the driver's own machine: its cache folder is here
-    cache = Path(spec["cache_dir"]) if shared else _node_cache()
+    cache = Path(spec.cache_dir) if shared else _node_cache()
     weights = cache / WEIGHTS_DIR
     for name, blob in zip(weight_names, weight_files, strict=True):
         if not (weights / name).exists():
             write_atomic(weights / name, lambda tmp, blob=blob: tmp.write_bytes(blob))
     with tempfile.TemporaryDirectory(prefix="archbench-ray-") as tmp:
         log = Path(tmp) / "case.log"
-        result = launch({**spec, "cache_dir": str(cache)}, timeout_s, log, sys.executable, env)
+        result = launch(spec.cached_in(str(cache)), timeout_s, log, sys.executable, env)
         log_text = log.read_text(errors="replace")
-    prefix = f"{spec['case']['suite']}-{spec['case']['size']}-"
+    prefix = f"{spec.case.suite}-{spec.case.size}-"
     trained = {} if shared else {
         path.name: path.read_bytes() for path in weights.glob(f"{prefix}*.pt")
         if path.name not in weight_names}
-    return {"result": result, "log": log_text, "weights": trained}
+    return NodeReply(result, log_text, trained)
 
 
 def case_env(threads: int, gpu: bool) -> dict[str, str]:

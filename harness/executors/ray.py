@@ -43,12 +43,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.backends import get_backend
-from harness.case_result import CaseResult, ProcessResult
-from harness.cases import Case, PlannedCase
+from harness.cases import PlannedCase
 from harness.errors import UsageError, one_line
 from harness.executors import node as on_node
 from harness.executors.base import Executor
-from harness.executors.launch import process_result, worker_spec
+from harness.executors.launch import checked, worker_spec
+from harness.protocol import Case, ProcessResult
+from harness.results.case_result import CaseResult
 from harness.results.storage import write_atomic
 
 if TYPE_CHECKING:
@@ -279,18 +280,18 @@ class RayExecutor(Executor):
             self.training.discard(flight.trains)
             self.trained.add(flight.trains)
         try:
-            payload = ray.get(ref)
+            reply: on_node.NodeReply = ray.get(ref)
         except ray.exceptions.RayError as exc:
-            process = ProcessResult(flight.index, "crashed", self._lost(flight.node, exc))
+            process = ProcessResult.failure(flight.index, "crashed",
+                                            self._lost(flight.node, exc))
         else:
             log = sweep.log_path(flight.planned, flight.index)
-            write_atomic(log, lambda tmp: tmp.write_text(payload["log"]))
-            self._keep_weights(case, payload["weights"], sweep)
-            process = process_result(payload["result"], flight.index)
-        process.row.update(executor="ray", node=flight.node.label,
-                           cases_per_node=flight.cases_per_node,
-                           omp_num_threads=str(flight.threads))
-        return process
+            write_atomic(log, lambda tmp: tmp.write_text(reply.log))
+            self._keep_weights(case, reply.weights, sweep)
+            process = checked(reply.result)
+        return process.placed({"executor": "ray", "node": flight.node.label,
+                               "cases_per_node": flight.cases_per_node,
+                               "omp_num_threads": str(flight.threads)})
 
     def _keep_weights(self, case: Case, trained: dict[str, bytes], sweep: SweepView) -> None:
         """Put the model's weight files in the object store once, for its later cases: those

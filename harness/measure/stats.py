@@ -179,17 +179,6 @@ def summarize(samples: Sequence[float]) -> Summary:
     )
 
 
-def timing_columns(stats: Summary, batch_size: int) -> dict[str, float | int | bool]:
-    """The results-table columns of a Summary of one process's per-iteration milliseconds (a
-    case timed in several processes derives its row from all of them: `harness.case_result`)."""
-    return {"processes": 1, "n": stats.n, "median_ms": stats.median, "mean_ms": stats.mean,
-            "std_ms": stats.std, "min_ms": stats.min, "max_ms": stats.max,
-            "iqr_ms": stats.iqr, "p90_ms": stats.p90, "p99_ms": stats.p99,
-            "ci_low_ms": stats.ci_low, "ci_high_ms": stats.ci_high, "ci_level": CONFIDENCE,
-            "within_rel_iqr": stats.rel_iqr, "noisy": stats.noisy,
-            "throughput_sps": batch_size / (stats.median / 1e3)}
-
-
 @dataclass(frozen=True)
 class ProcessLevel:
     """A case's time across its processes: center with its interval, and the spread."""

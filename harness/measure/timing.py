@@ -62,7 +62,7 @@ class TimingPolicy:
 
 
 DEFAULT_POLICY = TimingPolicy()
-#: Fresh processes that time every case (see `harness.execute`); chosen from measurements,
+#: Fresh processes that time every case (see `harness.case.process`); chosen from measurements,
 #: README "How well the harness measures".
 DEFAULT_PROCESSES = 3
 #: For each of several processes of a case: the row's number comes from the spread between

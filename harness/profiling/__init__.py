@@ -13,4 +13,8 @@
 
 Nothing here runs inside a timed region: the profiled window comes after the timing and the
 peak-memory reading, so a run with `--profile` times exactly what a run without it does.
+
+May import: `measure`, `model_io`, `machine`, `suites`, `errors`, and `results.storage` (a
+trace is a file of the run folder, written atomically like every other). Never `backends` or
+`scenarios`: a runner is seen through the `case_profile.Profilable` protocol.
 """

@@ -1,7 +1,7 @@
 """The machine's measured ceilings: peak matrix-multiply FLOP/s per precision, and memory
 bandwidth. The roofline and every case's % of peak are relative to these.
 
-Measured once per run, in a process of its own before the first case (`harness.sweep`), with
+Measured once per run, in a process of its own before the first case (`harness.sweep.run`), with
 the thread count the cases get, and stored in the manifest and in every row:
 
 - **Matmul FLOP/s**: an n x n x n `torch.mm` (2 n^3 FLOPs), best of repeats over a short budget,
@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from harness.cpu_features import cpu_bf16_support, has_vnni
+from harness.machine.cpu_features import cpu_bf16_support, has_vnni
 
 MATMUL_N = {"cpu": 1024, "cuda": 8192}
 COPY_MIB = {"cpu": 256, "cuda": 1024}

@@ -9,7 +9,7 @@ benchmark is imported too, named by its group and test name.
 process, and on a shared machine fresh processes differ far more than the rounds of one
 (`harness.analysis.compare`). So the files of P fresh pytest processes of the same benchmarks
 import as one run with P processes per case, process r being file r: the row's number and its
-interval come from the process medians, exactly as in a sweep (`harness.case_result`). This
+interval come from the process medians, exactly as in a sweep (`harness.results.case_result`). This
 needs the raw rounds (`--benchmark-save-data`); one file without them imports from
 pytest-benchmark's own summary, with no interval (NA, not guessed).
 
@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.case_result import CaseResult, ProcessResult
-from harness.cases import Case
 from harness.errors import UsageError
 from harness.measure.stats import NOISE_THRESHOLD
 from harness.names import encode_name
+from harness.protocol import Case, ProcessResult
+from harness.results.case_result import CaseResult
 from harness.results.schema import SCHEMA
 from harness.results.storage import write_json_atomic
 from harness.results.store import MANIFEST, write_records

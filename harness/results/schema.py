@@ -36,7 +36,7 @@ SCHEMA: dict[str, str] = {
     # outcome
     "status": "ok, error, timeout, crashed, skipped or oom (the case's batch did not fit)",
     "reason": "one line saying why the case did not run or did not finish (empty when ok)",
-    # timing statistics, milliseconds per iteration (harness/case_result.py)
+    # timing statistics, milliseconds per iteration (harness/results/case_result.py)
     "processes": "fresh processes that timed the case (its number comes from their spread)",
     "n": "timed iterations, all processes together",
     "median_ms": "the case's typical iteration time: with several processes the centre "

@@ -41,8 +41,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.case_result import CaseResult
 from harness.errors import UsageError
+from harness.results.case_result import CaseResult
 from harness.results.schema import OPS_SCHEMA, SCHEMA, ops_frame, samples_frame, to_frame
 from harness.results.storage import write_atomic, write_json_atomic
 

@@ -7,26 +7,38 @@
 - `batch-sweep` (`batch_sweep.py`): throughput and latency against batch size, doubling from 1
   to the knee, and on CUDA on to the largest batch that fits.
 
-`harness.execute` prepares a case and hands the scenario a `Binding`: the runner, and a way to
-bind a batch of any size. The scenario times it and writes the row's timing columns and raw
-samples; everything else (accuracy, parity, the training budget) stays in `execute`.
+`harness.case.process` prepares a case and hands the scenario a `Binding` (the runner, and a way to
+bind a batch of any size) and a `ScenarioRequest` (batch size, timing policy, the monitors
+around the timed region). The scenario times it and returns a `ScenarioOutcome`: the row's
+timing columns, raw samples and any profile; everything else (accuracy, parity, the training
+budget) stays in the case's process.
+
+May import: `measure`, `backends` (runner types), `profiling` (the profile's outcome type),
+`errors`. Never `harness.case`: a scenario is given what it needs and returns what it measured.
 """
 
 from __future__ import annotations
 
 from harness.errors import unknown_choice
-from harness.scenarios.base import Binding, OutOfMemory, Scenario
+from harness.scenarios.base import (
+    Binding,
+    OutOfMemory,
+    Scenario,
+    ScenarioOutcome,
+    ScenarioRequest,
+)
 from harness.scenarios.batch_sweep import BATCH_SWEEP
 from harness.scenarios.latency import LATENCY
 from harness.scenarios.throughput import THROUGHPUT
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (LATENCY, THROUGHPUT, BATCH_SWEEP)}
+IMPLEMENTED: dict[str, Scenario] = {s.name: s for s in (LATENCY, THROUGHPUT, BATCH_SWEEP)}
 
 
 def get_scenario(name: str) -> Scenario:
-    if name not in SCENARIOS:
-        raise unknown_choice("scenario", name, list(SCENARIOS))
-    return SCENARIOS[name]
+    if name not in IMPLEMENTED:
+        raise unknown_choice("scenario", name, list(IMPLEMENTED))
+    return IMPLEMENTED[name]
 
 
-__all__ = ["SCENARIOS", "Binding", "OutOfMemory", "Scenario", "get_scenario"]
+__all__ = ["IMPLEMENTED", "Binding", "OutOfMemory", "Scenario", "ScenarioOutcome",
+           "ScenarioRequest", "get_scenario"]

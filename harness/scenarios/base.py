@@ -1,19 +1,28 @@
-"""What every scenario shares: the binding it measures, the timed run, and out-of-memory.
+"""What every scenario shares: what it is given, what it returns, the timed run, and
+out-of-memory.
+
+A scenario is given a `Binding` (the prepared model and a way to bind a batch) and a
+`ScenarioRequest` (the case's batch size and timing policy, and the monitors around the timed
+region: the readings taken right after it, such as peak memory, and with `--profile` the
+profiler), and returns a `ScenarioOutcome`: its row columns, raw samples and op table. It never
+sees the case's process (`harness.case.process`), so the process can change without the scenarios,
+and a scenario can be tested with a fake binding and a plain request.
 
 `timed_run` is the one place a step is timed: cold call, first steady call, the timing
 protocol (`harness.measure.timing.time_loop`) with the machine's other activity read over the
-timed region, then peak memory and the runner's own facts, and last, with `--profile`, the
-profiled window (`harness.profiling.case_profile`). A scenario chooses the block size
-(1: latency; more: pipelined throughput) and the batch sizes; nothing else differs.
+timed region, then the request's readings after it and the runner's own facts, and last, with
+`--profile`, the profiled window. A scenario chooses the block size (1: latency; more:
+pipelined throughput) and the batch sizes; nothing else differs.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import psutil
 import torch
@@ -21,14 +30,40 @@ import torch
 from harness.backends.base import InferenceRunner, TrainRunner
 from harness.measure import memory
 from harness.measure.contention import ContentionMonitor
-from harness.measure.contention import note as contention_note
-from harness.measure.stats import summarize, timing_columns
 from harness.measure.timing import BlockRule, TimingPolicy, TimingResult, time_loop
-
-if TYPE_CHECKING:
-    from harness.execute import CaseRun
+from harness.profiling.case_profile import ProfileOutcome
 
 Step = Callable[[], object]
+
+
+class Profiler(Protocol):
+    """Profiles a bound step after its timing (`harness.profiling.case_profile`)."""
+
+    def __call__(self, runner: InferenceRunner | TrainRunner, device: str, step: Step,
+                 batch_size: int, synced_ms: float) -> ProfileOutcome: ...
+
+
+@dataclass(frozen=True)
+class ScenarioRequest:
+    """What a scenario needs besides its binding (module docstring)."""
+
+    batch_size: int
+    policy: TimingPolicy
+    quick: bool = False
+    #: the readings taken right after the timed region (peak memory), as row columns
+    after_timing: Callable[[], dict[str, Any]] = dict
+    #: with --profile, in the case's first process: profiles the step after the timing
+    profiler: Profiler | None = None
+
+
+@dataclass
+class ScenarioOutcome:
+    """What a scenario measured: row columns (a subset of the schema), raw samples by metric
+    (`iter_ms` always) and, from a profiled run, the op table."""
+
+    columns: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    ops: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -51,8 +86,8 @@ class Scenario(ABC):
     name: str
 
     @abstractmethod
-    def measure(self, run: CaseRun, binding: Binding) -> None:
-        """Time the case, writing its timing columns and samples into `run.out`."""
+    def measure(self, request: ScenarioRequest, binding: Binding) -> ScenarioOutcome:
+        """Time the case; what it measured."""
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -99,15 +134,17 @@ def bind_within_memory(binding: Binding, batch_size: int) -> Step:
         raise OutOfMemory(oom_reason(batch_size, exc, binding.device)) from exc
 
 
-def timed_run(run: CaseRun, binding: Binding, batch_size: int, block: int | BlockRule,
+def timed_run(request: ScenarioRequest, binding: Binding, batch_size: int,
+              block: int | BlockRule, outcome: ScenarioOutcome,
               policy: TimingPolicy | None = None) -> TimingResult:
-    """Bind a batch and time it; write the timing, memory and contention columns.
+    """Bind a batch and time it; add the timing, memory and contention columns, the samples
+    and any profile to `outcome`.
 
     The cold call (`cold_call_s`) is the bind plus the first call: compilation, export and
     session creation happen there, once, outside the steady state. A scenario that bound the
     model before (the batch sweep) has set it from its own first bind already.
     """
-    row, device = run.out.row, binding.device
+    row, device = outcome.columns, binding.device
     start = time.perf_counter()
     step = bind_within_memory(binding, batch_size)
     row.setdefault("cold_call_s", time.perf_counter() - start)
@@ -119,27 +156,28 @@ def timed_run(run: CaseRun, binding: Binding, batch_size: int, block: int | Bloc
         torch.cuda.reset_peak_memory_stats()
     row["startup_s"] = time.time() - psutil.Process().create_time()
     monitor = ContentionMonitor()
-    timing = time_loop(step, binding.runner.sync, policy or run.config.timing_policy,
+    timing = time_loop(step, binding.runner.sync, policy or request.policy,
                        monitor=monitor, block=block)
-    run.record_peak()
+    row.update(request.after_timing())
     if device == "cuda":
         row["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / memory.MB
         row["cuda_peak_reserved_mb"] = torch.cuda.max_memory_reserved() / memory.MB
         row["device_mem_used_mb"] = memory.nvml_process_memory_mb(
             memory.torch_device_uuid(torch.cuda.current_device()))
-    run.out.samples["iter_ms"] = timing.samples_ms
-    stats = summarize(timing.samples_ms)
-    row.update(timing_columns(stats, batch_size))
+    # raw samples and facts only: the statistics of the case's row (median, interval, spread,
+    # noise, contention note) are derived once, on the driver, from every process's samples
+    # (`harness.results.case_result`)
+    outcome.samples["iter_ms"] = timing.samples_ms
     row.update(timed_s=timing.timed_s, warmup_iters=timing.warmup_iters,
                warmup_s=timing.warmup_s, stop_reason=timing.stop_reason)
     if monitor.result is not None:
         row.update(monitor.result.columns())
-    row["contention_note"] = contention_note(monitor.result, stats.noisy, stats.rel_iqr)
     row.update(binding.runner.facts)
     row.update(binding.runner.counters())
-    if run.profiling:  # after the timing and the memory readings: neither sees the profiler
-        from harness.profiling.case_profile import profile_case
-
-        profile_case(run, binding, step, batch_size,
-                     row["median_ms"] if timing.block == 1 else timing.synced_ms)
+    if request.profiler is not None:  # after the timing and the memory readings
+        synced_ms = (statistics.median(timing.samples_ms) if timing.block == 1
+                     else timing.synced_ms)
+        profile = request.profiler(binding.runner, device, step, batch_size, synced_ms)
+        row.update(profile.columns)
+        outcome.ops = profile.ops
     return timing

@@ -23,7 +23,8 @@ as in `throughput`) and the synchronised one (p50 latency of one step of that ba
 
 Each process of the case measures the whole curve; the samples keep every process's curve
 (`sweep_batch`, `sweep_ms`: the pipelined step time, `sweep_p50_ms`: the synchronised one), and
-the row's number is the knee's, from the processes' step times there (`harness.case_result`).
+the row's number is the knee's, from the processes' step times there
+(`harness.results.case_result`).
 """
 
 from __future__ import annotations
@@ -33,21 +34,19 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from harness.measure.timing import TimingPolicy, time_loop
 from harness.scenarios.base import (
     Binding,
     OutOfMemory,
     Scenario,
+    ScenarioOutcome,
+    ScenarioRequest,
     bind_within_memory,
     free_device_memory,
     timed_run,
 )
 from harness.scenarios.throughput import block_size
-
-if TYPE_CHECKING:
-    from harness.execute import CaseRun
 
 KNEE_GAIN = 0.10
 KNEE_PATIENCE = 2
@@ -146,17 +145,18 @@ def progress(line: str) -> None:
 class BatchSweep(Scenario):
     name = "batch-sweep"
 
-    def measure(self, run: CaseRun, binding: Binding) -> None:
+    def measure(self, request: ScenarioRequest, binding: Binding) -> ScenarioOutcome:
         curve, first_oom = self.curve(binding)
         if not curve.batches:
             raise OutOfMemory(first_oom or "out of memory at batch size 1")
         knee = curve.knee()
-        row = run.out.row
+        outcome = ScenarioOutcome()
+        row = outcome.columns
         row.update(knee_batch=knee, cold_call_s=curve.cold_call_s)
         last = curve.batches[-1]
         failed = last * 2 if first_oom is not None else None  # the curve doubles
         if binding.device == "cuda":
-            budget_s = SEARCH_BUDGET_S[bool(run.config.quick)]
+            budget_s = SEARCH_BUDGET_S[request.quick]
             search = self.max_batch(binding, last, budget_s, failed)
             row.update(max_batch=search.fits, max_batch_oom=search.fails,
                        max_batch_note=search.note(budget_s))
@@ -167,9 +167,11 @@ class BatchSweep(Scenario):
         # the knee, timed like a throughput case: the row's memory, contention and samples;
         # the largest batch's cached blocks freed first, or they would count as the knee's
         free_device_memory()
-        timed_run(run, binding, knee, block=lambda w: block_size(w, binding.device))
-        run.out.samples.update(sweep_batch=[float(b) for b in curve.batches],
+        timed_run(request, binding, knee, block=lambda w: block_size(w, binding.device),
+                  outcome=outcome)
+        outcome.samples.update(sweep_batch=[float(b) for b in curve.batches],
                                sweep_ms=curve.step_ms, sweep_p50_ms=curve.p50_ms)
+        return outcome
 
     def curve(self, binding: Binding) -> tuple[Curve, str | None]:
         """Doubling from 1 until the curve flattens, memory runs out or MAX_BATCH."""

@@ -7,19 +7,16 @@ is the request-at-a-time number; p50, p90 and p99 come with n.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from harness.scenarios.base import Binding, Scenario, timed_run
-
-if TYPE_CHECKING:
-    from harness.execute import CaseRun
+from harness.scenarios.base import Binding, Scenario, ScenarioOutcome, ScenarioRequest, timed_run
 
 
 class Latency(Scenario):
     name = "latency"
 
-    def measure(self, run: CaseRun, binding: Binding) -> None:
-        timed_run(run, binding, run.case.batch_size, block=1)
+    def measure(self, request: ScenarioRequest, binding: Binding) -> ScenarioOutcome:
+        outcome = ScenarioOutcome()
+        timed_run(request, binding, request.batch_size, block=1, outcome=outcome)
+        return outcome
 
 
 LATENCY = Latency()

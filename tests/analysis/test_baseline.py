@@ -11,7 +11,7 @@ import pytest
 
 from harness.analysis.baseline import FAILED, PASSED, find_baseline, named_baseline
 from harness.errors import UsageError
-from harness.machine_fingerprint import fingerprint_id
+from harness.machine.fingerprint import fingerprint_id
 
 MINE = {"cpu_model": "Test CPU", "torch_version": "2.13.0"}
 OTHER = {"cpu_model": "Other CPU", "torch_version": "2.13.0"}

@@ -27,9 +27,9 @@ import torch
 from harness.backends.base import CaseContext
 from harness.backends.onnx_export import cache_path
 from harness.backends.ort import ORT_CPU_INT8
-from harness.execute import fp64_reference
+from harness.case.process import fp64_reference
+from harness.case.weights import trained_state
 from harness.measure.parity import PARITY_SAMPLES, TOLERANCES, parity
-from harness.weights import trained_state
 from suites.registry import BUILTIN
 
 QEMU = shutil.which("qemu-x86_64")

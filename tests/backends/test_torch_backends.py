@@ -16,13 +16,13 @@ from harness.backends.amp import CPU_AMP_BF16, CUDA_AMP_BF16, CUDA_AMP_FP16, Aut
 from harness.backends.base import CaseContext
 from harness.backends.compile import CPU_COMPILE, CUDA_COMPILE
 from harness.backends.eager import CPU_EAGER, CUDA_EAGER
+from harness.case.training import train_batches
 from harness.cases import SweepConfig
-from harness.cpu_features import cpu_bf16_support
+from harness.machine.cpu_features import cpu_bf16_support
 from harness.measure.parity import parity
-from harness.sweep import run_sweep, start_run
-from harness.training import train_batches
+from harness.sweep.run import run_sweep, start_run
 from suites.registry import BUILTIN
-from tests.conftest import FAULTY_SUITE_FILE
+from tests.conftest import FAULTY_SUITE_FILE, ran_rows
 
 SUITES = ("cnn", "rnn", "transformer")
 BF16 = cpu_bf16_support()
@@ -208,7 +208,8 @@ def test_op_without_bf16_support_is_an_error_row_and_the_sweep_goes_on(tmp_path:
                          suite_files=(str(FAULTY_SUITE_FILE),), quick=True, threads=1,
                          timeout_s=120)
     run_dir = start_run(config, tmp_path / "results", "bf16")
-    rows = {row["backend"]: row for row in run_sweep(run_dir, config, progress=False)}
+    rows = {row["backend"]: row
+            for row in ran_rows(run_dir, run_sweep(run_dir, config, progress=False))}
     assert rows["cpu-amp-bf16"]["status"] == "error"
     assert rows["cpu-amp-bf16"]["reason"].startswith(
         "RuntimeError: \"addmm_impl_cpu_\" not implemented for 'BFloat16'")
@@ -230,7 +231,7 @@ def test_bf16_lstm_without_onednn_bf16_is_an_error_row(
                          phases=("infer",), scenarios=("latency",), batch_sizes=(32,),
                          quick=True, threads=1, timeout_s=120)
     run_dir = start_run(config, tmp_path / "results", "avx2")
-    (row,) = run_sweep(run_dir, config, progress=False)
+    (row,) = ran_rows(run_dir, run_sweep(run_dir, config, progress=False))
     assert row["status"] == "error"
     assert "LSTM" in row["reason"] and "bf16 is emulated" in row["reason"], row["reason"]
 
@@ -242,7 +243,7 @@ def test_emulated_bf16_rows_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                          phases=("infer",), scenarios=("latency",), batch_sizes=(32,),
                          quick=True, threads=1, timeout_s=120)
     run_dir = start_run(config, tmp_path / "results", "avx2")
-    (row,) = run_sweep(run_dir, config, progress=False)
+    (row,) = ran_rows(run_dir, run_sweep(run_dir, config, progress=False))
     assert row["status"] == "ok", row["reason"]
     assert row["precision_emulated"] is True
     assert row["precision_note"].startswith("bf16 is emulated: ATen dispatches to AVX2")

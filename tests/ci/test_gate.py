@@ -14,7 +14,7 @@ from harness.ci import gate
 from harness.ci.gate import GateOptions, run_gate
 from harness.cli import main
 from harness.errors import UsageError
-from harness.machine_fingerprint import this_machine
+from harness.machine.fingerprint import this_machine
 from harness.results.store import MANIFEST, load_results
 from tests.ci import synthetic
 

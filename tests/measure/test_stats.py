@@ -21,9 +21,7 @@ from harness.measure.stats import (
     noisy,
     process_level,
     summarize,
-    timing_columns,
 )
-from harness.results.schema import SCHEMA
 
 KNOWN = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 5.0]
 
@@ -138,14 +136,6 @@ def test_noise_flag_from_samples() -> None:
     spread = [1.0, 2.0] * 10                     # IQR / median = 1 / 1.5
     assert not summarize(steady).noisy
     assert summarize(spread).noisy
-
-
-def test_timing_columns_are_schema_columns_of_a_one_process_row() -> None:
-    columns = timing_columns(summarize(KNOWN), batch_size=4)
-    assert set(columns) <= set(SCHEMA)
-    assert (columns["processes"], columns["ci_level"]) == (1, CONFIDENCE)
-    assert (columns["ci_low_ms"], columns["ci_high_ms"]) == (1.0, 9.0)
-    assert columns["within_rel_iqr"] == pytest.approx(2.5 / 4.0)
 
 
 # --- between processes -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from harness.analysis.compare import compare, compare_runs
 from harness.cases import SweepConfig
 from harness.report import write_report
 from harness.results.runs import load_runs
-from harness.sweep import run_sweep, start_run
+from harness.sweep.run import run_sweep, start_run
 
 # One scenario: what is tested here is reading and comparing real runs, whatever they measured.
 CONFIG = SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager", "ort-cpu"),

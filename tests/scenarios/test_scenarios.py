@@ -6,7 +6,6 @@ import math
 import statistics
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -14,10 +13,8 @@ import torch
 from harness.backends.base import CaseContext
 from harness.backends.eager import CPU_EAGER
 from harness.cases import SCENARIOS, SweepConfig
-from harness.execute import CaseOutput
 from harness.measure.timing import TimingPolicy, time_loop
-from harness.scenarios import SCENARIOS as IMPLEMENTED
-from harness.scenarios import Binding, OutOfMemory
+from harness.scenarios import IMPLEMENTED, Binding, OutOfMemory, ScenarioRequest
 from harness.scenarios.base import is_out_of_memory
 from harness.scenarios.batch_sweep import (
     BATCH_SWEEP,
@@ -29,8 +26,9 @@ from harness.scenarios.batch_sweep import (
 )
 from harness.scenarios.latency import LATENCY
 from harness.scenarios.throughput import MAX_BLOCK, THROUGHPUT, block_size
-from harness.sweep import run_sweep, start_run
+from harness.sweep.run import run_sweep, start_run
 from suites.registry import BUILTIN
+from tests.conftest import ran_rows
 
 OOM_SUITE = Path(__file__).parent / "oom_suite.py"
 
@@ -123,18 +121,13 @@ def _latency_and_throughput_medians(rounds: int) -> tuple[list[float], list[floa
     medians: tuple[list[float], list[float]] = ([], [])
     for _ in range(rounds):
         for scenario, found in zip((LATENCY, THROUGHPUT), medians, strict=True):
-            run = fake_run(policy, batch_size=32)
-            scenario.measure(run, binding)
-            found.append(run.out.row["median_ms"])
+            outcome = scenario.measure(ScenarioRequest(32, policy), binding)
+            found.append(statistics.median(outcome.samples["iter_ms"]))
     return medians
 
 
-def fake_run(policy: TimingPolicy, batch_size: int) -> SimpleNamespace:
-    """What a scenario reads of a `CaseRun`: the case, the policy, the output, record_peak,
-    whether to profile."""
-    return SimpleNamespace(out=CaseOutput(), case=SimpleNamespace(batch_size=batch_size),
-                           config=SimpleNamespace(timing_policy=policy, quick=True),
-                           record_peak=lambda: None, profiling=False)
+#: A short timing policy for the fake runners.
+SHORT = TimingPolicy(warmup_iters=2, warmup_s=0.0, n_min=3, t_min=0.01, t_max=0.05)
 
 
 class SweepRunner:
@@ -222,14 +215,12 @@ def test_one_flat_doubling_does_not_end_the_curve() -> None:
 
 def test_a_cpu_sweep_stops_at_the_knee_and_times_it() -> None:
     binding = sweep_binding(limit=10**6, saturation=16, device="cpu")
-    run = fake_run(TimingPolicy(warmup_iters=2, warmup_s=0.0, n_min=3, t_min=0.01,
-                                t_max=0.05), batch_size=1)
-    BATCH_SWEEP.measure(run, binding)
-    row, samples = run.out.row, run.out.samples
+    outcome = BATCH_SWEEP.measure(ScenarioRequest(1, SHORT, quick=True), binding)
+    row, samples = outcome.columns, outcome.samples
     assert row["knee_batch"] == Curve(samples["sweep_batch"], samples["sweep_ms"],
                                       samples["sweep_p50_ms"]).knee()
     assert "max_batch" not in row  # no memory limit searched on the CPU
-    assert row["median_ms"] > 0 and samples["iter_ms"] and len(samples["sweep_ms"]) >= 2
+    assert min(samples["iter_ms"]) > 0 and len(samples["sweep_ms"]) >= 2
 
 
 def test_the_cold_call_of_a_sweep_is_its_first_bind_not_the_knee_s() -> None:
@@ -244,20 +235,16 @@ def test_the_cold_call_of_a_sweep_is_its_first_bind_not_the_knee_s() -> None:
         return bind(batch)
 
     binding = Binding(binding.runner, slow_first_bind, "cpu")
-    run = fake_run(TimingPolicy(warmup_iters=2, warmup_s=0.0, n_min=3, t_min=0.01,
-                                t_max=0.05), batch_size=1)
-    BATCH_SWEEP.measure(run, binding)
-    assert run.out.row["cold_call_s"] >= 0.2
+    outcome = BATCH_SWEEP.measure(ScenarioRequest(1, SHORT, quick=True), binding)
+    assert outcome.columns["cold_call_s"] >= 0.2
 
 
 def test_out_of_memory_ends_the_curve_not_the_case() -> None:
     binding = sweep_binding(limit=8, saturation=1000, device="cpu")
-    run = fake_run(TimingPolicy(warmup_iters=2, warmup_s=0.0, n_min=3, t_min=0.01,
-                                t_max=0.05), batch_size=1)
-    BATCH_SWEEP.measure(run, binding)
-    assert [int(b) for b in run.out.samples["sweep_batch"]] == [1, 2, 4, 8]
-    assert (run.out.row["max_batch"], run.out.row["max_batch_oom"]) == (8, 16)
-    assert "not bisected on the CPU" in run.out.row["max_batch_note"]
+    outcome = BATCH_SWEEP.measure(ScenarioRequest(1, SHORT, quick=True), binding)
+    assert [int(b) for b in outcome.samples["sweep_batch"]] == [1, 2, 4, 8]
+    assert (outcome.columns["max_batch"], outcome.columns["max_batch_oom"]) == (8, 16)
+    assert "not bisected on the CPU" in outcome.columns["max_batch_note"]
 
 
 def test_on_cuda_a_curve_ended_by_out_of_memory_is_bisected_below_it() -> None:
@@ -270,11 +257,11 @@ def test_on_cuda_a_curve_ended_by_out_of_memory_is_bisected_below_it() -> None:
 
 
 def test_a_batch_of_one_that_does_not_fit_is_out_of_memory() -> None:
-    run = fake_run(TimingPolicy(), batch_size=1)
     with pytest.raises(OutOfMemory, match="out of memory at batch size 1 .*Tried to allocate"):
-        BATCH_SWEEP.measure(run, sweep_binding(limit=0, saturation=1, device="cpu"))
+        BATCH_SWEEP.measure(ScenarioRequest(1, TimingPolicy()),
+                            sweep_binding(limit=0, saturation=1, device="cpu"))
     with pytest.raises(OutOfMemory, match="at batch size 32"):
-        THROUGHPUT.measure(fake_run(TimingPolicy(), batch_size=32),
+        THROUGHPUT.measure(ScenarioRequest(32, TimingPolicy()),
                            sweep_binding(limit=16, saturation=1, device="cpu"))
 
 
@@ -293,7 +280,8 @@ def test_a_case_that_does_not_fit_is_an_oom_row_and_the_sweep_goes_on(tmp_path: 
                          phases=("infer",), scenarios=("throughput",), batch_sizes=(4, 128),
                          suite_files=(str(OOM_SUITE),), quick=True, threads=1)
     run_dir = start_run(config, tmp_path / "results", "oom")
-    rows = {row["batch_size"]: row for row in run_sweep(run_dir, config, progress=False)}
+    rows = {row["batch_size"]: row
+            for row in ran_rows(run_dir, run_sweep(run_dir, config, progress=False))}
     assert rows[4]["status"] == "ok"
     assert rows[128]["status"] == "oom"
     assert rows[128]["reason"].startswith("out of memory at batch size 128 (")

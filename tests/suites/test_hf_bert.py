@@ -16,11 +16,11 @@ from harness.backends.base import CaseContext
 from harness.backends.eager import CPU_EAGER
 from harness.backends.onnx_export import onnx_file
 from harness.backends.ort import ORT_CPU, ORT_CPU_INT8
-from harness.execute import built_model, eval_inputs, fp64_reference
+from harness.case.process import built_model, eval_inputs, fp64_reference
+from harness.case.training import predict_in_batches
+from harness.case.weights import built_state
 from harness.measure.parity import PARITY_SAMPLES, parity
 from harness.model_io import select_output
-from harness.training import predict_in_batches
-from harness.weights import built_state
 from suites.base import Suite
 from suites.registry import load_suite_file
 

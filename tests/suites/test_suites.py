@@ -9,9 +9,9 @@ import torch
 
 from harness.backends.base import CaseContext
 from harness.backends.eager import CPU_EAGER
+from harness.case.training import run_budget
 from harness.errors import UsageError
 from harness.measure.model_facts import count_params
-from harness.training import run_budget
 from suites import digits
 from suites.base import top1_accuracy
 from suites.registry import BUILTIN

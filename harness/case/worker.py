@@ -1,0 +1,72 @@
+"""Entry point of a case's own process: `python -m harness.case.worker SPEC.json OUT.json`.
+
+The parent (`harness.executors.isolation`) writes the spec (a `harness.protocol.WorkerSpec`),
+waits with a timeout and reads OUT.json (a `harness.protocol.ProcessResult`). An exception
+becomes an `error` (or `skipped`, for `BackendUnavailable`; `oom` for a batch that does not fit
+in memory) result with a one-line reason, its traceback in the case's log; a crash or hang
+leaves no OUT.json, which the parent turns into a `crashed` or `timeout` result. Either way
+the sweep goes on. A spec from the sweep carries a lifeline (`harness.case.lifeline`): the case's
+process group dies with the sweep, or a grace after its timeout, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from harness.case import lifeline
+from harness.errors import one_line
+from harness.protocol import ProcessResult, WorkerSpec
+from harness.results.storage import write_json_atomic
+
+
+def main(spec_path: str, out_path: str) -> int:
+    spec = WorkerSpec.from_json(json.loads(Path(spec_path).read_text()))
+    if spec.lifeline is not None:  # None when a spec is run by hand, outside a sweep
+        lifeline.hold(spec.lifeline.parent_pid, spec.lifeline.fd, spec.lifeline.deadline_s)
+    # imported only now, after the lifeline holds: torch takes seconds to import, and a case
+    # whose sweep is already gone should not spend them
+    from harness.backends.base import BackendUnavailable
+    from harness.cases import CaseConfig
+    from harness.machine.cpu_features import isa_caps_key
+    from harness.scenarios import OutOfMemory
+    from suites.digits import CACHE_ENV
+
+    case, index = spec.case, spec.process
+    # one torch.compile cache per kernel-set cap, which inductor's own keys ignore (see there)
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR",
+                          str(Path(spec.cache_dir) / "inductor" / isa_caps_key()))
+    os.environ.setdefault(CACHE_ENV, spec.cache_dir)  # where suites may cache their data
+    try:
+        # the sweep judged availability on its own machine; a Ray node judges it again here
+        from harness.backends import get_backend
+        if reason := get_backend(case.backend).unavailable_reason():
+            raise BackendUnavailable(reason)
+        from harness.case.process import run_case
+        output = run_case(case, CaseConfig.from_dict(spec.config), Path(spec.cache_dir),
+                          index, Path(spec.run_dir) if spec.run_dir else None)
+        result = ProcessResult(index, "ok", row=output.row, samples=output.samples,
+                               ops=output.ops)
+    except BackendUnavailable as exc:
+        result = ProcessResult.failure(index, "skipped", str(exc))
+    except OutOfMemory as exc:
+        result = ProcessResult.failure(index, "oom", str(exc))
+    except Exception as exc:  # any failure of the case is a result, not a crash of the sweep
+        traceback.print_exc()  # into the case's log, where a reader of the row looks next
+        result = ProcessResult.failure(index, "error", one_line(exc))
+    write_json_atomic(Path(out_path), result.to_json())
+    return 0
+
+
+if __name__ == "__main__":
+    # The result is on disk: skip the interpreter's teardown (unloading torch and its
+    # compiler takes about 0.7 s, paid by every process of every case). Anything the case
+    # started is killed with its process group by the sweep, which reaps the group after
+    # every case.
+    code = main(*sys.argv[1:3])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

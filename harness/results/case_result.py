@@ -1,0 +1,187 @@
+"""One case's result: what each of its processes measured, and the row they make together.
+
+A case is timed in P fresh processes, interleaved with the other cases in rounds (see
+`harness.sweep.run`). Each process hands back a `ProcessResult`; the `CaseResult` keeps them all
+(the case file stores every process's row and samples, so nothing measured is lost and the row
+can be derived again) and derives the case's row:
+
+* **Facts, accuracy, parity, cold start** come from the first process, the only one that
+  measures them (`harness.case.process`).
+* **The number** comes from the process level: each process's median iteration time is one
+  observation of what a fresh process gives, and `harness.measure.stats.process_level` turns
+  them into the row's `median_ms` (their centre), its interval (`ci_low_ms`, `ci_high_ms`,
+  `ci_level`) and the spread between processes (`between_cv`). With one process, the row is
+  today's single-process row: the median of its iterations and their order-statistic interval,
+  which covers that process only.
+* **The distribution** (mean, std, min, max, IQR, p90, p99, n) is of every timed iteration of
+  every process, pooled: the latency a user sees across restarts.
+* **Noise and contention**: `noisy` when the iterations of a process spread (median relative
+  IQR over processes) or the processes disagree (`between_cv`) by more than 10%; the machine's
+  other activity is the worst process's, since that is the one that can have skewed the number.
+* **Status**: ok when every process finished; otherwise the first failure, prefixed with which
+  process it was (a case that runs once and crashes the next time is flaky, and says so), with
+  the timing of the processes that did finish kept in the row and the case file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.measure.contention import Contention, note
+from harness.measure.stats import noisy as is_noisy
+from harness.measure.stats import process_level, summarize
+from harness.protocol import ProcessResult
+
+#: Per-process measurements whose worst (largest) value is the case's.
+WORST_OF = ("peak_rss_mb", "rss_increase_mb", "cuda_peak_allocated_mb", "cuda_peak_reserved_mb",
+            "device_mem_used_mb", "other_cpu_pct", "steal_pct", "load_avg_1m")
+#: Per-process amounts the case's row adds up.
+SUM_OF = ("timed_s", "warmup_s", "warmup_iters", "wall_s")
+
+
+@dataclass
+class CaseResult:
+    """Every process of one case so far, the number planned, and the row they give."""
+
+    identity: dict[str, Any]
+    planned: int
+    processes: list[ProcessResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> ProcessResult | None:
+        return next((p for p in self.processes if not p.ok), None)
+
+    @property
+    def finished(self) -> bool:
+        """Every planned process ran, or one did not finish (no further process runs then)."""
+        return self.failed is not None or len(self.processes) >= self.planned
+
+    def next_process(self) -> int | None:
+        """The index of the process to run next, or None when the case is finished."""
+        return None if self.finished else len(self.processes)
+
+    def samples(self) -> dict[str, list[list[float]]]:
+        """Raw samples per metric, one list per process (index = process)."""
+        metrics = dict.fromkeys(m for p in self.processes for m in p.samples)
+        return {metric: [p.samples.get(metric, []) for p in self.processes]
+                for metric in metrics}
+
+    def row(self) -> dict[str, Any]:
+        """The case's row (see the module docstring for where each part comes from)."""
+        row = dict(self.identity)
+        if not self.processes:
+            return row
+        first = self.processes[0]
+        row.update(first.row)
+        ok = [p for p in self.processes if p.ok and p.samples.get("iter_ms")]
+        if ok:
+            row.update(_timing(ok, row["batch_size"]))
+            row.update(_pipelining(ok, row["median_ms"]))
+        for name in WORST_OF:
+            values = [p.row[name] for p in self.processes if _number(p.row.get(name))]
+            if values:
+                row[name] = max(values)
+        for name in SUM_OF:
+            values = [p.wall_s if name == "wall_s" else p.row.get(name)
+                      for p in self.processes]
+            values = [v for v in values if _number(v)]
+            if values:
+                row[name] = sum(values)
+        if ok:
+            row["contention_note"] = _contention_note(row)
+        failed = self.failed
+        row["status"] = failed.status if failed else "ok"
+        row["reason"] = "" if failed is None else (
+            failed.reason if failed.process == 0 or self.planned == 1
+            else f"process {failed.process + 1} of {self.planned}: {failed.reason}")
+        return row
+
+    def ops(self) -> list[dict[str, Any]]:
+        """The op table of the case: its profiled (first) process's, if any."""
+        return next((p.ops for p in self.processes if p.ops), [])
+
+    def to_json(self) -> dict[str, Any]:
+        """The case file's content: the derived row, samples per process, the op table, and
+        every process."""
+        return {"row": self.row(), "samples": self.samples(), "ops": self.ops(),
+                "planned": self.planned,
+                "processes": [{k: v for k, v in asdict(p).items() if k not in ("samples", "ops")}
+                              for p in self.processes]}
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any], identity: dict[str, Any]) -> CaseResult:
+        """A case file back as a result; a file from before processes were kept (a flat list
+        of samples per metric, no `processes`) is one process that gave the stored row."""
+        samples = record.get("samples", {})
+        if "processes" not in record:
+            process = ProcessResult(0, record["row"].get("status", "ok"),
+                                    record["row"].get("reason", ""),
+                                    record["row"].get("wall_s", math.nan), dict(record["row"]),
+                                    {m: list(v) for m, v in samples.items()})
+            return cls(identity, 1, [process])
+        processes = []
+        for entry in record["processes"]:
+            index = entry["process"]
+            processes.append(ProcessResult(
+                index, entry["status"], entry.get("reason", ""), entry.get("wall_s", math.nan),
+                dict(entry.get("row", {})),
+                {m: list(v[index]) for m, v in samples.items() if index < len(v)},
+                list(record.get("ops", [])) if index == 0 else []))
+        return cls(identity, int(record.get("planned", len(processes))), processes)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not (
+        isinstance(value, float) and math.isnan(value))
+
+
+def _timing(ok: list[ProcessResult], batch_size: int) -> dict[str, Any]:
+    """The timing columns of a case from its finished processes (module docstring).
+
+    A batch sweep's number is its knee's (the first process's knee), from the full timed run
+    at the knee of each process whose knee was the same batch: the curve's points are timed
+    too briefly to publish, and one process's number must mean what several processes' do.
+    """
+    knee = ok[0].row.get("knee_batch")
+    if knee is not None:
+        ok = [p for p in ok if p.row.get("knee_batch") == knee]
+        batch_size = int(knee)
+    medians = [float(np.median(p.samples["iter_ms"])) for p in ok]
+    pooled = summarize([v for p in ok for v in p.samples["iter_ms"]])
+    within = [summarize(p.samples["iter_ms"]).rel_iqr for p in ok]
+    level = process_level(medians)
+    if len(medians) == 1:  # one process: its own median and order-statistic interval
+        center, low, high, ci_level = pooled.median, pooled.ci_low, pooled.ci_high, 0.99
+    else:
+        center, low, high, ci_level = level.center, level.ci_low, level.ci_high, level.level
+    within_rel_iqr = float(np.median(within))
+    return {"n": pooled.n, "processes": len(medians), "median_ms": center, "mean_ms": pooled.mean,
+            "std_ms": pooled.std, "min_ms": pooled.min, "max_ms": pooled.max,
+            "iqr_ms": pooled.iqr, "p90_ms": pooled.p90, "p99_ms": pooled.p99,
+            "ci_low_ms": low, "ci_high_ms": high, "ci_level": ci_level,
+            "between_cv": level.between_cv, "within_rel_iqr": within_rel_iqr,
+            "noisy": is_noisy(within_rel_iqr, level.between_cv),
+            "throughput_sps": batch_size / (center / 1e3),
+            "stop_reason": ", ".join(p.row.get("stop_reason", "") for p in ok)}
+
+
+def _pipelining(ok: list[ProcessResult], median_ms: float) -> dict[str, Any]:
+    """Throughput cases: the synchronised step time (median over processes) and how much
+    faster the pipelined number is."""
+    synced = [p.row["synced_ms"] for p in ok if _number(p.row.get("synced_ms"))]
+    if not synced:
+        return {}
+    value = float(np.median(synced))
+    return {"synced_ms": value, "pipelining_gain": value / median_ms}
+
+
+def _contention_note(row: dict[str, Any]) -> str:
+    """The note of the worst process's contention, for the case's own noise."""
+    other, steal = row.get("other_cpu_pct"), row.get("steal_pct")
+    contention = (Contention(other, steal, row.get("load_avg_1m", math.nan))
+                  if _number(other) and _number(steal) else None)
+    return note(contention, bool(row["noisy"]), row["within_rel_iqr"], row["between_cv"])

@@ -1,0 +1,98 @@
+"""The terminal summary of a results table: what `archbench show` and `run` print."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from harness.measure.contention import run_warning
+
+
+def _median_with_ci(row: pd.Series) -> str:
+    """'1.23 [1.2, 1.3] ×3': the number, its interval, and how many processes gave it (an
+    interval from one process covers that process only, so the count belongs with it)."""
+    if pd.isna(row["median_ms"]):
+        return ""
+    text = f"{row['median_ms']:.3g}"
+    low, high = row["ci_low_ms"], row["ci_high_ms"]
+    if not (pd.isna(low) or pd.isna(high)):
+        text += f" [{low:.3g}, {high:.3g}]"
+    if not pd.isna(row["processes"]):
+        text += f" ×{row['processes']}"
+    if row["noisy"] is True:
+        text += " noisy"
+    return text
+
+
+def _number(value: object, fmt: str) -> str:
+    return "" if value is None or pd.isna(value) else format(value, fmt)
+
+
+def summary_text(frame: pd.DataFrame, reason_width: int = 60) -> str:
+    """One line per case: status, median with its interval and process count, throughput,
+    memory, accuracy, efficiency (% of peak, in a profiled run), and why a case failed or why
+    its number may be off."""
+    if frame.empty:
+        return "(no cases)"
+    view = pd.DataFrame({
+        "suite": frame["suite"], "size": frame["size"], "backend": frame["backend"],
+        "phase": frame["phase"], "scenario": frame["scenario"], "bs": frame["batch_size"],
+        **({"hardware": frame["hardware"].fillna("")}  # a --per-hardware run's case dimension
+           if frame["hardware"].notna().any() else {}),
+        "status": frame["status"],
+        f"median ms [{_levels(frame)} CI] ×processes": frame.apply(_median_with_ci, axis=1),
+        "n": frame["n"].map(lambda v: _number(v, "d")),
+        "samples/s": frame["throughput_sps"].map(lambda v: _number(v, ",.0f")),
+        "peak MB": frame["peak_rss_mb"].map(lambda v: _number(v, ".0f")),
+        "acc": frame["accuracy"].map(lambda v: _number(v, ".3f")),
+        "parity": frame["parity_ok"].map(lambda v: "" if pd.isna(v) else ("ok" if v else "FAIL")),
+        **({"% peak": frame["pct_of_peak"].map(lambda v: _number(v, ".2g"))}
+           if frame["pct_of_peak"].notna().any() else {}),
+        "reason / note": _reason_or_note(frame).map(
+            lambda r: r if len(r) <= reason_width else r[:reason_width - 1] + "…"),
+    })
+    return view.to_string(index=False)
+
+
+def _levels(frame: pd.DataFrame) -> str:
+    """The confidence level(s) of the intervals shown, e.g. '95%' or '95%/99%'."""
+    levels = sorted(frame["ci_level"].dropna().unique())
+    return "/".join(f"{level:.0%}" for level in levels) or "99%"
+
+
+def _reason_or_note(frame: pd.DataFrame) -> pd.Series:
+    """Why a case did not finish; for a finished one, why its number may be slow or noisy."""
+    reason = frame["reason"].fillna("")
+    note = frame["contention_note"].fillna("")
+    return reason.where(frame["status"] != "ok", note)
+
+
+def contention_summary(frame: pd.DataFrame) -> str | None:
+    """The warning a terminal summary ends with when cases were timed on a busy machine."""
+    ok = frame[frame["status"] == "ok"]
+    return run_warning(ok["other_cpu_pct"].astype(float).tolist(),
+                       ok["steal_pct"].astype(float).tolist())
+
+
+def sweep_totals(frame: pd.DataFrame, run_now: list[str], elapsed_s: float) -> str:
+    """The line a sweep ends with: its cases by status, and of the cases run in this session
+    (`run_now`, not a resumed run's earlier ones), how much of the wall time was timed."""
+    now = frame[frame["case_id"].isin(run_now)]
+    timed_s, warmup_s = now["timed_s"].sum(), now["warmup_s"].sum()
+    return (f"{len(frame)} cases ({status_counts(frame)}); {len(now)} run now in "
+            f"{elapsed_s:.0f} s wall: {timed_s:.0f} s timed ({timed_s / elapsed_s:.0%}), "
+            f"{warmup_s:.0f} s warm-up")
+
+
+def status_counts(frame: pd.DataFrame) -> str:
+    counts = frame["status"].value_counts()
+    return ", ".join(f"{int(counts[s])} {s}" for s in counts.index)
+
+
+def human_count(value: float) -> str:
+    """1234567 -> '1.23M', for parameter and FLOP counts."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.0f}" if not math.isnan(value) else ""

@@ -1,0 +1,86 @@
+"""A case's row from its processes: facts from the first, the number from all of them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from harness.measure.stats import process_level
+from harness.results.case_result import CaseResult, ProcessResult
+
+IDENTITY = {"run_id": "r", "case_id": "cnn-tiny-cpu-eager-infer-latency-bs8", "suite": "cnn",
+            "size": "tiny", "backend": "cpu-eager", "phase": "infer", "scenario": "latency",
+            "batch_size": 8}
+
+
+def process(index: int, median: float, status: str = "ok", **row: object) -> ProcessResult:
+    """A process whose iterations are median ± 1%, with per-process row fields."""
+    iters = [median * f for f in (0.99, 1.0, 1.0, 1.01)]
+    base = {"median_ms": median, "timed_s": 0.5, "warmup_s": 0.1, "warmup_iters": 5,
+            "stop_reason": "converged", "peak_rss_mb": 100.0 + index,
+            "other_cpu_pct": 1.0 + index, "steal_pct": 0.0, "load_avg_1m": 0.5}
+    return ProcessResult(index, status, "" if status == "ok" else "boom", 2.0,
+                         {**base, **row} if status == "ok" else {},
+                         {"iter_ms": iters} if status == "ok" else {})
+
+
+def test_the_number_comes_from_the_process_medians() -> None:
+    result = CaseResult(IDENTITY, 3, [process(0, 1.0, accuracy=0.9, params=10),
+                                      process(1, 1.3), process(2, 1.15)])
+    row = result.row()
+    level = process_level([1.0, 1.3, 1.15])
+    assert row["median_ms"] == pytest.approx(level.center)
+    assert (row["ci_low_ms"], row["ci_high_ms"]) == pytest.approx((level.ci_low, level.ci_high))
+    assert row["ci_level"] == 0.95 and row["processes"] == 3
+    assert row["between_cv"] == pytest.approx(level.between_cv)
+    assert row["throughput_sps"] == pytest.approx(8 / (level.center / 1e3))
+    assert row["n"] == 12 and row["min_ms"] == pytest.approx(0.99)  # pooled iterations
+    assert row["noisy"] is True  # processes 1.0 to 1.3 apart: between_cv > 10%
+    assert row["accuracy"] == 0.9 and row["params"] == 10  # the first process's facts
+    assert row["timed_s"] == pytest.approx(1.5) and row["wall_s"] == pytest.approx(6.0)
+    assert row["peak_rss_mb"] == 102.0 and row["other_cpu_pct"] == 3.0  # the worst process
+    assert row["stop_reason"] == "converged, converged, converged"
+    assert row["status"] == "ok" and row["reason"] == ""
+    assert "fresh processes differ" in row["contention_note"]
+
+
+def test_one_process_keeps_the_single_process_row() -> None:
+    result = CaseResult(IDENTITY, 1, [process(0, 1.0)])
+    row = result.row()
+    assert row["median_ms"] == pytest.approx(1.0) and row["processes"] == 1
+    assert row["ci_level"] == 0.99 and math.isnan(row["between_cv"])
+    assert result.finished and result.next_process() is None
+
+
+def test_processes_run_in_order_until_planned_or_failed() -> None:
+    result = CaseResult(IDENTITY, 3, [process(0, 1.0)])
+    assert not result.finished and result.next_process() == 1
+    result.processes.append(process(1, 1.0, status="crashed"))
+    assert result.finished and result.next_process() is None
+    row = result.row()
+    assert row["status"] == "crashed" and row["reason"] == "process 2 of 3: boom"
+    assert row["median_ms"] == pytest.approx(1.0) and row["processes"] == 1  # kept
+
+
+def test_a_failed_first_process_is_the_row() -> None:
+    result = CaseResult(IDENTITY, 3, [process(0, 1.0, status="error")])
+    row = result.row()
+    assert result.finished
+    assert row["status"] == "error" and row["reason"] == "boom" and "median_ms" not in row
+
+
+def test_a_case_file_round_trips_every_process() -> None:
+    result = CaseResult(IDENTITY, 3, [process(0, 1.0, accuracy=0.9), process(1, 1.2)])
+    again = CaseResult.from_json(result.to_json(), IDENTITY)
+    assert again.planned == 3 and [p.process for p in again.processes] == [0, 1]
+    assert again.processes[1].samples == result.processes[1].samples
+    assert again.row() == result.row()
+
+
+def test_a_case_file_from_before_processes_is_one_process() -> None:
+    record = {"row": {**IDENTITY, "status": "ok", "median_ms": 1.0, "wall_s": 3.0},
+              "samples": {"iter_ms": [1.0, 1.0]}}
+    result = CaseResult.from_json(record, IDENTITY)
+    assert result.planned == 1 and result.finished
+    assert result.processes[0].samples == {"iter_ms": [1.0, 1.0]}

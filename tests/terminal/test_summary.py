@@ -1,0 +1,45 @@
+"""The terminal table of `archbench run` and `show`."""
+
+from __future__ import annotations
+
+import math
+
+from harness.results.schema import to_frame
+from harness.terminal.summary import human_count, status_counts, summary_text
+
+BASE = {"suite": "cnn", "size": "tiny", "backend": "cpu-eager", "phase": "infer",
+        "scenario": "throughput", "batch_size": 32}
+
+
+def test_rows_show_median_with_interval_noise_and_reasons() -> None:
+    frame = to_frame([
+        {**BASE, "case_id": "a", "status": "ok", "median_ms": 1.234, "ci_low_ms": 1.2,
+         "ci_high_ms": 1.3, "noisy": True, "n": 40, "throughput_sps": 25931.0,
+         "accuracy": 0.9, "parity_ok": False},
+        {**BASE, "case_id": "b", "status": "ok", "median_ms": 2.0, "ci_low_ms": math.nan,
+         "ci_high_ms": math.nan, "noisy": False, "n": 5, "parity_ok": True},
+        {**BASE, "case_id": "c", "status": "error", "reason": "RuntimeError: " + "x" * 100},
+    ])
+    lines = summary_text(frame, reason_width=30).splitlines()
+    assert len(lines) == 4
+    assert "1.23 [1.2, 1.3] noisy" in lines[1] and "25,931" in lines[1] and "FAIL" in lines[1]
+    assert "0.900" in lines[1]
+    assert " 2 " in lines[2] and "[" not in lines[2] and "noisy" not in lines[2]
+    assert lines[2].rstrip().endswith("ok")  # parity ok, no reason
+    assert "RuntimeError: xxx" in lines[3] and lines[3].rstrip().endswith("…")
+    assert "x" * 30 not in lines[3]
+
+
+def test_empty_table_and_status_counts() -> None:
+    assert summary_text(to_frame([])) == "(no cases)"
+    frame = to_frame([{**BASE, "case_id": str(i), "status": s}
+                      for i, s in enumerate(["ok", "ok", "skipped"])])
+    assert status_counts(frame) == "2 ok, 1 skipped"
+
+
+def test_human_count() -> None:
+    assert human_count(1_234_567) == "1.23M"
+    assert human_count(15_420) == "15.4k"
+    assert human_count(2.5e9) == "2.5G"
+    assert human_count(999) == "999"
+    assert human_count(math.nan) == ""

@@ -127,8 +127,11 @@ def test_base_in_the_same_job_cancels_the_drift_and_still_finds_a_slowdown(tmp_p
 
 
 def test_the_base_measured_beside_a_gate_is_never_a_stored_baseline(tmp_path, monkeypatch):
+    """Even with a verdict in its manifest (written by hand here), the base's run is passed
+    over for its role alone: it measured the base's code, not a version that passed."""
     _gate_with_base(tmp_path, monkeypatch, "with-base", seed=3)
     (tmp_path / "results" / "with-base" / MANIFEST).unlink()  # as if that gate never finished
+    _manifest_with(tmp_path / "results" / "with-base-base", verdict=PASSED)
     later = _gate(tmp_path, monkeypatch, "later", seed=4)
     assert later.verdict == NO_BASELINE
 

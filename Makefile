@@ -15,7 +15,8 @@ ARGS       ?=
 # request's job, BENCH_CI_BASE=origin/main (a commit or a checkout's folder) measures the base
 # in the same job, interleaved (default 5 rounds of one process each), immune to the drift of
 # the machine between runs.
-BENCH_CI_ARGS      ?= --archbench-sizes=tiny,small --archbench-rounds=30 --archbench-warmup=5
+BENCH_CI_ARGS      ?= --archbench-sizes=tiny,small --archbench-rounds=30 --archbench-warmup=5 \
+                      --archbench-threads=1
 BENCH_CI_PROCESSES ?=
 BENCH_CI_THRESHOLD ?= 0.10
 BENCH_CI_BASE      ?=

@@ -9,7 +9,8 @@
 #        the planted benchmarks.
 #   base: with --base, the base measured in the same job: two checkouts of HEAD (git worktrees
 #     under FOLDER), the gate run from the "new" one against the "base" one, twice each way:
-#     identical, planted, identical, planted (the change is made and undone in "new" only).
+#     identical, planted, identical, planted (the change is made and undone in "new" only);
+#     TAKES=3 for three of each.
 # FOLDER defaults to /tmp/bench-ci-planted-MODE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,8 @@ mode=${1:-stored}
 folder=${2:-/tmp/bench-ci-planted-$mode}
 mkdir -p "$folder"
 args=(--archbench-suites=cnn,rnn,transformer,planted --archbench-sizes=tiny,small
-      --archbench-rounds=30 --archbench-warmup=5)
+      --archbench-rounds=30 --archbench-warmup=5 --archbench-threads=1)
+takes=${TAKES:-2}
 plant() { sed -i 's/^DEPTH = 10$/DEPTH = 13/' "$1"; }
 set +e
 if [ "$mode" = stored ]; then
@@ -41,7 +43,7 @@ else
               --run-id "$1" --base "$folder/base" --markdown "$folder/$1.md" -- "${args[@]}" \
               --archbench-suite-file=benchmarks/planted_suite.py) > "$folder/$1.log" 2>&1
            echo "$1: exit $? ($(grep -c '' "$folder/$1.log") lines)"; }
-  for take in 1 2; do
+  for take in $(seq "$takes"); do
     git -C "$folder/new" checkout -q benchmarks/planted_suite.py
     gate "identical-$take"
     plant "$folder/new/benchmarks/planted_suite.py"

@@ -15,12 +15,14 @@ benchmark's case as it is collected, started and ended.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from harness.backends.base import PHASES
 from harness.cases import Case, SweepConfig, expand
+from harness.ci import CACHE_ENV
 from harness.errors import UsageError
 from suites.registry import BUILTIN, available_suites
 
@@ -42,6 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "those a default sweep leaves out, such as emulated bf16)")
     group.addoption("--archbench-phases", default=",".join(PHASES))
     group.addoption("--archbench-batch-size", type=int, default=32)
+    group.addoption("--archbench-threads", type=int, default=0,
+                    help="torch's intra-op threads (0: every CPU the process may use)")
     group.addoption("--archbench-rounds", type=int, default=5,
                     help="timed rounds per benchmark (one iteration each)")
     group.addoption("--archbench-warmup", type=int, default=2, help="untimed warm-up rounds")
@@ -75,6 +79,7 @@ def sweep_config(config: pytest.Config) -> SweepConfig:
                            backends=_listed(config, "--archbench-backends"),
                            phases=_listed(config, "--archbench-phases"),
                            batch_sizes=(config.getoption("--archbench-batch-size"),),
+                           threads=config.getoption("--archbench-threads"),
                            scenarios=("latency",), suite_files=files,
                            model=config.getoption("--archbench-model"),
                            inputs=tuple(config.getoption("archbench_inputs")),
@@ -126,3 +131,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def archbench_config(request: pytest.FixtureRequest) -> SweepConfig:
     """The sweep configuration the cases were chosen from (their suite files, their model)."""
     return sweep_config(request.config)
+
+
+@pytest.fixture(scope="session")
+def archbench_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the benchmarks cache their exports: the folder `archbench ci` names in
+    ARCHBENCH_CACHE_DIR, shared by its processes of one version, else this session's own."""
+    named = os.environ.get(CACHE_ENV)
+    return Path(named) if named else tmp_path_factory.getbasetemp() / "archbench-cache"

@@ -14,6 +14,8 @@ case: that is what pytest-benchmark users expect; the harness's sweep is the iso
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import onnxruntime
 import torch
 
@@ -23,12 +25,11 @@ from harness.measure.model_facts import count_params, flops_per_sample
 
 
 def test_backend(benchmark, case: Case, archbench_config: SweepConfig, request,
-                 tmp_path_factory) -> None:
+                 archbench_cache_dir: Path) -> None:
     config = request.config
     # set up as a sweep's case process is: threads, backend settings, data, cache context;
     # the configuration carries the user's suite files and --archbench-model
-    setup = set_up_case(case, archbench_config,
-                        tmp_path_factory.getbasetemp() / "archbench-cache")
+    setup = set_up_case(case, archbench_config, archbench_cache_dir)
     suite, backend, data, ctx = setup.suite, setup.backend, setup.data, setup.ctx
     model = suite.model(case.size, data, seed=ctx.seed)
     # model facts first: preparing a CUDA backend moves the model to the device in place

@@ -26,7 +26,8 @@ def _gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_id: str, seed: in
         return synthetic.write_processes(out_dir, seed, processes, **changes)
 
     monkeypatch.setattr(gate, "run_processes", fake_run_processes)
-    options = GateOptions(results_dir=tmp_path / "results", run_id=run_id,
+    # 7 processes, not the default: the seeds below were chosen to show the rules at 7
+    options = GateOptions(results_dir=tmp_path / "results", run_id=run_id, processes=7,
                           markdown_path=tmp_path / f"{run_id}.md",
                           json_path=tmp_path / f"{run_id}.json")
     return run_gate(options, say=lambda line: None)

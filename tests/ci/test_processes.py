@@ -78,13 +78,17 @@ def test_a_gate_where_no_benchmark_ran_fails_instead_of_passing_on_nothing(tmp_p
 
 def test_rounds_run_one_process_per_version_in_a_shuffled_order(tmp_path, monkeypatch):
     """Each round runs every version once; the order varies between rounds (so no version
-    always goes first) and is the same for the same seed; processes come back in round order."""
+    always goes first) and is the same for the same seed; processes come back in round order.
+    The processes of a version share one export cache, not the other version's, and the
+    caches are gone after the rounds."""
     from harness.ci import processes as module
 
     ran: list[tuple[str, int]] = []
+    caches: dict[str, set[Path]] = {}
 
-    def fake_run_one(benchmarks, pytest_args, version, index, timeout_s):
+    def fake_run_one(benchmarks, pytest_args, version, index, timeout_s, cache):
         ran.append((version.name, index))
+        caches.setdefault(version.name, set()).add(cache)
         return module._Ran(module.BenchmarkProcess(version.out_dir / f"{index}.json"), "ok")
 
     monkeypatch.setattr(module, "_run_one", fake_run_one)
@@ -95,6 +99,8 @@ def test_rounds_run_one_process_per_version_in_a_shuffled_order(tmp_path, monkey
     firsts = [ran[2 * r][0] for r in range(8)]
     assert set(firsts) == {"base", "new"}
     assert [p.json_path.name for p in done["base"]] == [f"{r}.json" for r in range(8)]
+    (base_cache,), (new_cache,) = caches["base"], caches["new"]
+    assert base_cache != new_cache and not base_cache.parent.exists()
     first_order = list(ran)
     ran.clear()
     module.run_rounds(Path("benchmarks"), [], versions, 8, 60, seed=3, say=lambda line: None)

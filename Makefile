@@ -9,12 +9,12 @@ STAMP      := $(VENV)/.installed
 RESULTS    ?= results
 ARGS       ?=
 # bench-ci: the CI gate (`archbench ci`, README "pytest-benchmark and CI"): the benchmarks in
-# BENCH_CI_PROCESSES fresh pytest processes (default 7), judged against the newest passing run
-# of this machine kind in $(RESULTS); exit 1 on a significant regression beyond the threshold
-# or a broken benchmark. About 2.5 minutes on a 2-core VM (docs/measurements.md). In a pull
-# request's job, BENCH_CI_BASE=origin/main (a commit or a checkout's folder) measures the base
-# in the same job, interleaved (default 5 rounds of one process each), immune to the drift of
-# the machine between runs.
+# BENCH_CI_PROCESSES fresh pytest processes (default 10) at one thread, judged against the
+# newest passing run of this machine kind in $(RESULTS); exit 1 on a significant regression
+# beyond the threshold or a broken benchmark. About 2 minutes on a 2-core VM
+# (docs/measurements.md). In a pull request's job, BENCH_CI_BASE=origin/main (a commit or a
+# checkout's folder) measures the base in the same job, interleaved (default 8 rounds of one
+# process each, about 3.5 minutes), immune to the drift of the machine between runs.
 BENCH_CI_ARGS      ?= --archbench-sizes=tiny,small --archbench-rounds=30 --archbench-warmup=5 \
                       --archbench-threads=1
 BENCH_CI_PROCESSES ?=

@@ -22,8 +22,8 @@ import pytest
 
 from harness.backends.base import PHASES
 from harness.cases import Case, SweepConfig, expand
-from harness.ci import CACHE_ENV
 from harness.errors import UsageError
+from suites.digits import CACHE_ENV
 from suites.registry import BUILTIN, available_suites
 
 #: Sizes of the built-in suites when none are named (the quick mode of `make test`).
@@ -135,7 +135,8 @@ def archbench_config(request: pytest.FixtureRequest) -> SweepConfig:
 
 @pytest.fixture(scope="session")
 def archbench_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the benchmarks cache their exports: the folder `archbench ci` names in
-    ARCHBENCH_CACHE_DIR, shared by its processes of one version, else this session's own."""
+    """Where the benchmarks cache their exports: archbench's cache folder
+    (ARCHBENCH_CACHE_DIR, which `archbench ci` points at one folder per version, shared by its
+    processes), else this session's own."""
     named = os.environ.get(CACHE_ENV)
     return Path(named) if named else tmp_path_factory.getbasetemp() / "archbench-cache"

@@ -14,8 +14,10 @@ DEFAULT_PROCESSES = 10
 DEFAULT_ROUNDS_WITH_BASE = 8
 #: Seconds a pytest process may run before it is killed (its benchmarks then say so).
 DEFAULT_TIMEOUT_S = 1800.0
-#: The environment variable that gives a gate's pytest processes one export cache per version
-#: (ONNX files, keyed by the model's weights and the exporter's versions), so only the first
+#: The environment variable that gives a gate's pytest processes one cache folder per version:
+#: archbench's cache folder, the one the suites keep their data in (`suites.digits.CACHE_ENV`,
+#: not imported here: it would import torch into the gate) and the benchmarks their ONNX
+#: exports (keyed by the model's weights and the exporter's versions). Shared, only the first
 #: process of a version exports: an export is set-up, not what the benchmarks time, and it was
 #: half of each process's time. An environment variable, not an option, because a base
 #: checkout from before it would refuse an unknown option; there it is simply not read.

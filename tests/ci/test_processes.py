@@ -101,6 +101,8 @@ def test_rounds_run_one_process_per_version_in_a_shuffled_order(tmp_path, monkey
     assert [p.json_path.name for p in done["base"]] == [f"{r}.json" for r in range(8)]
     (base_cache,), (new_cache,) = caches["base"], caches["new"]
     assert base_cache != new_cache and not base_cache.parent.exists()
+    from suites.digits import CACHE_ENV
+    assert module.CACHE_ENV == CACHE_ENV  # the folder the suites and benchmarks read
     first_order = list(ran)
     ran.clear()
     module.run_rounds(Path("benchmarks"), [], versions, 8, 60, seed=3, say=lambda line: None)

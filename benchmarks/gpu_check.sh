@@ -4,16 +4,17 @@
 # For a machine with an NVIDIA GPU and a CUDA build of torch in `python3` (the lent H100/H200
 # machines: torch 2.11 + CUDA, no network, onnxruntime without a CUDA provider). Packages
 # missing there travel as wheels in .whl/ (plotly, onnxconverter-common, pytest-xdist, execnet,
-# pytest-timeout); they are installed into /tmp/site, and archbench runs from this checkout
-# through PYTHONPATH.
+# pytest-timeout, mlcommons-loadgen); they are installed into /tmp/site, and archbench runs
+# from this checkout through PYTHONPATH.
 #
 # A lease is 15 minutes, starts included, so the steps run in order of what has been verified
 # least, each within its own budget and what is left of CHECK_BUDGET_S (default 470 s):
 #   1. every cuda-marked test, and the scenario and case-planning tests, on 8 workers;
-#   2. a batch sweep of transformer/xl on cuda-eager and cuda-amp-bf16 (knee, largest batch);
-#   3. a profiled run of transformer/small on cuda-eager and cuda-compile (kernel vs CPU time);
-#   4. the fidelity of CUDA timing against CUDA events and torch.utils.benchmark.Timer;
-#   5. sweeps of the default plan: transformer/xl in three modes, then every CUDA backend at
+#   2. serving under load (never run on a GPU yet): LoadGen's server scenario at xl;
+#   3. a batch sweep of transformer/xl on cuda-eager and cuda-amp-bf16 (knee, largest batch);
+#   4. a profiled run of transformer/small on cuda-eager and cuda-compile (kernel vs CPU time);
+#   5. the fidelity of CUDA timing against CUDA events and torch.utils.benchmark.Timer;
+#   6. sweeps of the default plan: transformer/xl in three modes, then every CUDA backend at
 #      small, with the rest of the budget.
 # A lease that ran the sweep first spent 220 s on 11 cases (a compiled case starts in
 # 13-22 s, max-autotune training compiles for 54 s), and nothing after it ran.
@@ -54,7 +55,7 @@ XL_BACKENDS=${XL_BACKENDS:-cuda-eager cuda-amp-bf16 cuda-compile-cudagraphs}
 PROCESSES=${PROCESSES:-2}
 RESULTS="--results $OUT/results"
 ARCHBENCH="$PY -m harness.cli"
-RUNS=(gpu-batch-sweep gpu-profile gpu-check-xl gpu-check)
+RUNS=(gpu-server gpu-batch-sweep gpu-profile gpu-check-xl gpu-check)
 
 # 1. Tests with the GPU visible, on 8 workers where pytest-xdist is there (the first leases ran
 #    them on one and ran out of time before pytest printed why any failed). pytest-timeout ends
@@ -68,24 +69,33 @@ timeout "$(budget "${TEST_BUDGET_S:-90}")" $PY -m pytest -q -p no:cacheprovider 
 timeout "$(budget 40)" $PY -m pytest -q -p no:cacheprovider -rfE --tb=short $workers \
   tests/scenarios tests/test_cases.py 2>&1 | tee -a "$OUT/pytest.log" | tail -10
 
-# 2. The batch sweep of the largest transformer: to the knee, then the largest batch that fits
+# 2. Serving under load: MLPerf LoadGen's Server scenario on the largest transformer, cuda-eager
+#    against cuda-compile-cudagraphs (where one step's launch overhead is what CUDA graphs
+#    remove, and a dynamic batcher's small batches feel it most), quick: one process, 1 s load
+#    points and a 15 s search for the peak under a 50 ms p99 target, per case.
+timeout "$(budget "${SERVER_BUDGET_S:-110}")" $ARCHBENCH run $RESULTS --run-id gpu-server \
+  --quick --processes 1 --no-progress --suite transformer --size xl \
+  --backend cuda-eager cuda-compile-cudagraphs --phase infer --scenario server --slo-ms 50 \
+  > "$OUT/logs/server.log" 2>&1
+
+# 3. The batch sweep of the largest transformer: to the knee, then the largest batch that fits
 #    (98 s for both backends on an H100, most of it probing batches of 8k-11k).
 timeout "$(budget "${BATCH_BUDGET_S:-130}")" $ARCHBENCH run $RESULTS --run-id gpu-batch-sweep \
   --quick --processes 1 --no-progress --suite transformer --size xl \
   --backend cuda-eager cuda-amp-bf16 --phase infer --scenario batch-sweep \
   > "$OUT/logs/batch-sweep.log" 2>&1
 
-# 3. A profiled window after the timed one: kernel time apart from dispatch time, and traces.
+# 4. A profiled window after the timed one: kernel time apart from dispatch time, and traces.
 timeout "$(budget "${PROFILE_BUDGET_S:-70}")" $ARCHBENCH run $RESULTS --run-id gpu-profile \
   --profile --quick --processes 1 --no-progress --suite transformer --size small \
   --backend cuda-eager cuda-compile --phase infer train > "$OUT/logs/profile.log" 2>&1
 $ARCHBENCH ops gpu-profile $RESULTS --top 8 2>&1 | tee "$OUT/ops.txt" | tail -40
 
-# 4. Fidelity of the CUDA timing against CUDA events and Timer (same process, same model).
+# 5. Fidelity of the CUDA timing against CUDA events and Timer (same process, same model).
 timeout "$(budget "${FIDELITY_BUDGET_S:-50}")" $PY benchmarks/fidelity.py \
   --backend cuda-eager --rounds 3 2>&1 | tee "$OUT/fidelity.txt"
 
-# 5. Every CUDA backend and scenario (latency and throughput for inference, throughput for
+# 6. Every CUDA backend and scenario (latency and throughput for inference, throughput for
 #    training: the default plan), quick budgets, $PROCESSES processes a case: first the xl
 #    transformer in the modes that matter at scale, then every backend at small, with what is
 #    left. The whole matrix (3 suites x 2 sizes x 8 backends x 3 plans) does not fit one lease:

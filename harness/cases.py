@@ -32,13 +32,24 @@ from harness.measure.timing import (
     TimingPolicy,
 )
 from harness.protocol import Case
+from harness.serving.options import ServingOptions
 from suites.model_target import ModelTarget
 from suites.registry import available_suites
 
 DEFAULT_TIMEOUT_S = 900.0
-SCENARIOS = ("latency", "throughput", "batch-sweep")
-#: The batch a scenario runs at unless batch sizes are given (batch-sweep: where it starts).
-SCENARIO_BATCH = {"latency": 1, "throughput": 32, "batch-sweep": 1}
+SCENARIOS = ("latency", "throughput", "batch-sweep", "server", "single-stream", "multi-stream",
+             "offline")
+#: MLPerf LoadGen's scenarios (`harness.scenarios.serving`): inference only.
+SERVING_SCENARIOS = ("server", "single-stream", "multi-stream", "offline")
+#: The batch a scenario runs at unless batch sizes are given (batch-sweep: where it starts;
+#: server and offline: the dynamic batcher's largest batch; multi-stream: samples a query,
+#: MLPerf's default 8; single-stream: always one sample a query).
+SCENARIO_BATCH = {"latency": 1, "throughput": 32, "batch-sweep": 1, "server": 32,
+                  "single-stream": 1, "multi-stream": 8, "offline": 32}
+#: Scenarios whose batch is their own whatever batch sizes are given.
+FIXED_BATCH = ("batch-sweep", "single-stream")
+SERVING_TRAIN_REASON = ("serving scenarios measure inference: a server answers requests, it "
+                        "does not train")
 #: What a sweep that names no scenario measures, per device and phase (see the module doc).
 DEFAULT_PLAN = {"cuda": {"infer": ("throughput", "latency"), "train": ("throughput",)},
                 "cpu": {"infer": ("throughput",), "train": ("throughput",)}}
@@ -66,6 +77,10 @@ class CaseConfig:
     timeout_s: float = DEFAULT_TIMEOUT_S
     processes: int = 0  # 0: DEFAULT_PROCESSES, or 1 with `quick` (a smoke test)
     profile: bool = False  # profile each case after its timed region (harness/profiling/)
+    # the serving scenarios (harness/serving/options.py; None: the scenario's default)
+    slo_ms: float | None = None
+    max_wait_ms: float | None = None
+    server_qps: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.threads, int) or self.threads < 0:
@@ -78,6 +93,12 @@ class CaseConfig:
             raise UsageError(f"processes must be a positive integer, got {self.processes}")
         if self.processes == 0:  # resolved here, so the manifest records the number used
             object.__setattr__(self, "processes", 1 if self.quick else DEFAULT_PROCESSES)
+        ServingOptions(self.slo_ms, self.max_wait_ms, self.server_qps)  # one line if wrong
+
+    @property
+    def serving(self) -> ServingOptions:
+        """What the user set for the serving scenarios."""
+        return ServingOptions(self.slo_ms, self.max_wait_ms, self.server_qps)
 
     @property
     def model_target(self) -> ModelTarget | None:
@@ -187,9 +208,12 @@ def expand(config: SweepConfig) -> list[PlannedCase]:
                                   else backend.default_skip_reason(phase)))
                     for scenario, batch_size in scenario_batches(config, phase,
                                                                  backend.device):
+                        serving_train = phase == "train" and scenario in SERVING_SCENARIOS
                         planned.extend(
                             PlannedCase(Case(suite_name, size, backend.name, phase,
-                                             batch_size, scenario, hardware), reason)
+                                             batch_size, scenario, hardware),
+                                        reason or (SERVING_TRAIN_REASON if serving_train
+                                                   else None))
                             for hardware in config.hardware or ("",))
     return planned
 
@@ -200,7 +224,7 @@ def scenario_batches(config: SweepConfig, phase: str, device: str) -> list[tuple
     sweep starts at its own."""
     pairs = []
     for scenario in config.scenarios or DEFAULT_PLAN[device][phase]:
-        if scenario == "batch-sweep" or not config.batch_sizes:
+        if scenario in FIXED_BATCH or not config.batch_sizes:
             pairs.append((scenario, SCENARIO_BATCH[scenario]))
         else:
             pairs.extend((scenario, batch_size) for batch_size in config.batch_sizes)

@@ -51,11 +51,14 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
                         metavar="PHASE", help="train and/or infer (default: both)")
     parser.add_argument("--scenario", dest="scenarios", nargs="+", action="extend",
                         default=[], metavar="NAME",
-                        help="latency, throughput and/or batch-sweep (default: inference at "
+                        help="latency, throughput, batch-sweep, or under load: server, "
+                             "single-stream, multi-stream, offline (default: inference at "
                              "throughput and latency, training at throughput)")
     parser.add_argument("--batch-size", dest="batch_sizes", nargs="+", action="extend",
                         type=int, default=[], metavar="N",
-                        help="batch sizes (default: 32 for throughput, 1 for latency)")
+                        help="batch sizes (default: 32 for throughput, 1 for latency; server "
+                             "and offline: the largest dynamic batch, 32; multi-stream: "
+                             "samples a query, 8)")
 
 
 def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +85,15 @@ def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", action="store_true",
                         help="profile each case after its timed region: op table, trace, "
                              "machine ceilings and %% of peak (docs/profiling.md)")
+    parser.add_argument("--slo-ms", type=float, metavar="MS",
+                        help="server: the p99 latency target of the peak search (default: 10 "
+                             "batch-1 steps, at least 5 ms)")
+    parser.add_argument("--max-wait-ms", type=float, metavar="MS",
+                        help="server: how long a batch may wait to fill (default: a fifth of "
+                             "the target; 0: never wait)")
+    parser.add_argument("--server-qps", type=float, metavar="QPS",
+                        help="server: one fixed arrival rate (its p99 is the number) instead "
+                             "of searching for the peak")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -281,6 +293,7 @@ def _sweep_config(args: argparse.Namespace) -> SweepConfig:
         "accelerator_type": getattr(args, "accelerator_type", None),
         "suite_files": _resolved(args.suite_files), "model": resolved_target(args.model),
         "inputs": tuple(args.inputs), "output": args.output,
+        "slo_ms": args.slo_ms, "max_wait_ms": args.max_wait_ms, "server_qps": args.server_qps,
     }.items() if value not in (None, ())}
     return SweepConfig(quick=args.quick, profile=args.profile, **overrides)
 
@@ -305,7 +318,9 @@ def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = 
                "--input": args.inputs, "--output": args.output, "--quick": args.quick,
                "--threads": args.threads, "--seed": args.seed, "--timeout": args.timeout,
                "--processes": args.processes, "--run-id": args.run_id,
-               "--profile": args.profile, **(extra or {})}
+               "--profile": args.profile, "--slo-ms": args.slo_ms,
+               "--max-wait-ms": args.max_wait_ms, "--server-qps": args.server_qps,
+               **(extra or {})}
     given = [flag for flag, value in ignored.items() if value not in (None, False, [])]
     if given:
         raise UsageError(f"--resume takes the run's own configuration; drop {', '.join(given)}")

@@ -227,3 +227,20 @@ def test_compiled_training_is_left_out_of_default_sweeps_on_few_cpus(
         assert f"with {cpus} CPUs" in reason and "--backend cpu-compile" in reason
     named = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-compile",)))
     assert len(named) == 2 and [p.skip_reason for p in named] == [None] * 2
+
+
+def test_serving_scenarios_infer_at_their_own_batches_and_skip_training_saying_why() -> None:
+    planned = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager",),
+                                 scenarios=("server", "single-stream", "multi-stream",
+                                            "offline")))
+    found = {(p.case.phase, p.case.scenario, p.case.batch_size): p.skip_reason
+             for p in planned}
+    assert {key for key, reason in found.items() if reason is None} == {
+        ("infer", "server", 32), ("infer", "single-stream", 1), ("infer", "multi-stream", 8),
+        ("infer", "offline", 32)}
+    assert found[("train", "server", 32)].startswith("serving scenarios measure inference")
+    sized = expand(SweepConfig(suites=("cnn",), sizes=("tiny",), backends=("cpu-eager",),
+                               phases=("infer",), scenarios=("server", "single-stream"),
+                               batch_sizes=(16,)))
+    assert [(p.case.scenario, p.case.batch_size) for p in sized] == [
+        ("server", 16), ("single-stream", 1)]  # a stream of single samples stays at 1

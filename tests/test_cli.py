@@ -315,6 +315,12 @@ def test_a_full_disk_while_writing_a_case_file_stops_the_sweep_resumably(
 @pytest.mark.parametrize(("argv", "expected"), [
     (["run", "--threads", "-1"], "threads must be 0 (all available CPUs) or a positive integer"),
     (["run", "--timeout", "0"], "timeout must be a positive number of seconds"),
+    (["run", "--scenario", "server", "--slo-ms", "0"],
+     "--slo-ms must be a positive number of ms, got 0"),
+    (["run", "--scenario", "server", "--server-qps", "-5"],
+     "--server-qps must be a positive number of queries a second, got -5"),
+    (["run", "--scenario", "server", "--max-wait-ms", "-1"],
+     "--max-wait-ms must be a number of ms >= 0, got -1"),
 ])
 def test_bad_numbers_are_one_line_errors(argv: list[str], expected: str, results_dir: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:

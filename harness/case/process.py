@@ -105,11 +105,16 @@ class CaseRun:
     data: TaskData | None  # None: a suite without a task
     ctx: CaseContext
     steps: int
-    first: bool  # the case's first process: accuracy, parity, budget and model facts too
+    process: int  # 0-based; the first does accuracy, parity, budget and model facts too
     out: CaseOutput = field(default_factory=CaseOutput)
     baseline_mb: float = math.nan
     peak_was_reset: bool = False
     run_dir: Path | None = None  # the run's folder, where a profile's trace goes
+
+    @property
+    def first(self) -> bool:
+        """The case's first process: accuracy, parity, budget and model facts too."""
+        return self.process == 0
 
     @property
     def profiling(self) -> bool:
@@ -129,9 +134,12 @@ class CaseRun:
         profiler = (functools.partial(profile_case, ProfileTarget(
             self.suite, case.size, self.data, case.phase, self.config.seed, case.case_id,
             self.run_dir)) if self.profiling else None)
+        log_dir = (self.run_dir / "loadgen" / case.case_id / f"process-{self.process + 1}"
+                   if self.run_dir is not None else None)
         outcome = get_scenario(case.scenario).measure(ScenarioRequest(
             case.batch_size, self.config.timing_policy, bool(self.config.quick),
-            self.peak_columns, profiler), binding)
+            self.peak_columns, profiler, self.config.serving, self.config.seed, log_dir),
+            binding)
         self.out.row.update(outcome.columns)
         self.out.samples.update(outcome.samples)
         self.out.ops = outcome.ops
@@ -193,7 +201,7 @@ def run_case(case: Case, config: CaseConfig, cache_dir: Path, process: int = 0,
     setup = set_up_case(case, config, cache_dir)
     backend, steps = setup.backend, setup.steps
     run = CaseRun(case, config, setup.suite, backend, setup.data, setup.ctx, steps,
-                  first=process == 0, run_dir=run_dir)
+                  process=process, run_dir=run_dir)
     row = run.out.row
     row.update(collect_environment())
     row.update(setup.settings)

@@ -15,7 +15,14 @@ import pandas as pd
 
 from harness.analysis.compare import Comparison, compare, describe_rule
 from harness.measure.contention import run_warning
-from harness.report import figures, profile_figures, profile_tables, tables
+from harness.report import (
+    figures,
+    profile_figures,
+    profile_tables,
+    serving_figures,
+    serving_tables,
+    tables,
+)
 from harness.report.page import Section, Table, render_page
 from harness.results.runs import RunSet, backend_rank, load_runs
 
@@ -93,6 +100,8 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
     summary = tables.summary_table(results)
     latency = tables.latency_table(results, runs.samples)
     sweeps = tables.batch_sweep_table(results, runs.samples)
+    loads = serving_tables.load_curve_table(results, runs.samples)
+    peaks = serving_tables.peak_load_table(results)
     speedup = tables.speedup_table(results, baseline)
     memory = tables.memory_table(results)
     accuracy = tables.accuracy_table(results)
@@ -103,7 +112,7 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
     csvs = {"summary.csv": summary, "latency.csv": latency, "speedup.csv": speedup,
             "memory.csv": memory, "accuracy.csv": accuracy, "cold_start.csv": cold,
             "tradeoff.csv": tradeoff, "failures.csv": failures, "environment.csv": environment,
-            "batch_sweep.csv": sweeps}
+            "batch_sweep.csv": sweeps, "load_curves.csv": loads, "peak_load.csv": peaks}
     sections = [Section(
         "summary", "Summary: fastest backend per model",
         "Each row is one model at one size, each column a backend. The number is throughput in "
@@ -197,6 +206,20 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
             "processes that reached it.",
             figures.batch_sweep_figure(sweeps), (Table(sweeps, "every point", collapsed=True),),
             ("batch_sweep.csv",)))
+    if not peaks.empty:  # a section only where a run searched a peak load
+        sections.insert([s.id for s in sections].index("throughput") + 1, Section(
+            "serving", "Serving under load: the highest load under the latency target",
+            "Each line is one process of a server case: MLPerf LoadGen offered queries at "
+            "random (Poisson) arrivals at each rate the search tried, the dynamic batcher "
+            "served them, and LoadGen counted each query's latency from its scheduled time. "
+            "A circle met the p99 target (the dashed line), a cross did not; the star is the "
+            "case's peak, the centre over its processes, with its interval in the table. "
+            "LoadGen's own summary and detail logs of each case are in the folder the table "
+            "names.",
+            serving_figures.load_curve_figure(loads),
+            (Table(peaks, "highest load under the target, per case"),
+             Table(loads, "every rate tried", collapsed=True)),
+            ("peak_load.csv", "load_curves.csv")))
     return sections, csvs
 
 

@@ -18,6 +18,9 @@ can be derived again) and derives the case's row:
 * **Noise and contention**: `noisy` when the iterations of a process spread (median relative
   IQR over processes) or the processes disagree (`between_cv`) by more than 10%; the machine's
   other activity is the worst process's, since that is the one that can have skewed the number.
+* **Serving** (the server scenario): its number is 1000 / the peak rate, one per process, so
+  the peak's interval is the reciprocal of the number's; the distribution columns are of the
+  requests served (`harness.scenarios.serving`).
 * **Status**: ok when every process finished; otherwise the first failure, prefixed with which
   process it was (a case that runs once and crashes the next time is flaky, and says so), with
   the timing of the processes that did finish kept in the row and the case file.
@@ -81,6 +84,7 @@ class CaseResult:
         if ok:
             row.update(_timing(ok, row["batch_size"]))
             row.update(_pipelining(ok, row["median_ms"]))
+            row.update(_serving(ok, row))
         for name in WORST_OF:
             values = [p.row[name] for p in self.processes if _number(p.row.get(name))]
             if values:
@@ -177,6 +181,28 @@ def _pipelining(ok: list[ProcessResult], median_ms: float) -> dict[str, Any]:
         return {}
     value = float(np.median(synced))
     return {"synced_ms": value, "pipelining_gain": value / median_ms}
+
+
+def _serving(ok: list[ProcessResult], row: dict[str, Any]) -> dict[str, Any]:
+    """Server rows: the peak rate and its interval (the reciprocal of the row's number, which
+    is 1000 / the peak: the log interval maps exactly), and the distribution columns of every
+    request served at each process's peak or fixed rate, pooled (a process's number there is
+    one value, whose spread says nothing of the requests)."""
+    requests = [v for p in ok for v in p.samples.get("request_ms", [])]
+    if not requests:
+        return {}
+    pooled = summarize(requests)
+    columns: dict[str, Any] = {
+        "n": pooled.n, "mean_ms": pooled.mean, "std_ms": pooled.std, "min_ms": pooled.min,
+        "max_ms": pooled.max, "iqr_ms": pooled.iqr, "p90_ms": pooled.p90, "p99_ms": pooled.p99}
+    if _number(row.get("peak_qps")):
+        columns.update(peak_qps=1e3 / row["median_ms"], throughput_sps=1e3 / row["median_ms"],
+                       peak_ci_low_qps=1e3 / row["ci_high_ms"],
+                       peak_ci_high_qps=1e3 / row["ci_low_ms"])
+    else:
+        achieved = [p.row["achieved_qps"] for p in ok if _number(p.row.get("achieved_qps"))]
+        columns["throughput_sps"] = float(np.median(achieved)) if achieved else math.nan
+    return columns
 
 
 def _contention_note(row: dict[str, Any]) -> str:

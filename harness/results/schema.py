@@ -26,7 +26,8 @@ SCHEMA: dict[str, str] = {
     "precision": "numeric precision the backend ran in (fp32, bf16, fp16, int8)",
     "phase": "train (forward, loss, backward, optimizer step) or infer (forward only)",
     "scenario": "what the number answers: latency (one step at a time, synchronised), "
-    "throughput (pipelined: one synchronisation per block of steps) or batch-sweep",
+    "throughput (pipelined: one synchronisation per block of steps), batch-sweep, or under "
+    "MLPerf LoadGen's load: server, single-stream, multi-stream, offline",
     "batch_size": "samples per iteration",
     "hardware": "the kind of node the case ran on, a case dimension with --per-hardware "
     "(the matrix once per kind of node in a Ray cluster; empty otherwise)",
@@ -70,6 +71,51 @@ SCHEMA: dict[str, str] = {
     "the limit lies between max_batch and this, bracketed to 1/16 of max_batch",
     "max_batch_note": "batch-sweep: why the bracket is wider than 1/16 (the search's time "
     "budget ran out, or it reached its cap); empty when it is not",
+    # serving under load (harness/scenarios/serving.py, MLPerf LoadGen)
+    "serving_metric": "serving scenarios: what median_ms is for this row (1000 / the peak rate; "
+    "LoadGen's p99 at a fixed rate; each query's latency; each step's time at the largest "
+    "batch)",
+    "serving_max_batch": "serving: the dynamic batcher's largest batch (the case's batch size)",
+    "serving_max_wait_ms": "serving: how long a batch waited at most for more requests",
+    "serving_buckets": "serving: the batch sizes the backend was bound for; a batch is padded "
+    "to the smallest that holds it",
+    "step1_ms": "serving: a batch-1 step, synchronised (median of a short timing)",
+    "step_max_ms": "serving: a step at the largest batch, synchronised",
+    "slo_ms": "server: the p99 latency target of the peak search",
+    "slo_source": "server: where slo_ms came from (--slo-ms, or the default rule and its step)",
+    "server_qps": "server at a fixed rate (--server-qps): the arrival rate, queries/s",
+    "peak_qps": "server: the highest arrival rate whose p99 met slo_ms (centre over processes, "
+    "queries/s; one sample a query)",
+    "peak_ci_low_qps": "server: lower bound of the between-process interval of peak_qps",
+    "peak_ci_high_qps": "server: upper bound of that interval",
+    "peak_missed_qps": "server: the lowest rate above the peak that missed the target (the "
+    "first process's bracket; NaN where none did)",
+    "peak_points": "server: rates the first process's search tried",
+    "peak_search_s": "server: seconds the first process's search took",
+    "peak_note": "server: why the bracket is not within 5% (budget, ceiling, no rate met); "
+    "empty when it is",
+    "loadgen_p50_ms": "LoadGen's median query latency, from each query's scheduled time (at the "
+    "peak, or the scenario's one test; first process)",
+    "loadgen_p90_ms": "LoadGen's 90th percentile of query latency",
+    "loadgen_p99_ms": "LoadGen's 99th percentile of query latency",
+    "loadgen_p999_ms": "LoadGen's 99.9th percentile of query latency",
+    "loadgen_valid": "LoadGen's verdict on the test: VALID (True) when its minimum duration and "
+    "query count were met and, for server, its early-stopping p99 estimate met the target",
+    "loadgen_early_stopping": "LoadGen's early-stopping verdict, one line",
+    "loadgen_log_dir": "where LoadGen's summary and detail logs of the first process are",
+    "achieved_qps": "queries completed per second in that test (LoadGen)",
+    "loadgen_samples_per_s": "samples per second LoadGen reports for that test",
+    "serve_p50_ms": "archbench's median of the same requests, from LoadGen's call to issue "
+    "each (the batcher's clock); agrees with loadgen_p50_ms when LoadGen keeps its schedule",
+    "serve_p90_ms": "archbench's 90th percentile of those requests",
+    "serve_p99_ms": "archbench's 99th percentile of those requests",
+    "serve_p999_ms": "archbench's 99.9th percentile of those requests",
+    "queue_p50_ms": "serving: median wait of a request before the step that served it started",
+    "queue_p99_ms": "serving: 99th percentile of that wait",
+    "service_p50_ms": "serving: median time of the step that served a request",
+    "mean_batch": "serving: mean requests per step",
+    "padded_share": "serving: share of the samples run that were padding (batch to bucket)",
+    "requests": "serving: requests served in that test",
     "throughput_sps": "batch_size / median iteration time; on CUDA every iteration ends in a "
     "device sync, so this is unpipelined throughput (launch latency included)",
     "timed_s": "seconds spent inside timed iterations",
@@ -190,7 +236,8 @@ _INT_COLUMNS = {"batch_size", "params", "processes", "n", "block", "knee_batch",
                 "max_batch_oom", "warmup_iters", "train_steps", "graph_breaks",
                 "compiled_graphs", "recompiles",
                 "torch_threads", "torch_interop_threads", "ort_threads", "seed", "cpu_cores",
-                "profile_steps", "cases_per_node"}
+                "profile_steps", "cases_per_node", "serving_max_batch", "peak_points",
+                "requests"}
 _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms", "mean_ms",
                   "std_ms", "min_ms", "max_ms",
                   "other_cpu_pct", "steal_pct", "load_avg_1m", "iqr_ms", "p90_ms", "p99_ms",
@@ -203,9 +250,15 @@ _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms
                   "parity_rel_err", "parity_top1_agree", "parity_tol", "wall_s",
                   "profile_ms", "profile_overhead", "profile_coverage", "trace_kb", "step_flops",
                   "step_bytes", "arithmetic_intensity", "achieved_flops", "pct_of_peak",
-                  "ceiling_flops", "ceiling_bytes_s"}
+                  "ceiling_flops", "ceiling_bytes_s", "serving_max_wait_ms", "step1_ms",
+                  "step_max_ms", "slo_ms", "server_qps", "peak_qps", "peak_ci_low_qps",
+                  "peak_ci_high_qps", "peak_missed_qps", "peak_search_s", "loadgen_p50_ms",
+                  "loadgen_p90_ms", "loadgen_p99_ms", "loadgen_p999_ms", "achieved_qps",
+                  "loadgen_samples_per_s", "serve_p50_ms", "serve_p90_ms", "serve_p99_ms",
+                  "serve_p999_ms", "queue_p50_ms", "queue_p99_ms", "service_p50_ms",
+                  "mean_batch", "padded_share"}
 _BOOL_COLUMNS = {"noisy", "export_cached", "parity_ok", "cudnn_benchmark", "tf32_matmul",
-                 "tf32_cudnn", "precision_emulated"}
+                 "tf32_cudnn", "precision_emulated", "loadgen_valid"}
 
 
 def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -22,6 +22,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import psutil
@@ -32,6 +33,7 @@ from harness.measure import memory
 from harness.measure.contention import ContentionMonitor
 from harness.measure.timing import BlockRule, TimingPolicy, TimingResult, time_loop
 from harness.profiling.case_profile import ProfileOutcome
+from harness.serving.options import ServingOptions
 
 Step = Callable[[], object]
 
@@ -54,6 +56,12 @@ class ScenarioRequest:
     after_timing: Callable[[], dict[str, Any]] = dict
     #: with --profile, in the case's first process: profiles the step after the timing
     profiler: Profiler | None = None
+    #: the serving scenarios: what the user set (target, batch wait, a fixed rate)
+    serving: ServingOptions = ServingOptions()
+    #: the serving scenarios: LoadGen's schedule seed (the case's seed)
+    seed: int = 0
+    #: where a serving scenario keeps LoadGen's logs (None: a temporary folder, not kept)
+    log_dir: Path | None = None
 
 
 @dataclass

@@ -84,3 +84,22 @@ def test_a_case_file_from_before_processes_is_one_process() -> None:
     result = CaseResult.from_json(record, IDENTITY)
     assert result.planned == 1 and result.finished
     assert result.processes[0].samples == {"iter_ms": [1.0, 1.0]}
+
+
+def test_a_server_row_has_the_peak_with_its_interval_and_the_requests_distribution() -> None:
+    """The number is 1000 / each process's peak; the peak's interval is its reciprocal's, and
+    the distribution columns are of the requests served, not of the one value a process gave."""
+    identity = {**IDENTITY, "scenario": "server", "batch_size": 32}
+    peaks = [400.0, 500.0, 450.0]
+    processes = [ProcessResult(i, "ok", "", 2.0, {"peak_qps": peak, "slo_ms": 20.0},
+                               {"iter_ms": [1e3 / peak], "request_ms": [5.0, 6.0, 7.0, 30.0]})
+                 for i, peak in enumerate(peaks)]
+    row = CaseResult(identity, 3, processes).row()
+    level = process_level([1e3 / peak for peak in peaks])
+    assert row["median_ms"] == pytest.approx(level.center)
+    assert row["peak_qps"] == pytest.approx(1e3 / level.center)
+    assert row["throughput_sps"] == pytest.approx(row["peak_qps"])  # not 32 x it
+    assert (row["peak_ci_low_qps"], row["peak_ci_high_qps"]) == pytest.approx(
+        (1e3 / level.ci_high, 1e3 / level.ci_low))
+    assert row["peak_ci_low_qps"] < row["peak_qps"] < row["peak_ci_high_qps"]
+    assert row["n"] == 12 and row["max_ms"] == 30.0 and row["min_ms"] == 5.0

@@ -30,6 +30,16 @@ def test_rows_show_median_with_interval_noise_and_reasons() -> None:
     assert "x" * 30 not in lines[3]
 
 
+def test_a_server_row_shows_its_peak_load_with_interval_and_target() -> None:
+    frame = to_frame([{**BASE, "scenario": "server", "case_id": "s", "status": "ok",
+                       "median_ms": 1e3 / 412, "peak_qps": 412.0, "peak_ci_low_qps": 380.0,
+                       "peak_ci_high_qps": 440.0, "slo_ms": 50.0},
+                      {**BASE, "case_id": "t", "status": "ok", "median_ms": 1.0}])
+    lines = summary_text(frame).splitlines()
+    assert "peak q/s [CI] @ p99 target" in lines[0]
+    assert "412 [380, 440] @ 50 ms" in lines[1] and "@" not in lines[2]
+
+
 def test_empty_table_and_status_counts() -> None:
     assert summary_text(to_frame([])) == "(no cases)"
     frame = to_frame([{**BASE, "case_id": str(i), "status": s}

@@ -19,9 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -43,8 +43,8 @@ def launch(spec: WorkerSpec, timeout_s: float, log_path: Path, python: str,
     with writing(log_path):
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("w")
-    with log, _lifeline() as lifeline, tempfile.TemporaryDirectory(prefix="archbench-") as tmp:
-        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+    with log, _lifeline() as lifeline, _exchange_folder(log_path) as folder:
+        spec_path, out_path = folder / "spec.json", folder / "out.json"
         spec_path.write_text(json.dumps(spec.held_by(Lifeline(
             os.getpid(), lifeline, timeout_s + WORKER_GRACE_S)).to_json()))
         start = time.perf_counter()
@@ -72,6 +72,20 @@ def launch(spec: WorkerSpec, timeout_s: float, log_path: Path, python: str,
             result = ProcessResult.failure(spec.process, "crashed",
                                            _crash_reason(child.returncode, log_path))
     return result.timed(wall_s)
+
+
+@contextlib.contextmanager
+def _exchange_folder(log_path: Path) -> Iterator[Path]:
+    """Where the spec and the result pass between the parent and the worker: beside the case's
+    log, removed after. Not the system's temporary folder: a driver killed outright (kill -9)
+    cannot remove anything, and its last spec then stays in the run it belongs to, not in /tmp
+    (where `make test`'s killed sweeps left dozens)."""
+    folder = log_path.with_name(f"{log_path.name}.exchange")
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def worker_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:

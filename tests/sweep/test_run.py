@@ -262,6 +262,7 @@ def test_sigterm_to_the_sweep_kills_the_running_case(tmp_path: Path) -> None:
     assert sweep.returncode == 130
     assert "Resume with: archbench run --resume" in err
     assert not alive(worker) and not alive(child)
+    assert not list((tmp_path / "results").rglob("*.exchange"))  # spec and result removed
 
 
 def test_sigkill_of_the_sweep_kills_the_running_case(tmp_path: Path) -> None:
@@ -273,6 +274,9 @@ def test_sigkill_of_the_sweep_kills_the_running_case(tmp_path: Path) -> None:
     sweep.kill()
     sweep.wait()
     assert wait_for(lambda: not alive(worker) and not alive(child), 5)
+    # nothing could remove the case's spec: it stays in the run's folder, not in /tmp
+    assert [path.name for path in (tmp_path / "results").rglob("*.exchange/spec.json")] == [
+        "spec.json"]
 
 
 def fake_processes(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, int]],

@@ -77,3 +77,23 @@ def test_an_output_without_the_named_tensor_is_an_error_row(results_dir: Path) -
     row = short_path(results_dir, "no-key", "--model", MODEL, *INPUTS, "--output", "scores")
     assert row["status"] == "error"
     assert "no tensor 'scores'; it has: pooled, logits" in row["reason"]
+
+
+def test_a_model_is_served_under_load_from_the_cli(results_dir: Path) -> None:
+    """`--scenario server --slo-ms` on `--model`: a peak under the target, its curve, and
+    LoadGen's logs kept in the run folder (about 15 s under --quick)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--model", MODEL, *INPUTS, "--output",
+         "logits", "--backend", "cpu-eager", "--phase", "infer", "--scenario", "server",
+         "--slo-ms", "50", "--batch-size", "4", "--quick", "--threads", "1", "--no-progress",
+         "--run-id", "served", "--results", str(results_dir)],
+        capture_output=True, text=True, timeout=600, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "peak q/s [CI] @ p99 target" in done.stdout
+    (row,) = (row for _, row in load_results(results_dir / "served").iterrows())
+    assert row["status"] == "ok", row["reason"]
+    assert row["peak_qps"] > 0 and row["loadgen_p99_ms"] <= 50 and row["slo_ms"] == 50
+    assert row["median_ms"] == pytest.approx(1e3 / row["peak_qps"])
+    logs = results_dir / "served" / row["loadgen_log_dir"]
+    assert row["loadgen_log_dir"].startswith("loadgen/") and list(
+        logs.glob("server-*/mlperf_log_summary.txt"))

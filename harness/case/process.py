@@ -141,6 +141,8 @@ class CaseRun:
             self.peak_columns, profiler, self.config.serving, self.config.seed, log_dir),
             binding)
         self.out.row.update(outcome.columns)
+        if log_dir is not None and log_dir.exists():  # a serving scenario kept LoadGen's logs
+            self.out.row["loadgen_log_dir"] = str(log_dir.relative_to(self.run_dir))
         self.out.samples.update(outcome.samples)
         self.out.ops = outcome.ops
 

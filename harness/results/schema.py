@@ -102,7 +102,8 @@ SCHEMA: dict[str, str] = {
     "loadgen_valid": "LoadGen's verdict on the test: VALID (True) when its minimum duration and "
     "query count were met and, for server, its early-stopping p99 estimate met the target",
     "loadgen_early_stopping": "LoadGen's early-stopping verdict, one line",
-    "loadgen_log_dir": "where LoadGen's summary and detail logs of the first process are",
+    "loadgen_log_dir": "LoadGen's summary and detail logs of the first process, one folder per "
+    "load point, relative to the run folder",
     "achieved_qps": "queries completed per second in that test (LoadGen)",
     "loadgen_samples_per_s": "samples per second LoadGen reports for that test",
     "serve_p50_ms": "archbench's median of the same requests, from LoadGen's call to issue "

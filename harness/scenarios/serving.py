@@ -156,7 +156,6 @@ class Serving(Scenario):
         if monitor.result is not None:
             row.update(monitor.result.columns())
         row.update(binding.runner.facts)
-        row.update(loadgen_log_dir=str(log_root) if request.log_dir else "")
         if request.profiler is not None:
             row["profile_error"] = ("a serving scenario is not profiled (its steps run on the "
                                     "batcher's thread, between LoadGen's): profile the case's "

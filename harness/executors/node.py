@@ -67,7 +67,11 @@ def run_case_process(spec: WorkerSpec, timeout_s: float, env: dict[str, str],
     for name, blob in zip(weight_names, weight_files, strict=True):
         if not (weights / name).exists():
             write_atomic(weights / name, lambda tmp, blob=blob: tmp.write_bytes(blob))
-    with tempfile.TemporaryDirectory(prefix="archbench-ray-") as tmp:
+    # the case's log (and its spec, beside it) in the node's cache, not in /tmp: a task that
+    # dies with its node removes nothing, and the tests kill nodes
+    scratch = cache / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="case-", dir=scratch) as tmp:
         log = Path(tmp) / "case.log"
         result = launch(spec.cached_in(str(cache)), timeout_s, log, sys.executable, env)
         log_text = log.read_text(errors="replace")

@@ -87,7 +87,7 @@ def request_columns(log: RequestLog, prefix: str = "serve") -> dict[str, Any]:
     """archbench's account of a point's requests: latency percentiles, queueing and service
     apart, and the batches."""
     latency = log.latency_ms()
-    batches, _ = log.steps()
+    batches, _, _ = log.steps()
     columns: dict[str, Any] = {f"{prefix}_{name}_ms": nearest_rank(latency, percent)
                                for name, percent in OWN_PERCENTILES.items()}
     columns.update(queue_p50_ms=nearest_rank(log.queue_ms(), 50.0),
@@ -201,13 +201,13 @@ class Serving(Scenario):
         row.update(**loadgen_columns(result), **request_columns(result.requests))
         log = result.requests
         if self.name == "offline":
-            batches, service = log.steps()
+            batches, service, _ = log.steps()
             full = service[batches == policy.max_batch]
             row["serving_metric"] = f"each step's time (ms) at batch {policy.max_batch}"
             outcome.samples["iter_ms"] = list(full if len(full) else service)
         else:
             row["serving_metric"] = "each query's latency (ms), from its issue"
-            outcome.samples["iter_ms"] = list(query_latency_ms(log))
+            outcome.samples["iter_ms"] = list(log.steps()[2])
 
     def _find_peak(self, request: ScenarioRequest, binding: Binding, point: Any,
                    policy: BatchPolicy, step_ms: dict[int, float], target: float,
@@ -260,16 +260,6 @@ class Serving(Scenario):
         target = max(SLO_STEPS * step1_ms, MIN_DEFAULT_SLO_MS)
         return target, (f"default: {SLO_STEPS} batch-1 steps ({step1_ms:.3g} ms each), at "
                         f"least {MIN_DEFAULT_SLO_MS:g} ms")
-
-
-def query_latency_ms(log: RequestLog) -> np.ndarray:
-    """Each query's latency, from its samples' arrival to its last sample's completion: the
-    samples of one query arrive together and are served in one step, so one per step."""
-    starts = np.asarray(log.start_ns)
-    _, first = np.unique(starts, return_index=True)
-    arrival = np.asarray(log.arrival_ns)[first]
-    done = np.asarray(log.done_ns)[first]
-    return (done - arrival) / 1e6
 
 
 SERVER = Serving("server")

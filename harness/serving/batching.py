@@ -98,11 +98,13 @@ class RequestLog:
     def service_ms(self) -> np.ndarray:
         return (np.asarray(self.done_ns) - np.asarray(self.start_ns)) / 1e6
 
-    def steps(self) -> tuple[np.ndarray, np.ndarray]:
-        """One entry per step run: its real requests and its service time (ms)."""
-        starts = np.asarray(self.start_ns)
-        _, first = np.unique(starts, return_index=True)
-        return np.asarray(self.batch)[first], self.service_ms()[first]
+    def steps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One entry per step run: its real requests, its service time (ms), and the latency
+        (ms) of its first request (a query of several samples arrives together and is served
+        in one step, so that is the query's latency)."""
+        _, first = np.unique(np.asarray(self.start_ns), return_index=True)
+        return (np.asarray(self.batch)[first], self.service_ms()[first],
+                self.latency_ms()[first])
 
 
 class DynamicBatcher:

@@ -157,9 +157,9 @@ class Serving(Scenario):
             row.update(monitor.result.columns())
         row.update(binding.runner.facts)
         if request.profiler is not None:
-            row["profile_error"] = ("a serving scenario is not profiled (its steps run on the "
-                                    "batcher's thread, between LoadGen's): profile the case's "
-                                    "latency or throughput scenario")
+            row["profile_error"] = ("a serving scenario is not profiled (its steps run as "
+                                    "LoadGen's queries arrive): profile the case's latency or "
+                                    "throughput scenario")
         return outcome
 
     def _run(self, request: ScenarioRequest, binding: Binding, steps: dict[int, Step],

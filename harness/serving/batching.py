@@ -1,7 +1,8 @@
 """Dynamic batching: the system under test that LoadGen's queries go to.
 
-Requests (one sample each) are queued as they arrive; one worker thread takes the oldest and
-then waits, at most `max_wait_ms` from that request's arrival, for more, up to `max_batch`;
+Requests (one sample each) are queued as they arrive; one worker (the calling thread) takes
+the oldest and then waits, at most `max_wait_ms` from that request's arrival, for more, up to
+`max_batch`;
 the batch is padded to the smallest bucket the backend was bound for (`BatchPolicy.buckets`:
 powers of two up to `max_batch`, and `max_batch` itself), run as one step, and every request
 in it completed together. This is the policy of Triton's dynamic batcher and TorchServe's

@@ -75,6 +75,7 @@ class CaseConfig:
     seed: int = 0
     threads: int = 0  # 0: every CPU available to the process
     timeout_s: float = DEFAULT_TIMEOUT_S
+    max_memory_gb: float = 0.0  # 0: a share of the machine (harness/machine/memory_limit.py)
     processes: int = 0  # 0: DEFAULT_PROCESSES, or 1 with `quick` (a smoke test)
     profile: bool = False  # profile each case after its timed region (harness/profiling/)
     # the serving scenarios (harness/serving/options.py; None: the scenario's default)
@@ -89,6 +90,9 @@ class CaseConfig:
         if not self.timeout_s > 0:
             raise UsageError(f"timeout must be a positive number of seconds, "
                              f"got {self.timeout_s}")
+        if not self.max_memory_gb >= 0:
+            raise UsageError(f"max memory must be a positive number of GB (0: the default "
+                             f"share of the machine), got {self.max_memory_gb}")
         if not isinstance(self.processes, int) or self.processes < 0:
             raise UsageError(f"processes must be a positive integer, got {self.processes}")
         if self.processes == 0:  # resolved here, so the manifest records the number used
@@ -151,16 +155,21 @@ class SweepConfig(CaseConfig):
     scenarios: tuple[str, ...] = ()  # (): DEFAULT_PLAN of each backend's device
     # Where the cases run on a Ray cluster (harness/executors/ray.py): the kinds of node the
     # matrix runs once on each (--per-hardware; () = any node), the accelerator type nodes
-    # must have (--accelerator-type), and how many CPU cases share a node (--cases-per-node).
+    # must have (--accelerator-type), how many CPU cases share a node (--cases-per-node), and
+    # how often a process the cluster lost runs again (--max-retries).
     hardware: tuple[str, ...] = ()
     accelerator_type: str = ""
     cases_per_node: int = 1
+    max_retries: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.cases_per_node, int) or self.cases_per_node < 1:
             raise UsageError(f"cases per node must be a positive integer, "
                              f"got {self.cases_per_node}")
+        if not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise UsageError(f"max retries must be 0 or a positive integer, "
+                             f"got {self.max_retries}")
 
     def for_case(self) -> CaseConfig:
         """The part a case's process is told (`CaseConfig`)."""

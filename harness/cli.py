@@ -80,6 +80,10 @@ def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
                         help="fresh processes that time each case, in interleaved rounds "
                              f"(default {DEFAULT_PROCESSES}; 1 with --quick)")
     parser.add_argument("--timeout", type=float, help="seconds per process before it is killed")
+    parser.add_argument("--max-memory", type=float, metavar="GB", help="host memory one case "
+                        "process may use; past it the case is an `oom` row and the sweep goes on "
+                        "(default: 80%% of the machine's memory, divided among the cases that "
+                        "run on it at once)")
     parser.add_argument("--threads", type=int, help="torch/ORT intra-op threads (default: all)")
     parser.add_argument("--seed", type=int, help="seed of weights, split and inputs (default 0)")
     parser.add_argument("--profile", action="store_true",
@@ -122,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cases-per-node", type=int, metavar="N", help="CPU cases that share "
                      "a node at once, each on 1/N of its CPUs (default 1: a node's CPUs are "
                      "one case's alone)")
+    run.add_argument("--max-retries", type=int, metavar="N", help="runs again, up to N "
+                     "times, a case process that the Ray cluster lost (its node died, Ray's "
+                     "memory monitor killed it), on another node of the same kind (default 1); "
+                     "never a case that failed by itself. The local executor has no such "
+                     "failures")
     run.add_argument("--accelerator-type", metavar="NAME",
                      help="run only on nodes of this Ray accelerator type, e.g. A10G")
     run.add_argument("--per-hardware", action="store_true",
@@ -287,9 +296,10 @@ def _sweep_config(args: argparse.Namespace) -> SweepConfig:
         "suites": tuple(args.suites), "sizes": tuple(args.sizes),
         "backends": tuple(args.backends), "phases": tuple(args.phases),
         "scenarios": tuple(args.scenarios), "batch_sizes": tuple(args.batch_sizes),
-        "timeout_s": args.timeout,
+        "timeout_s": args.timeout, "max_memory_gb": args.max_memory,
         "threads": args.threads, "seed": args.seed, "processes": args.processes,
         "cases_per_node": getattr(args, "cases_per_node", None),  # `run` only, not `ab`
+        "max_retries": getattr(args, "max_retries", None),
         "accelerator_type": getattr(args, "accelerator_type", None),
         "suite_files": _resolved(args.suite_files), "model": resolved_target(args.model),
         "inputs": tuple(args.inputs), "output": args.output,
@@ -317,6 +327,7 @@ def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = 
                "--suite-file": args.suite_files, "--model": args.model,
                "--input": args.inputs, "--output": args.output, "--quick": args.quick,
                "--threads": args.threads, "--seed": args.seed, "--timeout": args.timeout,
+               "--max-memory": args.max_memory,
                "--processes": args.processes, "--run-id": args.run_id,
                "--profile": args.profile, "--slo-ms": args.slo_ms,
                "--max-wait-ms": args.max_wait_ms, "--server-qps": args.server_qps,
@@ -337,6 +348,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = None
     if args.resume:
         _resume_refuses(args, {"--cases-per-node": args.cases_per_node,
+                               "--max-retries": args.max_retries,
                                "--accelerator-type": args.accelerator_type,
                                "--per-hardware": args.per_hardware})
         run_dir, config = resume_config(args.resume, args.results)

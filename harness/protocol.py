@@ -49,6 +49,41 @@ class Lifeline:
     deadline_s: float
 
 
+GiB = 2**30
+CGROUP_V2 = "cgroup-v2"
+RLIMIT_DATA = "rlimit-data"
+
+
+@dataclass(frozen=True)
+class MemoryLimit:
+    """A case process's host memory limit (`harness.machine.memory_limit`): its size, how it is
+    enforced (`CGROUP_V2`, `RLIMIT_DATA`, or 'none: why'), and the cgroup folder the worker
+    joins (cgroup-v2 only)."""
+
+    limit_bytes: int
+    method: str
+    cgroup: str = ""
+
+    def columns(self) -> dict[str, Any]:
+        """The row's columns that say what limit the case ran under."""
+        return {"memory_limit_gb": round(self.limit_bytes / GiB, 3) if self.limit_bytes
+                else None, "memory_limit_by": self.method}
+
+    @property
+    def enforced(self) -> bool:
+        return self.limit_bytes > 0 and self.method in (CGROUP_V2, RLIMIT_DATA)
+
+    def describe(self) -> str:
+        """The limit in a few words, for an `oom` row's reason (the row's columns say more)."""
+        if not self.enforced:
+            return "no host memory limit"
+        return f"limit {self.limit_bytes / GiB:.3g} GiB ({self.method})"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MemoryLimit:
+        return cls(int(data["limit_bytes"]), str(data["method"]), str(data.get("cgroup", "")))
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
     """What a case's process is told: the case, the part of the sweep's configuration a case
@@ -63,20 +98,23 @@ class WorkerSpec:
     process: int = 0
     run_dir: str | None = None
     lifeline: Lifeline | None = None
+    memory: MemoryLimit | None = None  # set by its launcher (`harness.executors.isolation`)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WorkerSpec:
-        lifeline = data.get("lifeline")
+        lifeline, memory = data.get("lifeline"), data.get("memory")
         return cls(Case(**data["case"]), dict(data["config"]), str(data["cache_dir"]),
                    int(data.get("process", 0)), data.get("run_dir"),
-                   Lifeline(**lifeline) if lifeline else None)
+                   Lifeline(**lifeline) if lifeline else None,
+                   MemoryLimit.from_json(memory) if memory else None)
 
-    def held_by(self, lifeline: Lifeline) -> WorkerSpec:
-        """This spec with the lifeline of the process that launches it."""
-        return replace(self, lifeline=lifeline)
+    def held_by(self, lifeline: Lifeline, memory: MemoryLimit | None = None) -> WorkerSpec:
+        """This spec with the lifeline of the process that launches it, and the memory limit
+        it runs under."""
+        return replace(self, lifeline=lifeline, memory=memory)
 
     def cached_in(self, cache_dir: str) -> WorkerSpec:
         """This spec with another cache folder (a Ray node's own)."""

@@ -4,9 +4,9 @@ isolation of one process, which both share, is `isolation`; what crosses into th
 back is typed in `harness.protocol`.
 
 May import: `protocol`, `cases`, `results` (the case result, the schema check, atomic writes),
-`backends` (a node's availability), `errors`. Never `harness.sweep`: an executor sees a sweep
-through `base.SweepView`, and launches the case's process (`python -m harness.case.worker`)
-without importing it."""
+`backends` (a node's availability), `machine.memory_limit` (a case process's limit), `errors`.
+Never `harness.sweep`: an executor sees a sweep through `base.SweepView`, and launches the
+case's process (`python -m harness.case.worker`) without importing it."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def open_executor(name: str, config: SweepConfig, address: str | None = None,
     Close the executor after the sweep."""
     placement = {"--ray-address": address, "--per-hardware": per_hardware or config.hardware,
                  "--cases-per-node": config.cases_per_node != 1,
+                 "--max-retries": config.max_retries != 1,  # a lost node: not on one machine
                  "--accelerator-type": config.accelerator_type}
     if name == "local":
         given = [flag for flag, value in placement.items() if value]

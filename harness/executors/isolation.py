@@ -22,10 +22,12 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from harness.machine.memory_limit import join, killed_by_limit, memory_limit
 from harness.protocol import Lifeline, ProcessResult, WorkerSpec
 from harness.results.storage import writing
 
@@ -36,42 +38,68 @@ WORKER_GRACE_S = 30.0
 
 
 def launch(spec: WorkerSpec, timeout_s: float, log_path: Path, python: str,
-           env: Mapping[str, str] | None = None) -> ProcessResult:
+           env: Mapping[str, str] | None = None, *, max_memory_gb: float = 0.0,
+           shared_by: int = 1) -> ProcessResult:
     """Run the worker on `spec` in a fresh interpreter, its output in `log_path`, killed with
-    its group after `timeout_s`; never raises for the case's sake. `env` overrides variables
-    of the worker's environment."""
+    its group after `timeout_s`, its host memory limited (`harness.case.memory_limit`: to
+    `max_memory_gb`, or by default to its share of the machine among the `shared_by` cases
+    that run on it at once); never raises for the case's sake. `env` overrides variables of
+    the worker's environment."""
     with writing(log_path):
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("w")
-    with log, _lifeline() as lifeline, _exchange_folder(log_path) as folder:
+    with (log, _lifeline() as lifeline, _exchange_folder(log_path) as folder,
+          memory_limit(max_memory_gb, shared_by) as limit):
         spec_path, out_path = folder / "spec.json", folder / "out.json"
         spec_path.write_text(json.dumps(spec.held_by(Lifeline(
-            os.getpid(), lifeline, timeout_s + WORKER_GRACE_S)).to_json()))
+            os.getpid(), lifeline, timeout_s + WORKER_GRACE_S), limit).to_json()))
         start = time.perf_counter()
         child = subprocess.Popen(
             [python, "-m", "harness.case.worker", str(spec_path), str(out_path)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             pass_fds=(lifeline,), env=worker_env(env))
+        reaper = _Reaper(child)
         try:
-            child.wait(timeout=timeout_s)
-            timed_out = False
-            _kill_group(child)  # what the case started and left behind (compiler workers)
-        except subprocess.TimeoutExpired:
-            _kill_group(child)
-            timed_out = True
+            join(limit, child.pid)
+            timed_out = not reaper.done.wait(timeout_s)
         except BaseException:  # Ctrl-C, SIGTERM (see cli): the case has its own session
-            _kill_group(child)
+            _kill_group(child, reaper)
             raise
+        _kill_group(child, reaper)  # what the case started and left behind (compiler workers)
         wall_s = time.perf_counter() - start
         if out_path.exists():
             result = ProcessResult.from_json(json.loads(out_path.read_text()))
         elif timed_out:
             result = ProcessResult.failure(spec.process, "timeout",
                                            f"no result after {timeout_s:g} s; killed")
+        elif oom := killed_by_limit(limit, child.returncode, reaper.peak_bytes):
+            result = ProcessResult(spec.process, "oom", oom,
+                                   row={"peak_rss_mb": reaper.peak_bytes / 2**20})
         else:
             result = ProcessResult.failure(spec.process, "crashed",
                                            _crash_reason(child.returncode, log_path))
-    return result.timed(wall_s)
+    # the worker's own columns say the limit in force (none for a CUDA case on an rlimit)
+    return result.timed(wall_s).placed({**limit.columns(), **result.row})
+
+
+class _Reaper:
+    """Waits for the case's process in a thread of its own, with `os.wait4`: unlike
+    `Popen.wait` it keeps the dead process's resource usage, whose peak resident memory tells a
+    process killed at its memory limit from any other crash. The launcher waits on `done`
+    (with the case's timeout, and interruptible by Ctrl-C), never on the `Popen` itself, so
+    that only this thread reaps the process."""
+
+    def __init__(self, child: subprocess.Popen) -> None:
+        self.child = child
+        self.peak_bytes = 0.0
+        self.done = threading.Event()
+        threading.Thread(target=self._reap, name=f"reap-{child.pid}", daemon=True).start()
+
+    def _reap(self) -> None:
+        _, status, usage = os.wait4(self.child.pid, 0)
+        self.peak_bytes = usage.ru_maxrss * 1024.0  # kilobytes on Linux
+        self.child.returncode = os.waitstatus_to_exitcode(status)
+        self.done.set()
 
 
 @contextlib.contextmanager
@@ -108,11 +136,11 @@ def _lifeline() -> Iterator[int]:
         os.close(write_end)
 
 
-def _kill_group(child: subprocess.Popen) -> None:
-    """Kill the case and anything it started (compiler workers), then reap it."""
+def _kill_group(child: subprocess.Popen, reaper: _Reaper) -> None:
+    """Kill the case and anything it started (compiler workers), then see it reaped."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
+    reaper.done.wait()
 
 
 def _crash_reason(returncode: int, log_path: Path) -> str:

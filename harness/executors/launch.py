@@ -51,4 +51,4 @@ def launch_case_process(case: Case, config: SweepConfig, cache_dir: Path, log_pa
                         run_dir: Path | None = None) -> ProcessResult:
     """Run one process of a case on this machine (`harness.executors.isolation`)."""
     return launch(worker_spec(case, config, cache_dir, process, run_dir), config.timeout_s,
-                  log_path, python)
+                  log_path, python, max_memory_gb=config.max_memory_gb)

@@ -54,10 +54,11 @@ class NodeReply:
 
 
 def run_case_process(spec: WorkerSpec, timeout_s: float, env: dict[str, str],
-                     driver_node: str, weight_names: list[str], *weight_files: bytes
-                     ) -> NodeReply:
+                     shared_by: int, driver_node: str, weight_names: list[str],
+                     *weight_files: bytes) -> NodeReply:
     """Run one case process (`spec`, as `harness.case.worker` takes it) on this node, with `env`
-    (`case_env`) over the Ray worker's environment."""
+    (`case_env`) over the Ray worker's environment, and its share of the node's memory among
+    the `shared_by` cases that run on it at once (unless the sweep gave a limit)."""
     import ray
 
     node_id = ray.get_runtime_context().get_node_id()
@@ -73,7 +74,9 @@ def run_case_process(spec: WorkerSpec, timeout_s: float, env: dict[str, str],
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="case-", dir=scratch) as tmp:
         log = Path(tmp) / "case.log"
-        result = launch(spec.cached_in(str(cache)), timeout_s, log, sys.executable, env)
+        result = launch(spec.cached_in(str(cache)), timeout_s, log, sys.executable, env,
+                        max_memory_gb=spec.config.get("max_memory_gb", 0.0),
+                        shared_by=shared_by)
         log_text = log.read_text(errors="replace")
     prefix = f"{spec.case.suite}-{spec.case.size}-"
     trained = {} if shared else {

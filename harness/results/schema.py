@@ -35,7 +35,8 @@ SCHEMA: dict[str, str] = {
     "params": "trainable parameters of the model",
     "flops_per_sample": "forward FLOPs per sample (torch.utils.flop_counter)",
     # outcome
-    "status": "ok, error, timeout, crashed, skipped or oom (the case's batch did not fit)",
+    "status": "ok, error, timeout, crashed, skipped or oom (the case's batch did not fit, an "
+    "allocation failed, or the process was killed at its memory limit)",
     "reason": "one line saying why the case did not run or did not finish (empty when ok)",
     # timing statistics, milliseconds per iteration (harness/results/case_result.py)
     "processes": "fresh processes that timed the case (its number comes from their spread)",
@@ -213,6 +214,19 @@ SCHEMA: dict[str, str] = {
     "omp_num_threads": "OMP_NUM_THREADS of the case's process (the Ray executor sets it to "
     "the threads the case reserved; local: the sweep's own, empty when unset)",
     "wall_s": "wall time of the whole case, process start to finish",
+    "memory_limit_gb": "host memory one process of the case could use (--max-memory; default "
+    "80% of its machine's memory divided among the cases that ran on it at once); past it, the "
+    "case is an oom row",
+    "memory_limit_by": "how that limit was enforced: cgroup-v2 (a cgroup's memory.max, the "
+    "process tree's resident memory), rlimit-data (RLIMIT_DATA: the process's private "
+    "writable memory, asked for), or none and why",
+    "cluster_auth": "the Ray executor: whether the cluster turned away a client with a random "
+    "token (token: Ray's token authentication is on; none: anyone who can reach its port may "
+    "run code on it; unknown: the probe failed); empty for the local executor",
+    "retries": "the Ray executor: tries of the case's processes that the cluster lost (a node "
+    "died, Ray's memory monitor, a lost result) and that ran again on another node "
+    "(--max-retries); NaN when none was lost",
+    "lost_nodes": "why those tries were lost, and on which node, in order",
     # environment
     "hostname": "machine name",
     "node": "the Ray node that ran the case's first process (node id prefix @ address); "
@@ -238,7 +252,7 @@ _INT_COLUMNS = {"batch_size", "params", "processes", "n", "block", "knee_batch",
                 "compiled_graphs", "recompiles",
                 "torch_threads", "torch_interop_threads", "ort_threads", "seed", "cpu_cores",
                 "profile_steps", "cases_per_node", "serving_max_batch", "peak_points",
-                "requests"}
+                "requests", "retries"}
 _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms", "mean_ms",
                   "std_ms", "min_ms", "max_ms",
                   "other_cpu_pct", "steal_pct", "load_avg_1m", "iqr_ms", "p90_ms", "p99_ms",
@@ -257,7 +271,7 @@ _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms
                   "loadgen_p90_ms", "loadgen_p99_ms", "loadgen_p999_ms", "achieved_qps",
                   "loadgen_samples_per_s", "serve_p50_ms", "serve_p90_ms", "serve_p99_ms",
                   "serve_p999_ms", "queue_p50_ms", "queue_p99_ms", "service_p50_ms",
-                  "mean_batch", "padded_share"}
+                  "mean_batch", "padded_share", "memory_limit_gb"}
 _BOOL_COLUMNS = {"noisy", "export_cached", "parity_ok", "cudnn_benchmark", "tf32_matmul",
                  "tf32_cudnn", "precision_emulated", "loadgen_valid"}
 

@@ -30,6 +30,7 @@ from harness.scenarios.base import (
     Scenario,
     ScenarioOutcome,
     ScenarioRequest,
+    is_out_of_memory,
 )
 from harness.scenarios.batch_sweep import BATCH_SWEEP
 from harness.scenarios.latency import LATENCY
@@ -47,4 +48,4 @@ def get_scenario(name: str) -> Scenario:
 
 
 __all__ = ["IMPLEMENTED", "Binding", "OutOfMemory", "Scenario", "ScenarioOutcome",
-           "ScenarioRequest", "get_scenario"]
+           "ScenarioRequest", "get_scenario", "is_out_of_memory"]

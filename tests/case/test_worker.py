@@ -55,14 +55,29 @@ def test_a_finished_case_is_ok_with_its_row(spec: Path, monkeypatch) -> None:
 def test_an_exception_is_an_error_with_its_line_and_the_traceback_in_the_log(
         spec: Path, monkeypatch, capsys) -> None:
     def run_case(case, config, cache_dir, process=0, run_dir=None):
-        raise RuntimeError("out of memory\nwhile allocating 12 GB")
+        raise RuntimeError("forward failed\nin the second layer")
 
     result = run_worker(spec, monkeypatch, run_case)
     assert (result.status, result.process) == ("error", 2)
-    assert result.reason == "RuntimeError: out of memory"
+    assert result.reason == "RuntimeError: forward failed"
     log = capsys.readouterr().err
-    assert "Traceback" in log and "while allocating" in log
+    assert "Traceback" in log and "in the second layer" in log
     assert result.row == {} and result.samples == {}
+
+
+def test_a_failed_allocation_anywhere_in_the_case_is_oom_with_what_it_asked_for(
+        spec: Path, monkeypatch) -> None:
+    """Not only a batch that does not fit (`OutOfMemory`): a model too large to build fails
+    in torch's allocator, and that is out of memory too, with the same columns."""
+    def run_case(case, config, cache_dir, process=0, run_dir=None):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: "
+                           "can't allocate memory: you tried to allocate 34359738368 bytes.")
+
+    result = run_worker(spec, monkeypatch, run_case)
+    assert result.status == "oom"
+    assert result.reason.startswith("DefaultCPUAllocator: can't allocate memory")
+    assert "; asked for 32 GiB; peak " in result.reason
+    assert result.row["peak_rss_mb"] > 0
 
 
 def test_a_backend_found_unavailable_inside_the_case_is_skipped(spec: Path, monkeypatch) -> None:

@@ -359,3 +359,42 @@ def test_a_run_from_before_scenarios_is_not_resumed(results_dir: Path) -> None:
     write_json_atomic(run_dir / MANIFEST, manifest)
     with pytest.raises(UsageError, match="made before cases had scenarios"):
         resume_config("old", results_dir)
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """A sweep under a 1.5 GB limit per case process: a model that grows until an allocation
+    fails, one killed (as by the kernel's OOM killer) at its limit, then a good one."""
+    config = SweepConfig(suites=("hungry", "killed-hungry", "mlp"), sizes=("tiny",),
+                         backends=("cpu-eager",), phases=("train",), scenarios=("latency",),
+                         batch_sizes=(8,), suite_files=SUITE_FILES, quick=True, threads=1,
+                         max_memory_gb=1.5)
+    run_dir = start_run(config, tmp_path_factory.mktemp("results"), "limited")
+    return {row["suite"]: row for row in ran_rows(run_dir, run_sweep(run_dir, config,
+                                                                     progress=False))}
+
+
+def test_a_case_past_its_memory_limit_is_an_oom_row_with_asked_limit_and_peak(limited) -> None:
+    row = limited["hungry"]
+    method = row["memory_limit_by"]
+    assert method in ("rlimit-data", "cgroup-v2") and row["memory_limit_gb"] == 1.5
+    assert row["status"] == "oom", row["reason"]
+    if method == "rlimit-data":  # the allocation fails in the case, which reports it
+        assert row["reason"].startswith("DefaultCPUAllocator: can't allocate memory"), row
+        assert "; asked for 64 MB; limit 1.5 GiB (rlimit-data); peak " in row["reason"]
+    assert 0.5 * 1024 < row["peak_rss_mb"] <= 1.5 * 1024
+
+
+def test_a_case_killed_at_its_memory_limit_is_an_oom_row_too(limited) -> None:
+    row = limited["killed-hungry"]
+    assert row["status"] == "oom", row["reason"]
+    assert row["reason"].startswith("killed by SIGKILL with its memory at the limit; limit "
+                                    "1.5 GiB"), row["reason"]
+    assert row["peak_rss_mb"] >= 0.9 * 1.5 * 1024
+
+
+def test_the_case_after_an_oom_runs_under_the_same_limit(limited) -> None:
+    row = limited["mlp"]
+    assert row["status"] == "ok", row["reason"]
+    assert (row["memory_limit_gb"], row["memory_limit_by"]) == (
+        1.5, limited["hungry"]["memory_limit_by"])

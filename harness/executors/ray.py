@@ -14,11 +14,26 @@ reserves that node's resources for as long as its case runs.
   `accelerator_type:NAME` resource. `--per-hardware` probes each node (CPU model, GPU name,
   custom resources) and runs the matrix once per kind of node (`Case.hardware`).
 * **Results.** Each result is persisted on the driver the moment it arrives
-  (`SweepView.record`), the case's log with it; a task lost with its node gives a `crashed`
-  process ("node lost: ..."), and the sweep goes on without that node. Tasks are never
-  retried by Ray (`max_retries=0`): a retried case would hide a crash. On any exit (Ctrl-C,
-  SIGTERM, an error) the tasks in flight are cancelled with their worker, whose lifeline
-  takes the case down; a Ray started for the sweep is shut down with it.
+  (`SweepView.record`), the case's log with it. On any exit (Ctrl-C, SIGTERM, an error) the
+  tasks in flight are cancelled with their worker, whose lifeline takes the case down; a Ray
+  started for the sweep is shut down with it.
+* **Security.** Joining a cluster at host:port, the driver first checks that the cluster admits
+  it (`_check_admitted`: one line if its token is refused, instead of Ray's retries and a
+  ConnectionError that does not say why), and every row records whether the cluster turns away
+  a client with a random token (`cluster_auth`).
+* **Retries: for the cluster's failures, never for the case's own.** A process whose node died
+  (its raylet gone), whose worker Ray's memory monitor killed, or whose result object was lost
+  failed through no fault of the case: it runs again on another node of the same kind (never
+  the one that lost it), up to `--max-retries` times (default 1), and its row says so
+  (`retries`, `lost_nodes`). Only when no other node of that kind is left, or the retries are
+  spent, is it `crashed`, with every reason. Ray's own task retries stay off (`max_retries=0`):
+  Ray retries a task whose worker died for any reason, and a case that raises, aborts, times
+  out or runs out of memory ends as its own row (its worker subprocess reports it; the Ray
+  worker survives), never retried, as a retried crash would hide it. A Ray worker that died on a
+  node still alive is not retried either: nothing says the cluster caused it. Why one retry by
+  default: one lost node is what a preempted spot instance or a node's restart costs; a
+  process lost twice, on two nodes, points at the process (it may be what takes nodes
+  down), and a third try would spend the cluster's time hiding it.
 * **Caches: reference weights travel with the case, through Ray's object store.** The first
   inference case of a model trains the weights on its node (as the local executor's first
   case does) while the model's other inference cases wait (per reference device: a case
@@ -38,6 +53,10 @@ import dataclasses
 import logging
 import os
 import re
+import secrets
+import subprocess
+import sys
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -60,6 +79,15 @@ if TYPE_CHECKING:
 #: Resources every node has that say nothing about its kind.
 _STANDARD = ("CPU", "GPU", "memory", "object_store_memory")
 _EPS = 1e-6  # Ray keeps resources to 4 decimals
+#: How long a lost worker's node may take to be declared dead (`_still_alive`): Ray's health
+#: check, every 3 s, declares a node dead after 5 misses (health_check_period_ms,
+#: health_check_failure_threshold).
+_NODE_DEATH_WAIT_S = 20.0
+#: `cluster_auth`'s client: exits 0 when admitted, `_REFUSED` when turned away.
+_REFUSED = 3
+_STRANGER_PROBE = ("import sys, ray; from ray._raylet import GcsClient\n"
+                   "try: GcsClient(address=sys.argv[1])\n"
+                   f"except ray.exceptions.AuthenticationError: sys.exit({_REFUSED})")
 
 
 @dataclass
@@ -105,6 +133,15 @@ class Flight:
     trains: tuple[str, str, bool] | None = None  # the weights it trains first (`_place`)
 
 
+@dataclass(frozen=True)
+class LostTry:
+    """A try of a case's process that the cluster lost: where, and why."""
+
+    node_id: str
+    reason: str
+    retriable: bool  # the cluster's failure (module docstring), not the case's
+
+
 @dataclass
 class RayExecutor(Executor):
     """Runs a sweep on the Ray cluster at `address` (default: $RAY_ADDRESS, else a Ray
@@ -113,9 +150,11 @@ class RayExecutor(Executor):
     nodes: list[Node]
     owns_ray: bool
     driver_node: str
+    auth: str = ""  # whether the cluster refuses a stranger (`cluster_auth`), for the rows
     shipped: dict[str, Any] = field(default_factory=dict)  # weight file name -> ObjectRef
     training: set[tuple[str, str, bool]] = field(default_factory=set)  # being trained now
     trained: set[tuple[str, str, bool]] = field(default_factory=set)
+    lost: dict[str, list[LostTry]] = field(default_factory=dict)  # case id -> its lost tries
 
     @classmethod
     def connect(cls, address: str | None = None, accelerator_type: str = "") -> RayExecutor:
@@ -127,6 +166,8 @@ class RayExecutor(Executor):
         address = address or os.environ.get("RAY_ADDRESS") or "local"
         owns = not ray.is_initialized()
         if owns:
+            if ":" in address and "://" not in address:  # a cluster's GCS, host:port
+                _check_admitted(address)
             try:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
                          logging_level=logging.WARNING)
@@ -134,7 +175,9 @@ class RayExecutor(Executor):
                 raise UsageError(f"cannot connect to the Ray cluster at {address}: "
                                  f"{one_line(exc)}; start one with `ray start --head`, or "
                                  "leave out --ray-address for a Ray on this machine") from exc
-        executor = cls(_alive_nodes(), owns, ray.get_runtime_context().get_node_id())
+        context = ray.get_runtime_context()
+        executor = cls(_alive_nodes(), owns, context.get_node_id(),
+                       cluster_auth(context.gcs_address))
         if accelerator_type:
             executor.nodes = [n for n in executor.nodes
                               if f"accelerator_type:{accelerator_type}" in n.resources]
@@ -213,7 +256,11 @@ class RayExecutor(Executor):
                     flight = flights.pop(ref)
                     flight.node.busy_cpus -= flight.cpus
                     flight.node.busy_gpus -= flight.gpus
-                    finish(flight.planned, flight.result, self._collect(ref, flight, sweep))
+                    process = self._collect(ref, flight, sweep)
+                    if process is None:  # lost by the cluster: runs again elsewhere
+                        pending.append((flight.planned, flight.result))
+                    else:
+                        finish(flight.planned, flight.result, process)
         finally:
             for ref in flights:  # the worker dies with the task, the case with its lifeline
                 ray.cancel(ref, force=True)
@@ -232,13 +279,20 @@ class RayExecutor(Executor):
             return ProcessResult(0, "skipped", planned.skip_reason)
         # A CUDA backend this machine cannot run goes to the GPU nodes, whose worker
         # judges it again; with no GPU node it stays skipped, for the driver's reason.
-        nodes = [n for n in self.nodes if not case.hardware or n.kind == case.hardware]
+        lost = self.lost.get(case.case_id, [])
+        nodes = [n for n in self.nodes if (not case.hardware or n.kind == case.hardware)
+                 and n.node_id not in {t.node_id for t in lost}]
         demands = [(n, _demand(n, gpu, config.threads, config.cases_per_node)) for n in nodes]
         demands = [(n, d) for n, d in demands if d is not None]
         if planned.skip_reason and not demands:
             return ProcessResult(0, "skipped", planned.skip_reason)
+        where = f"of kind {case.hardware}" if case.hardware else "of the Ray cluster"
+        if lost and not demands:
+            del self.lost[case.case_id]
+            return ProcessResult.failure(index, "crashed", f"{_reasons(lost)}; no other node "
+                                         f"{where} is left to run it again"
+                                         ).placed(_retried(lost[:-1]))
         if not demands:
-            where = f"of kind {case.hardware}" if case.hardware else "of the Ray cluster"
             return ProcessResult(index, "skipped", f"no node {where} can run it (alive: "
                                  f"{len(self.nodes)}; it needs {'a GPU' if gpu else 'CPUs'})")
         # A model's weights per reference device: a case without a GPU sees none
@@ -268,30 +322,36 @@ class RayExecutor(Executor):
             num_cpus=flight.cpus, num_gpus=flight.gpus, max_retries=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(flight.node.node_id, soft=False),
         ).remote(spec, sweep.config.timeout_s, on_node.case_env(flight.threads, flight.gpus > 0),
-                 self.driver_node, names,
+                 flight.cases_per_node, self.driver_node, names,
                  *(self.shipped[name] for name in names))
 
-    def _collect(self, ref: Any, flight: Flight, sweep: SweepView) -> ProcessResult:
-        """The process's result, its log written on the driver, its weights kept to ship."""
+    def _collect(self, ref: Any, flight: Flight, sweep: SweepView) -> ProcessResult | None:
+        """The process's result, its log written on the driver, its weights kept to ship;
+        None for a process the cluster lost that is to run again (module docstring)."""
         import ray
 
         case = flight.planned.case
         if flight.trains:
             self.training.discard(flight.trains)
             self.trained.add(flight.trains)
+        lost = self.lost.pop(case.case_id, [])  # its earlier tries, which ran again
         try:
             reply: on_node.NodeReply = ray.get(ref)
         except ray.exceptions.RayError as exc:
-            process = ProcessResult.failure(flight.index, "crashed",
-                                            self._lost(flight.node, exc))
+            this = self._lost(flight.node, exc)
+            if this.retriable and len(lost) < sweep.config.max_retries:
+                self.lost[case.case_id] = [*lost, this]
+                return None
+            process = ProcessResult.failure(flight.index, "crashed", _reasons([*lost, this]))
         else:
             log = sweep.log_path(flight.planned, flight.index)
             write_atomic(log, lambda tmp: tmp.write_text(reply.log))
             self._keep_weights(case, reply.weights, sweep)
             process = checked(reply.result)
         return process.placed({"executor": "ray", "node": flight.node.label,
+                               "cluster_auth": self.auth,
                                "cases_per_node": flight.cases_per_node,
-                               "omp_num_threads": str(flight.threads)})
+                               "omp_num_threads": str(flight.threads), **_retried(lost)})
 
     def _keep_weights(self, case: Case, trained: dict[str, bytes], sweep: SweepView) -> None:
         """Put the model's weight files in the object store once, for its later cases: those
@@ -307,17 +367,85 @@ class RayExecutor(Executor):
             self.shipped[name] = ray.put(trained[name] if name in trained
                                          else files[name].read_bytes())
 
-    def _lost(self, node: Node, exc: Exception) -> str:
-        """Why a task gave no result; a node that is gone gets no more cases."""
+    def _lost(self, node: Node, exc: Exception) -> LostTry:
+        """Why a task gave no result, and whether the cluster caused it (module docstring);
+        a node that is gone gets no more cases."""
         import ray
 
-        alive = {n.node_id for n in _alive_nodes()}
-        message = one_line(exc)[:300]
+        message = _first_sentence(exc)
         if isinstance(exc, (ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError)
-                      ) or node.node_id not in alive:
+                      ) or not _still_alive(node):
             self.nodes = [n for n in self.nodes if n.node_id != node.node_id]
-            return f"node lost: {node.label}: {message}"
-        return f"Ray worker lost on {node.label}: {message}"
+            return LostTry(node.node_id, f"node lost: {node.label}: {message}", True)
+        if isinstance(exc, ray.exceptions.OutOfMemoryError):
+            return LostTry(node.node_id, f"killed by Ray's memory monitor on {node.label}: "
+                           f"{message}", True)
+        if isinstance(exc, ray.exceptions.ObjectLostError):
+            return LostTry(node.node_id, f"result lost on {node.label}: {message}", True)
+        return LostTry(node.node_id, f"Ray worker lost on {node.label}: {message}", False)
+
+
+def _retried(rerun: list[LostTry]) -> dict[str, Any]:
+    """The row's columns for the lost tries that ran again (none: no columns)."""
+    return {"retries": len(rerun), "lost_nodes": _reasons(rerun)} if rerun else {}
+
+
+def _reasons(lost: list[LostTry]) -> str:
+    """Every lost try of a process, in order, in one line."""
+    return "; then ".join(t.reason for t in lost)
+
+
+def _still_alive(node: Node) -> bool:
+    """Whether the cluster still counts `node` alive. A node whose raylet was just killed
+    fails its tasks before the cluster's health check declares it dead (a few seconds):
+    asked at once, it would pass for alive, so a worker lost on it is asked about again
+    until the check has had its time (`_NODE_DEATH_WAIT_S`)."""
+    deadline = time.monotonic() + _NODE_DEATH_WAIT_S
+    while node.node_id in {n.node_id for n in _alive_nodes()}:
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _check_admitted(address: str) -> None:
+    """One line when the cluster at `address` refuses this driver's token or cannot be
+    reached, before `ray.init` would retry for seconds, printing a warning a second, and end
+    in a ConnectionError that does not say why."""
+    import ray
+    from ray._raylet import GcsClient
+
+    try:
+        GcsClient(address=address)
+    except ray.exceptions.AuthenticationError as exc:
+        raise UsageError(
+            f"the Ray cluster at {address} refused this driver: {_first_sentence(exc)}; "
+            f"set RAY_AUTH_MODE=token and give the cluster's token (the file "
+            f"~/.ray/auth_token, RAY_AUTH_TOKEN_PATH, or RAY_AUTH_TOKEN)") from exc
+    except ray.exceptions.RayError as exc:
+        raise UsageError(f"cannot reach the Ray cluster at {address}: {_first_sentence(exc)}"
+                         f"; start one with `ray start --head`, or leave out --ray-address "
+                         f"for a Ray on this machine") from exc
+
+
+def cluster_auth(gcs_address: str) -> str:
+    """Whether the cluster at `gcs_address` refuses a stranger: 'token' when a client with a
+    random token is turned away (Ray's token authentication is on), 'none' when it is let in
+    (anyone who reaches the port may run code there). Asked of the cluster, in a throwaway
+    interpreter (Ray reads its token once per process), not inferred from this driver's own
+    settings: a driver that sends a token is admitted by a cluster that checks none."""
+    stranger = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+                "RAY_AUTH_TOKEN_PATH": ""}
+    try:
+        probe = subprocess.run([sys.executable, "-c", _STRANGER_PROBE, gcs_address],
+                               env=stranger, capture_output=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        return "unknown"
+    return {0: "none", _REFUSED: "token"}.get(probe.returncode, "unknown")
+
+
+def _first_sentence(exc: BaseException) -> str:
+    return re.split(r"(?<=[a-z])\. ", one_line(exc), maxsplit=1)[0][:200]
 
 
 def _demand(node: Node, gpu: bool, threads: int, cases_per_node: int

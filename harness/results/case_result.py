@@ -21,6 +21,8 @@ can be derived again) and derives the case's row:
 * **Serving** (the server scenario): its number is 1000 / the peak rate, one per process, so
   the peak's interval is the reciprocal of the number's; the distribution columns are of the
   requests served (`harness.scenarios.serving`).
+* **Retries** (the Ray executor): the tries its cluster lost and ran again, added up over the
+  processes (`retries`), and why each was lost, per process (`lost_nodes`).
 * **Status**: ok when every process finished; otherwise the first failure, prefixed with which
   process it was (a case that runs once and crashes the next time is flaky, and says so), with
   the timing of the processes that did finish kept in the row and the case file.
@@ -43,7 +45,9 @@ from harness.protocol import ProcessResult
 WORST_OF = ("peak_rss_mb", "rss_increase_mb", "cuda_peak_allocated_mb", "cuda_peak_reserved_mb",
             "device_mem_used_mb", "other_cpu_pct", "steal_pct", "load_avg_1m")
 #: Per-process amounts the case's row adds up.
-SUM_OF = ("timed_s", "warmup_s", "warmup_iters", "wall_s")
+SUM_OF = ("timed_s", "warmup_s", "warmup_iters", "wall_s", "retries")
+#: Per-process notes the case's row lists, each process's that has one, in order.
+JOINED = ("lost_nodes",)
 
 
 @dataclass
@@ -95,6 +99,11 @@ class CaseResult:
             values = [v for v in values if _number(v)]
             if values:
                 row[name] = sum(values)
+        for name in JOINED:
+            notes = [f"process {p.process + 1}: {p.row[name]}" for p in self.processes
+                     if p.row.get(name)]
+            if notes:
+                row[name] = "; ".join(notes)
         if ok:
             row["contention_note"] = _contention_note(row)
         failed = self.failed

@@ -75,9 +75,13 @@ def _levels(frame: pd.DataFrame) -> str:
 
 
 def _reason_or_note(frame: pd.DataFrame) -> pd.Series:
-    """Why a case did not finish; for a finished one, why its number may be slow or noisy."""
+    """Why a case did not finish; for a finished one, what the cluster lost of it and ran again,
+    and why its number may be slow or noisy."""
     reason = frame["reason"].fillna("")
     note = frame["contention_note"].fillna("")
+    retried = "retried: " + frame["lost_nodes"].fillna("") + note.map(lambda n: f"; {n}" if n
+                                                                       else "")
+    note = note.where(frame["retries"].fillna(0) == 0, retried)
     return reason.where(frame["status"] != "ok", note)
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from harness.cases import SweepConfig
 from harness.executors import open_executor
+from harness.executors import ray as ray_executor
 from harness.results.store import CASES_DIR, load_results
 from harness.sweep.run import LOGS_DIR, resume_config, run_sweep, start_run
 from tests.case.test_lifeline import alive, wait_for
@@ -30,7 +31,8 @@ from tests.ray_support import SLEEPY_SUITE_FILE, ray_environment
 ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e .[ray]")
 
 #: Columns that say where a case ran, which differ between executors by design.
-PLACEMENT = {"executor", "node", "omp_num_threads", "cases_per_node", "timestamp", "run_id"}
+PLACEMENT = {"executor", "node", "omp_num_threads", "cases_per_node", "cluster_auth", "timestamp",
+             "run_id"}
 SUITE_FILES = tuple(str(f) for f in (FAULTY_SUITE_FILE, MLP_SUITE_FILE, SLEEPY_SUITE_FILE))
 
 
@@ -76,9 +78,11 @@ def kill_ray_worker_when_held(paths: SimpleNamespace) -> threading.Thread:
 
 
 def test_faults_give_the_local_rows_and_a_killed_ray_worker_a_crashed_one(
-        cluster: SimpleNamespace, results_dir: Path) -> None:
+        cluster: SimpleNamespace, results_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same error and crashed rows as `tests/sweep/test_run.py` asserts of the local
-    executor, and the good case's row has the same columns filled as a local run of it."""
+    executor, none of them retried (a Ray worker killed on a node that stays alive is not the
+    cluster's failure), and the good case's row has the same columns filled as a local run."""
+    monkeypatch.setattr(ray_executor, "_NODE_DEATH_WAIT_S", 2.0)  # the node stays alive
     cluster.hold.touch()
     cluster.sleepy_pid.unlink(missing_ok=True)
     sweep = config("raises", "aborts", "sleepy", "mlp", cases_per_node=2)
@@ -98,6 +102,9 @@ def test_faults_give_the_local_rows_and_a_killed_ray_worker_a_crashed_one(
     assert rows["sleepy"]["reason"].startswith("Ray worker lost on ")
     assert rows["mlp"]["status"] == "ok" and rows["mlp"]["executor"] == "ray"
     assert rows["mlp"]["cases_per_node"] == 2 and rows["mlp"]["omp_num_threads"] == "1"
+    assert [row.get("retries") for row in rows.values()] == [None] * 4
+    # a Ray started for the sweep turns away a client with a random token (Ray's default)
+    assert rows["mlp"]["cluster_auth"] == "token"
 
     local = config("mlp")
     local_dir = start_run(local, results_dir, "local")

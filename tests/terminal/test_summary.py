@@ -40,6 +40,18 @@ def test_a_server_row_shows_its_peak_load_with_interval_and_target() -> None:
     assert "412 [380, 440] @ 50 ms" in lines[1] and "@" not in lines[2]
 
 
+def test_a_case_the_cluster_lost_and_ran_again_says_so() -> None:
+    frame = to_frame([{**BASE, "case_id": "r", "status": "ok", "median_ms": 1.0, "retries": 1,
+                       "lost_nodes": "process 2: node lost: 4bf60ae5e1f4@10.0.0.2: NodeDiedError",
+                       "contention_note": "contended"},
+                      {**BASE, "case_id": "q", "status": "ok", "median_ms": 1.0,
+                       "contention_note": "contended"}])
+    lines = summary_text(frame, reason_width=100).splitlines()
+    assert lines[1].rstrip().endswith(
+        "retried: process 2: node lost: 4bf60ae5e1f4@10.0.0.2: NodeDiedError; contended")
+    assert lines[2].rstrip().endswith("contended") and "retried" not in lines[2]
+
+
 def test_empty_table_and_status_counts() -> None:
     assert summary_text(to_frame([])) == "(no cases)"
     frame = to_frame([{**BASE, "case_id": str(i), "status": s}

@@ -18,12 +18,14 @@ export HOME=$scratch RAY_TMPDIR=$scratch RAY_AUTH_MODE=token
 port=$((6400 + RANDOM % 500))
 cleanup() {  # this cluster's processes: those whose environment has its RAY_TMPDIR
     "$python" - "$scratch" <<'EOF'
-import contextlib, sys, psutil
+import contextlib, sys, time, psutil
 me = psutil.Process().pid
-for process in psutil.process_iter():
-    with contextlib.suppress(psutil.Error):
-        if process.pid != me and process.environ().get("RAY_TMPDIR") == sys.argv[1]:
-            process.kill()
+for _ in range(3):  # a raylet being killed may start an agent meanwhile
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.pid != me and process.environ().get("RAY_TMPDIR") == sys.argv[1]:
+                process.kill()
+    time.sleep(1)
 EOF
     rm -rf "$scratch"
 }

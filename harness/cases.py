@@ -32,6 +32,7 @@ from harness.measure.timing import (
     TimingPolicy,
 )
 from harness.protocol import Case
+from harness.results.cost import parse_price
 from harness.serving.options import ServingOptions
 from suites.model_target import ModelTarget
 from suites.registry import available_suites
@@ -156,11 +157,13 @@ class SweepConfig(CaseConfig):
     # Where the cases run on a Ray cluster (harness/executors/ray.py): the kinds of node the
     # matrix runs once on each (--per-hardware; () = any node), the accelerator type nodes
     # must have (--accelerator-type), how many CPU cases share a node (--cases-per-node), and
-    # how often a process the cluster lost runs again (--max-retries).
+    # how often a process the cluster lost runs again (--max-retries). And what its machines
+    # cost: dollars an hour per kind of machine (--price, --prices; harness/results/cost.py).
     hardware: tuple[str, ...] = ()
     accelerator_type: str = ""
     cases_per_node: int = 1
     max_retries: int = 1
+    prices: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -170,6 +173,9 @@ class SweepConfig(CaseConfig):
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise UsageError(f"max retries must be 0 or a positive integer, "
                              f"got {self.max_retries}")
+        # as pairs, also when read back from a manifest's JSON lists
+        object.__setattr__(self, "prices", tuple(parse_price(f"{kind}={price}")
+                                                 for kind, price in self.prices))
 
     def for_case(self) -> CaseConfig:
         """The part a case's process is told (`CaseConfig`)."""

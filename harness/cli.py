@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "memory monitor killed it), on another node of the same kind (default 1); "
                      "never a case that failed by itself. The local executor has no such "
                      "failures")
+    run.add_argument("--price", action="append", default=[], metavar="[KIND=]USD",
+                     help="dollars an hour of the machine (of the KIND of node, with "
+                          "--per-hardware): rows get the cost of a million samples; repeatable")
+    run.add_argument("--prices", type=Path, metavar="FILE", help="the prices as TOML: a table "
+                     "[usd_per_hour] of KIND = dollars an hour (\"*\": any machine)")
     run.add_argument("--accelerator-type", metavar="NAME",
                      help="run only on nodes of this Ray accelerator type, e.g. A10G")
     run.add_argument("--per-hardware", action="store_true",
@@ -300,12 +305,22 @@ def _sweep_config(args: argparse.Namespace) -> SweepConfig:
         "threads": args.threads, "seed": args.seed, "processes": args.processes,
         "cases_per_node": getattr(args, "cases_per_node", None),  # `run` only, not `ab`
         "max_retries": getattr(args, "max_retries", None),
+        "prices": _prices(args),
         "accelerator_type": getattr(args, "accelerator_type", None),
         "suite_files": _resolved(args.suite_files), "model": resolved_target(args.model),
         "inputs": tuple(args.inputs), "output": args.output,
         "slo_ms": args.slo_ms, "max_wait_ms": args.max_wait_ms, "server_qps": args.server_qps,
     }.items() if value not in (None, ())}
     return SweepConfig(quick=args.quick, profile=args.profile, **overrides)
+
+
+def _prices(args: argparse.Namespace) -> tuple[tuple[str, float], ...]:
+    """`--prices FILE` and `--price [KIND=]USD` (`run` only), the latter winning per kind."""
+    from harness.results.cost import load_prices, parse_price
+
+    prices = load_prices(args.prices) if getattr(args, "prices", None) else {}
+    prices.update(parse_price(text) for text in getattr(args, "price", []))
+    return tuple(prices.items())
 
 
 def resolved_target(target: str | None) -> str | None:
@@ -349,6 +364,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         _resume_refuses(args, {"--cases-per-node": args.cases_per_node,
                                "--max-retries": args.max_retries,
+                               "--price": args.price, "--prices": args.prices,
                                "--accelerator-type": args.accelerator_type,
                                "--per-hardware": args.per_hardware})
         run_dir, config = resume_config(args.resume, args.results)
@@ -381,7 +397,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     frame = load_results(run_dir)
     print(summary_text(frame))
     print(f"\n{sweep_totals(frame, ran, elapsed)}")
-    _warn_contention(frame)
+    _print_footer(frame)
     print(f"results: {run_dir}")
     if args.report:
         report_path = _write_report([run_dir], None, "cpu-eager", 0.10)
@@ -452,7 +468,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     frame = load_results(run_dir)
     print(summary_text(frame))
     print(f"\n{len(frame)} cases ({status_counts(frame)}); run {run_dir}")
-    _warn_contention(frame)
+    _print_footer(frame)
     return 0
 
 
@@ -474,9 +490,13 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_contention(frame: pd.DataFrame) -> None:
-    from harness.terminal.summary import contention_summary
+def _print_footer(frame: pd.DataFrame) -> None:
+    """What a run's table leaves for its last lines: the cheapest backends (a run given
+    prices), and a warning when cases were timed on a busy machine."""
+    from harness.terminal.summary import cheapest_summary, contention_summary
 
+    if cheapest := cheapest_summary(frame):
+        print(cheapest)
     warning = contention_summary(frame)
     if warning:
         print(f"warning: {warning}")

@@ -20,7 +20,7 @@ from harness.cli import main
 from harness.errors import UsageError
 from harness.executors import launch as launch_module
 from harness.protocol import ProcessResult
-from harness.results.store import CASES_DIR, MANIFEST, save_case, write_json_atomic
+from harness.results.store import CASES_DIR, MANIFEST, load_results, save_case, write_json_atomic
 from suites.registry import BUILTIN
 from tests.conftest import MLP_SUITE_FILE
 
@@ -130,7 +130,8 @@ CASE = "mlp-tiny-cpu-eager-train-latency-bs8"  # --scenario reaches the case
 def cli_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """`archbench run --quick` of one tiny case of a user suite."""
     results = tmp_path_factory.mktemp("cli") / "results"
-    result = run_cli("run", *RUN_ARGS, "--run-id", "cli-run", "--results", results)
+    result = run_cli("run", *RUN_ARGS, "--run-id", "cli-run", "--price", "3.6",
+                     "--results", results)
     result.results = results
     result.run_dir = results / "cli-run"
     return result
@@ -139,10 +140,23 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 def test_run_quick_prints_the_table_and_keeps_the_run(cli_run: SimpleNamespace) -> None:
     assert cli_run.code == 0, cli_run.err
     assert "run cli-run" in cli_run.err and "Traceback" not in cli_run.err
-    (row,) = [line for line in cli_run.out.splitlines() if "cpu-eager" in line]
+    (row,) = [line for line in cli_run.out.splitlines()
+              if line.split()[:3] == ["mlp", "tiny", "cpu-eager"]]
     assert row.split()[:7] == ["mlp", "tiny", "cpu-eager", "train", "latency", "8", "ok"]
     assert "1 cases (1 ok)" in cli_run.out
     assert (cli_run.run_dir / CASES_DIR / f"{CASE}.json").is_file()
+
+
+def test_a_run_given_a_price_shows_the_cost_and_the_cheapest_backend(
+        cli_run: SimpleNamespace) -> None:
+    frame = load_results(cli_run.run_dir)
+    assert frame["usd_per_hour"][0] == 3.6
+    cost = f"{frame['usd_per_million_samples'][0]:.3g}"
+    assert cost == f"{3.6 / 3600 * 1e6 / frame['throughput_sps'][0]:.3g}"
+    header, row = cli_run.out.splitlines()[:2]
+    assert "$/M samples" in header and f" {cost} " in row
+    assert "cheapest backend per million samples (parity passed):" in cli_run.out
+    assert f"  mlp tiny train latency bs8: cpu-eager ${cost}" in cli_run.out
 
 
 @pytest.mark.parametrize(("batch", "expected"), [
@@ -321,6 +335,9 @@ def test_a_full_disk_while_writing_a_case_file_stops_the_sweep_resumably(
      "--server-qps must be a positive number of queries a second, got -5"),
     (["run", "--scenario", "server", "--max-wait-ms", "-1"],
      "--max-wait-ms must be a number of ms >= 0, got -1"),
+    (["run", "--max-memory", "-1"], "max memory must be a positive number of GB"),
+    (["run", "--max-retries", "-1"], "max retries must be 0 or a positive integer"),
+    (["run", "--price", "a=-1"], "--price takes KIND=USD_PER_HOUR or USD_PER_HOUR"),
 ])
 def test_bad_numbers_are_one_line_errors(argv: list[str], expected: str, results_dir: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,8 @@ import pandas as pd
 from harness.analysis.compare import Comparison, compare, describe_rule
 from harness.measure.contention import run_warning
 from harness.report import (
+    cost_figures,
+    cost_tables,
     figures,
     profile_figures,
     profile_tables,
@@ -108,11 +110,13 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
     cold = tables.cold_start_table(results)
     tradeoff = tables.tradeoff_table(results, baseline)
     failures = tables.failures_table(results)
+    costs = cost_tables.cost_table(results)
     environment = tables.environment_table(runs.manifests)
     csvs = {"summary.csv": summary, "latency.csv": latency, "speedup.csv": speedup,
             "memory.csv": memory, "accuracy.csv": accuracy, "cold_start.csv": cold,
             "tradeoff.csv": tradeoff, "failures.csv": failures, "environment.csv": environment,
-            "batch_sweep.csv": sweeps, "load_curves.csv": loads, "peak_load.csv": peaks}
+            "batch_sweep.csv": sweeps, "load_curves.csv": loads, "peak_load.csv": peaks,
+            "cost.csv": costs}
     sections = [Section(
         "summary", "Summary: fastest backend per model",
         "Each row is one model at one size, each column a backend. The number is throughput in "
@@ -220,6 +224,18 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
             (Table(peaks, "highest load under the target, per case"),
              Table(loads, "every rate tried", collapsed=True)),
             ("peak_load.csv", "load_curves.csv")))
+    if not costs.empty:  # a section only where a run was given prices or counted energy
+        sections.insert([s.id for s in sections].index("tradeoff") + 1, Section(
+            "cost", "What a step costs: dollars and energy per sample",
+            "Each point is one finished case: the time of its step (down is faster) against "
+            "what a million samples cost on its machine at its throughput (the hourly price the "
+            "run was given, shared among the cases that ran on a node at once) and, where the "
+            "hardware counted it, the joules a sample took (left is cheaper). A ring marks a "
+            "case on the Pareto front of its model, phase, scenario and batch size: no other "
+            "backend or machine is both cheaper and faster. Cost is the machine kept busy with "
+            "the case; parity is in the table.",
+            cost_figures.cost_figure(costs), (Table(costs, "cost per case", collapsed=True),),
+            ("cost.csv",)))
     return sections, csvs
 
 

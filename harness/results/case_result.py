@@ -23,6 +23,8 @@ can be derived again) and derives the case's row:
   requests served (`harness.scenarios.serving`).
 * **Retries** (the Ray executor): the tries its cluster lost and ran again, added up over the
   processes (`retries`), and why each was lost, per process (`lost_nodes`).
+* **Cost** (a sweep given prices): dollars per million samples at the row's throughput
+  (`harness.results.cost`).
 * **Status**: ok when every process finished; otherwise the first failure, prefixed with which
   process it was (a case that runs once and crashes the next time is flaky, and says so), with
   the timing of the processes that did finish kept in the row and the case file.
@@ -40,6 +42,7 @@ from harness.measure.contention import Contention, note
 from harness.measure.stats import noisy as is_noisy
 from harness.measure.stats import process_level, summarize
 from harness.protocol import ProcessResult
+from harness.results.cost import usd_per_million_samples
 
 #: Per-process measurements whose worst (largest) value is the case's.
 WORST_OF = ("peak_rss_mb", "rss_increase_mb", "cuda_peak_allocated_mb", "cuda_peak_reserved_mb",
@@ -89,6 +92,7 @@ class CaseResult:
             row.update(_timing(ok, row["batch_size"]))
             row.update(_pipelining(ok, row["median_ms"]))
             row.update(_serving(ok, row))
+            row["usd_per_million_samples"] = usd_per_million_samples(row)
         for name in WORST_OF:
             values = [p.row[name] for p in self.processes if _number(p.row.get(name))]
             if values:

@@ -227,6 +227,25 @@ SCHEMA: dict[str, str] = {
     "died, Ray's memory monitor, a lost result) and that ran again on another node "
     "(--max-retries); NaN when none was lost",
     "lost_nodes": "why those tries were lost, and on which node, in order",
+    # energy (harness/measure/energy.py), measured where the hardware counts it
+    "energy_source": "what counted the energy: nvml-counter (the GPU's cumulative counter), "
+    "nvml-power (its power readings, integrated), rapl (the CPU's package and DRAM counters), "
+    "with the domains; empty when nothing could",
+    "energy_note": "why energy is empty (a VM without RAPL, no permission, no counter) or what "
+    "makes it approximate",
+    "idle_w": "power with the device idle, measured before the case's energy region, watts",
+    "avg_w": "average power over the energy region (the step run back to back), watts",
+    "energy_j_per_sample": "joules per sample over that region, idle power included "
+    "(the centre over processes)",
+    "energy_net_j_per_sample": "joules per sample above the idle power",
+    "energy_window_s": "length of the energy region, long enough for many counter updates",
+    "energy_update_ms": "the counter's update period observed before the region",
+    # cost (harness/results/cost.py)
+    "usd_per_hour": "the price of the machine that ran the case, dollars an hour (--price, "
+    "--prices; of its hardware kind with --per-hardware); NaN when none was given",
+    "usd_per_million_samples": "dollars per million samples at the case's throughput: "
+    "usd_per_hour / cases_per_node / 3600 * 1e6 / throughput_sps (the machine kept busy with "
+    "this case)",
     # environment
     "hostname": "machine name",
     "node": "the Ray node that ran the case's first process (node id prefix @ address); "
@@ -271,7 +290,9 @@ _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms
                   "loadgen_p90_ms", "loadgen_p99_ms", "loadgen_p999_ms", "achieved_qps",
                   "loadgen_samples_per_s", "serve_p50_ms", "serve_p90_ms", "serve_p99_ms",
                   "serve_p999_ms", "queue_p50_ms", "queue_p99_ms", "service_p50_ms",
-                  "mean_batch", "padded_share", "memory_limit_gb"}
+                  "mean_batch", "padded_share", "memory_limit_gb", "usd_per_hour",
+                  "usd_per_million_samples", "idle_w", "avg_w", "energy_j_per_sample",
+                  "energy_net_j_per_sample", "energy_window_s", "energy_update_ms"}
 _BOOL_COLUMNS = {"noisy", "export_cached", "parity_ok", "cudnn_benchmark", "tf32_matmul",
                  "tf32_cudnn", "precision_emulated", "loadgen_valid"}
 

@@ -32,6 +32,7 @@ from harness.machine.environment import collect_environment, cpu_count
 from harness.profiling.roofline import ceiling_columns, efficiency_columns
 from harness.protocol import Case, ProcessResult
 from harness.results.case_result import CaseResult
+from harness.results.cost import price_for
 from harness.results.storage import write_json_atomic
 from harness.results.store import (
     MANIFEST,
@@ -193,7 +194,9 @@ def _identity(case: Case, config: SweepConfig, run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, "case_id": case.case_id, "suite": case.suite, "size": case.size,
             "backend": case.backend, "device": backend.device, "precision": backend.precision,
             "phase": case.phase, "scenario": case.scenario, "batch_size": case.batch_size,
-            "seed": config.seed, **({"hardware": case.hardware} if case.hardware else {})}
+            "seed": config.seed, **({"hardware": case.hardware} if case.hardware else {}),
+            **({"usd_per_hour": price} if (price := price_for(config.prices, case.hardware))
+               is not None else {})}
 
 
 def _now() -> str:

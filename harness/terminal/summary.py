@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from harness.measure.contention import run_warning
+from harness.results.cost import cheapest_backends
 
 
 def _median_with_ci(row: pd.Series) -> str:
@@ -60,6 +61,8 @@ def summary_text(frame: pd.DataFrame, reason_width: int = 60) -> str:
         "parity": frame["parity_ok"].map(lambda v: "" if pd.isna(v) else ("ok" if v else "FAIL")),
         **({"% peak": frame["pct_of_peak"].map(lambda v: _number(v, ".2g"))}
            if frame["pct_of_peak"].notna().any() else {}),
+        **({"$/M samples": frame["usd_per_million_samples"].map(lambda v: _number(v, ".3g"))}
+           if frame["usd_per_million_samples"].notna().any() else {}),
         **({"peak q/s [CI] @ p99 target": frame.apply(_peak_load, axis=1)}
            if frame["peak_qps"].notna().any() else {}),
         "reason / note": _reason_or_note(frame).map(
@@ -83,6 +86,24 @@ def _reason_or_note(frame: pd.DataFrame) -> pd.Series:
                                                                        else "")
     note = note.where(frame["retries"].fillna(0) == 0, retried)
     return reason.where(frame["status"] != "ok", note)
+
+
+def cheapest_summary(frame: pd.DataFrame) -> str | None:
+    """For a run given prices: per model and measurement, the cheapest backend per million
+    samples that passed parity, and the next one; None for a run without prices."""
+    cheapest = cheapest_backends(frame)
+    if cheapest.empty:
+        return None
+    lines = ["cheapest backend per million samples (parity passed):"]
+    for _, row in cheapest.iterrows():
+        what = " ".join(p for p in (row["suite"], row["size"], row["phase"], row["scenario"],
+                                    f"bs{row['batch_size']}", row["hardware"]) if p)
+        line = f"  {what}: {row['backend']} ${row['usd_per_million_samples']:.3g}"
+        if row["next_backend"]:
+            line += (f" (next: {row['next_backend']} "
+                     f"${row['next_usd_per_million_samples']:.3g})")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def contention_summary(frame: pd.DataFrame) -> str | None:

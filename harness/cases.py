@@ -79,6 +79,7 @@ class CaseConfig:
     max_memory_gb: float = 0.0  # 0: a share of the machine (harness/machine/memory_limit.py)
     processes: int = 0  # 0: DEFAULT_PROCESSES, or 1 with `quick` (a smoke test)
     profile: bool = False  # profile each case after its timed region (harness/profiling/)
+    energy: bool = True  # joules per sample where the hardware counts them (measure/energy.py)
     # the serving scenarios (harness/serving/options.py; None: the scenario's default)
     slo_ms: float | None = None
     max_wait_ms: float | None = None

@@ -80,6 +80,9 @@ def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
                         help="fresh processes that time each case, in interleaved rounds "
                              f"(default {DEFAULT_PROCESSES}; 1 with --quick)")
     parser.add_argument("--timeout", type=float, help="seconds per process before it is killed")
+    parser.add_argument("--no-energy", action="store_true", help="do not measure energy (by "
+                        "default each process measures it after its timed region, for seconds, "
+                        "where the hardware counts it: NVML on a GPU, RAPL on a CPU)")
     parser.add_argument("--max-memory", type=float, metavar="GB", help="host memory one case "
                         "process may use; past it the case is an `oom` row and the sweep goes on "
                         "(default: 80%% of the machine's memory, divided among the cases that "
@@ -311,7 +314,8 @@ def _sweep_config(args: argparse.Namespace) -> SweepConfig:
         "inputs": tuple(args.inputs), "output": args.output,
         "slo_ms": args.slo_ms, "max_wait_ms": args.max_wait_ms, "server_qps": args.server_qps,
     }.items() if value not in (None, ())}
-    return SweepConfig(quick=args.quick, profile=args.profile, **overrides)
+    return SweepConfig(quick=args.quick, profile=args.profile, energy=not args.no_energy,
+                       **overrides)
 
 
 def _prices(args: argparse.Namespace) -> tuple[tuple[str, float], ...]:
@@ -344,7 +348,8 @@ def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = 
                "--threads": args.threads, "--seed": args.seed, "--timeout": args.timeout,
                "--max-memory": args.max_memory,
                "--processes": args.processes, "--run-id": args.run_id,
-               "--profile": args.profile, "--slo-ms": args.slo_ms,
+               "--profile": args.profile, "--no-energy": args.no_energy,
+               "--slo-ms": args.slo_ms,
                "--max-wait-ms": args.max_wait_ms, "--server-qps": args.server_qps,
                **(extra or {})}
     given = [flag for flag, value in ignored.items() if value not in (None, False, [])]

@@ -138,7 +138,8 @@ class CaseRun:
                    if self.run_dir is not None else None)
         outcome = get_scenario(case.scenario).measure(ScenarioRequest(
             case.batch_size, self.config.timing_policy, bool(self.config.quick),
-            self.peak_columns, profiler, self.config.serving, self.config.seed, log_dir),
+            self.peak_columns, profiler, self.config.serving, self.config.seed, log_dir,
+            self.config.energy),
             binding)
         self.out.row.update(outcome.columns)
         if log_dir is not None and log_dir.exists():  # a serving scenario kept LoadGen's logs

@@ -23,6 +23,8 @@ can be derived again) and derives the case's row:
   requests served (`harness.scenarios.serving`).
 * **Retries** (the Ray executor): the tries its cluster lost and ran again, added up over the
   processes (`retries`), and why each was lost, per process (`lost_nodes`).
+* **Energy** (where the hardware counts it): joules per sample per process, their centre and
+  between-process interval, as the time's.
 * **Cost** (a sweep given prices): dollars per million samples at the row's throughput
   (`harness.results.cost`).
 * **Status**: ok when every process finished; otherwise the first failure, prefixed with which
@@ -93,6 +95,7 @@ class CaseResult:
             row.update(_pipelining(ok, row["median_ms"]))
             row.update(_serving(ok, row))
             row["usd_per_million_samples"] = usd_per_million_samples(row)
+            row.update(_energy(ok))
         for name in WORST_OF:
             values = [p.row[name] for p in self.processes if _number(p.row.get(name))]
             if values:
@@ -184,6 +187,22 @@ def _timing(ok: list[ProcessResult], batch_size: int) -> dict[str, Any]:
             "noisy": is_noisy(within_rel_iqr, level.between_cv),
             "throughput_sps": batch_size / (center / 1e3),
             "stop_reason": ", ".join(p.row.get("stop_reason", "") for p in ok)}
+
+
+def _energy(ok: list[ProcessResult]) -> dict[str, Any]:
+    """Energy per sample as time is treated: one reading per process, their centre and
+    between-process interval (`process_level`); the idle and average power and the net energy,
+    which can be near zero or below it, as medians over the processes."""
+    measured = [p.row for p in ok if _number(p.row.get("energy_j_per_sample"))]
+    if not measured:
+        return {}
+    level = process_level([row["energy_j_per_sample"] for row in measured])
+    columns = {"energy_j_per_sample": level.center, "energy_ci_low_j_per_sample": level.ci_low,
+               "energy_ci_high_j_per_sample": level.ci_high}
+    for name in ("energy_net_j_per_sample", "idle_w", "avg_w"):
+        values = [row[name] for row in measured if _number(row.get(name))]
+        columns[name] = float(np.median(values)) if values else math.nan
+    return columns
 
 
 def _pipelining(ok: list[ProcessResult], median_ms: float) -> dict[str, Any]:

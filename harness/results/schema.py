@@ -237,7 +237,10 @@ SCHEMA: dict[str, str] = {
     "avg_w": "average power over the energy region (the step run back to back), watts",
     "energy_j_per_sample": "joules per sample over that region, idle power included "
     "(the centre over processes)",
-    "energy_net_j_per_sample": "joules per sample above the idle power",
+    "energy_ci_low_j_per_sample": "lower bound of the between-process 95% interval of "
+    "energy_j_per_sample (NaN with one process)",
+    "energy_ci_high_j_per_sample": "upper bound of that interval",
+    "energy_net_j_per_sample": "joules per sample above the idle power (median over processes)",
     "energy_window_s": "length of the energy region, long enough for many counter updates",
     "energy_update_ms": "the counter's update period observed before the region",
     # cost (harness/results/cost.py)
@@ -292,7 +295,8 @@ _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms
                   "serve_p999_ms", "queue_p50_ms", "queue_p99_ms", "service_p50_ms",
                   "mean_batch", "padded_share", "memory_limit_gb", "usd_per_hour",
                   "usd_per_million_samples", "idle_w", "avg_w", "energy_j_per_sample",
-                  "energy_net_j_per_sample", "energy_window_s", "energy_update_ms"}
+                  "energy_net_j_per_sample", "energy_window_s", "energy_update_ms",
+                  "energy_ci_low_j_per_sample", "energy_ci_high_j_per_sample"}
 _BOOL_COLUMNS = {"noisy", "export_cached", "parity_ok", "cudnn_benchmark", "tf32_matmul",
                  "tf32_cudnn", "precision_emulated", "loadgen_valid"}
 

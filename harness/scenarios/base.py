@@ -10,8 +10,9 @@ and a scenario can be tested with a fake binding and a plain request.
 
 `timed_run` is the one place a step is timed: cold call, first steady call, the timing
 protocol (`harness.measure.timing.time_loop`) with the machine's other activity read over the
-timed region, then the request's readings after it and the runner's own facts, and last, with
-`--profile`, the profiled window. A scenario chooses the block size (1: latency; more:
+timed region, then the request's readings after it, the runner's own facts, the step's energy
+where the hardware counts it (`energy_columns`), and last, with `--profile`, the profiled
+window. A scenario chooses the block size (1: latency; more:
 pipelined throughput) and the batch sizes; nothing else differs.
 """
 
@@ -31,6 +32,7 @@ import torch
 from harness.backends.base import InferenceRunner, TrainRunner
 from harness.measure import memory
 from harness.measure.contention import ContentionMonitor
+from harness.measure.energy import measure_energy, no_energy_columns, open_meter
 from harness.measure.timing import BlockRule, TimingPolicy, TimingResult, time_loop
 from harness.profiling.case_profile import ProfileOutcome
 from harness.serving.options import ServingOptions
@@ -62,6 +64,8 @@ class ScenarioRequest:
     seed: int = 0
     #: where a serving scenario keeps LoadGen's logs (None: a temporary folder, not kept)
     log_dir: Path | None = None
+    #: measure energy after the timed region where the hardware counts it (--no-energy: not)
+    energy: bool = True
 
 
 @dataclass
@@ -142,6 +146,26 @@ def bind_within_memory(binding: Binding, batch_size: int) -> Step:
         raise OutOfMemory(oom_reason(batch_size, exc, binding.device)) from exc
 
 
+def energy_columns(binding: Binding, step: Step, batch_size: int, enabled: bool
+                   ) -> dict[str, Any]:
+    """The energy of `step` on the case's device (`harness.measure.energy`): measured after the
+    timed region, in a region of its own as long as the counter needs (seconds), so that the
+    timing's stopping rule and the counter's update period do not constrain each other; or
+    empty columns and why (no counter on this machine, --no-energy)."""
+    if not enabled:
+        return no_energy_columns("not measured (--no-energy)")
+    # NVML numbers GPUs ignoring CUDA_VISIBLE_DEVICES: the case's GPU is named by its UUID
+    gpu = (memory.torch_device_uuid(torch.cuda.current_device()) if binding.device == "cuda"
+           else 0)
+    meter = open_meter(binding.device, gpu)
+    if isinstance(meter, str):
+        return no_energy_columns(meter)
+    try:
+        return measure_energy(step, binding.runner.sync, batch_size, meter).columns()
+    finally:
+        meter.close()
+
+
 def timed_run(request: ScenarioRequest, binding: Binding, batch_size: int,
               block: int | BlockRule, outcome: ScenarioOutcome,
               policy: TimingPolicy | None = None) -> TimingResult:
@@ -182,7 +206,8 @@ def timed_run(request: ScenarioRequest, binding: Binding, batch_size: int,
         row.update(monitor.result.columns())
     row.update(binding.runner.facts)
     row.update(binding.runner.counters())
-    if request.profiler is not None:  # after the timing and the memory readings
+    row.update(energy_columns(binding, step, batch_size, request.energy))
+    if request.profiler is not None:  # after the timing, memory and energy readings
         synced_ms = (statistics.median(timing.samples_ms) if timing.block == 1
                      else timing.synced_ms)
         profile = request.profiler(binding.runner, device, step, batch_size, synced_ms)

@@ -103,3 +103,25 @@ def test_a_server_row_has_the_peak_with_its_interval_and_the_requests_distributi
         (1e3 / level.ci_high, 1e3 / level.ci_low))
     assert row["peak_ci_low_qps"] < row["peak_qps"] < row["peak_ci_high_qps"]
     assert row["n"] == 12 and row["max_ms"] == 30.0 and row["min_ms"] == 5.0
+
+
+def test_energy_per_sample_has_a_between_process_interval_like_time() -> None:
+    joules = [0.020, 0.024, 0.022]
+    result = CaseResult(IDENTITY, 3, [
+        process(i, 1.0, energy_j_per_sample=j, energy_net_j_per_sample=j - 0.01,
+                idle_w=10.0 + i, avg_w=30.0, energy_source="rapl: package-0+dram")
+        for i, j in enumerate(joules)])
+    row = result.row()
+    level = process_level(joules)
+    assert row["energy_j_per_sample"] == pytest.approx(level.center)
+    assert (row["energy_ci_low_j_per_sample"], row["energy_ci_high_j_per_sample"]) == \
+        pytest.approx((level.ci_low, level.ci_high))
+    assert row["energy_net_j_per_sample"] == pytest.approx(0.012)  # median, may be near 0
+    assert row["idle_w"] == 11.0 and row["energy_source"] == "rapl: package-0+dram"
+
+
+def test_a_run_given_a_price_gets_the_cost_of_a_million_samples() -> None:
+    row = CaseResult({**IDENTITY, "usd_per_hour": 3.6}, 1, [process(0, 1.0)]).row()
+    assert row["usd_per_million_samples"] == pytest.approx(3.6 / 3600 * 1e6 / row[
+        "throughput_sps"])
+    assert CaseResult(IDENTITY, 1, [process(0, 1.0)]).row()["usd_per_million_samples"] is None

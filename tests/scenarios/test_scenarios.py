@@ -13,8 +13,10 @@ import torch
 from harness.backends.base import CaseContext
 from harness.backends.eager import CPU_EAGER
 from harness.cases import SCENARIOS, SweepConfig
+from harness.measure.energy import EnergyResult
 from harness.measure.timing import TimingPolicy, time_loop
 from harness.scenarios import IMPLEMENTED, Binding, OutOfMemory, ScenarioRequest
+from harness.scenarios import base as scenario_base
 from harness.scenarios.base import is_out_of_memory
 from harness.scenarios.batch_sweep import (
     BATCH_SWEEP,
@@ -286,3 +288,46 @@ def test_a_case_that_does_not_fit_is_an_oom_row_and_the_sweep_goes_on(tmp_path: 
     assert rows[128]["status"] == "oom"
     assert rows[128]["reason"].startswith("out of memory at batch size 128 (")
     assert "GiB available of" in rows[128]["reason"]
+
+
+class FakeMeter:
+    name, domains, note = "rapl", "package-0+dram", ""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def read_j(self) -> float:
+        return 0.0
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_energy_is_measured_after_the_timing_where_the_device_has_a_meter(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wiring: the case's device picks the meter, the bound step and batch size are
+    measured with it, the meter is closed, and its columns land in the row (the arithmetic
+    is `tests/measure/test_energy.py`'s)."""
+    meter, calls = FakeMeter(), []
+
+    def measure(step, sync, samples_per_step, got):
+        calls.append((samples_per_step, got))
+        return EnergyResult("rapl: package-0+dram", "", 10.0, 30.0, 0.02, 0.013, 1.0, 1.0)
+
+    monkeypatch.setattr(scenario_base, "open_meter", lambda device, gpu: meter)
+    monkeypatch.setattr(scenario_base, "measure_energy", measure)
+    binding = sweep_binding(limit=10**6, saturation=16, device="cpu")
+    row = LATENCY.measure(ScenarioRequest(4, SHORT, quick=True), binding).columns
+    assert calls == [(4, meter)] and meter.closed
+    assert (row["energy_source"], row["energy_j_per_sample"]) == ("rapl: package-0+dram", 0.02)
+
+
+def test_a_row_without_energy_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    binding = sweep_binding(limit=10**6, saturation=16, device="cpu")
+    off = LATENCY.measure(ScenarioRequest(4, SHORT, quick=True, energy=False), binding).columns
+    assert off["energy_note"] == "not measured (--no-energy)"
+    assert off["energy_j_per_sample"] is None
+    monkeypatch.setattr(scenario_base, "open_meter",
+                        lambda device, gpu: "no RAPL in /sys/class/powercap (a VM ...)")
+    row = LATENCY.measure(ScenarioRequest(4, SHORT, quick=True), binding).columns
+    assert row["energy_note"].startswith("no RAPL") and row["energy_source"] is None

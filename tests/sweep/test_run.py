@@ -382,7 +382,9 @@ def test_a_case_past_its_memory_limit_is_an_oom_row_with_asked_limit_and_peak(li
     if method == "rlimit-data":  # the allocation fails in the case, which reports it
         assert row["reason"].startswith("DefaultCPUAllocator: can't allocate memory"), row
         assert "; asked for 64 MB; limit 1.5 GiB (rlimit-data); peak " in row["reason"]
-    assert 0.5 * 1024 < row["peak_rss_mb"] <= 1.5 * 1024
+    # resident memory also counts the libraries' code pages, which RLIMIT_DATA does not: a
+    # little above the limit (1596 MB of 1536 seen on a fresh clone)
+    assert 0.5 * 1024 < row["peak_rss_mb"] <= 1.5 * 1024 + 256
 
 
 def test_a_case_killed_at_its_memory_limit_is_an_oom_row_too(limited) -> None:

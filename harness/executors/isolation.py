@@ -41,7 +41,7 @@ def launch(spec: WorkerSpec, timeout_s: float, log_path: Path, python: str,
            env: Mapping[str, str] | None = None, *, max_memory_gb: float = 0.0,
            shared_by: int = 1) -> ProcessResult:
     """Run the worker on `spec` in a fresh interpreter, its output in `log_path`, killed with
-    its group after `timeout_s`, its host memory limited (`harness.case.memory_limit`: to
+    its group after `timeout_s`, its host memory limited (`harness.machine.memory_limit`: to
     `max_memory_gb`, or by default to its share of the machine among the `shared_by` cases
     that run on it at once); never raises for the case's sake. `env` overrides variables of
     the worker's environment."""

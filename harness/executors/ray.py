@@ -79,9 +79,10 @@ if TYPE_CHECKING:
 #: Resources every node has that say nothing about its kind.
 _STANDARD = ("CPU", "GPU", "memory", "object_store_memory")
 _EPS = 1e-6  # Ray keeps resources to 4 decimals
-#: How long a lost worker's node may take to be declared dead (`_still_alive`): Ray's health
-#: check, every 3 s, declares a node dead after 5 misses (health_check_period_ms,
-#: health_check_failure_threshold).
+#: How long a lost worker's node may take to be declared dead (`_still_alive`): long enough
+#: for Ray's health check (health_check_period_ms x health_check_failure_threshold) to miss a
+#: few beats. On this machine a killed raylet's tasks failed with NodeDiedError at once, so the
+#: wait is paid only by a worker lost on a node the cluster still counts alive.
 _NODE_DEATH_WAIT_S = 20.0
 #: `cluster_auth`'s client: exits 0 when admitted, `_REFUSED` when turned away.
 _REFUSED = 3

@@ -29,6 +29,8 @@ from harness.cases import PlannedCase, SweepConfig, expand
 from harness.errors import UsageError
 from harness.executors.isolation import worker_env
 from harness.machine.environment import collect_environment, cpu_count
+from harness.machine.fingerprint import this_machine
+from harness.machine.provenance import checked_out, measured_code_folder
 from harness.profiling.roofline import ceiling_columns, efficiency_columns
 from harness.protocol import Case, ProcessResult
 from harness.results.case_result import CaseResult
@@ -69,15 +71,25 @@ def start_run(config: SweepConfig, results_dir: Path, run_id: str | None = None,
     if (run_dir / MANIFEST).exists():
         raise UsageError(f"run '{run_id}' already exists in {results_dir}; "
                          "use --resume to finish it")
+    environment = collect_environment()
     write_json_atomic(run_dir / MANIFEST, {"run_id": run_id, "config": config.to_dict(),
                                            "timing_policy": dataclasses.asdict(
                                                config.timing_policy),
                                            "threads": config.threads or cpu_count(),
-                                           "environment": collect_environment(),
+                                           "environment": environment,
+                                           "fingerprint": this_machine(environment),
+                                           **_measured_commit(config),
                                            **({"ceilings": measure_ceilings(config)}
                                               if config.profile else {}),
                                            "started": _now()})
     return run_dir
+
+
+def _measured_commit(config: SweepConfig) -> dict[str, Any]:
+    """The manifest's ``commit``: the commit of the code the run measures, with its place in
+    git's history (`harness.machine.provenance`), or nothing outside a repository."""
+    commit = checked_out(measured_code_folder(config.suite_files, config.model))
+    return {"commit": commit.to_json()} if commit is not None else {}
 
 
 def measure_ceilings(config: SweepConfig) -> dict[str, Any]:

@@ -101,7 +101,7 @@ from scipy.stats import false_discovery_control, mannwhitneyu
 from harness.analysis.facts import fact_warnings, run_facts
 from harness.errors import UsageError
 from harness.measure.stats import CONFIDENCE, log_ratio_test, median_ci, process_level
-from harness.results.runs import CASE_KEY, RunSet, load_runs
+from harness.results.runs import CASE_KEY, RunSet, case_name, load_runs
 
 #: Significance level of the tests between processes (Welch, paired): see the module docstring.
 ALPHA = 0.05
@@ -480,12 +480,6 @@ def _one_side(cases: pd.DataFrame, suffix: str) -> pd.DataFrame:
 
 def _in_parentheses(text: object) -> str:
     return "" if pd.isna(text) or not text else f" ({text})"
-
-
-def case_name(row: Any) -> str:
-    """A case in one line: its key, '·'-separated."""
-    return (f"{row.suite} · {row.size} · {row.backend} · {row.phase} · {row.scenario} · "
-            f"bs {row.batch_size}" + (f" · on {row.hardware}" if row.hardware else ""))
 
 
 def format_judged(judged: pd.DataFrame) -> pd.DataFrame:

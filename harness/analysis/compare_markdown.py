@@ -12,20 +12,23 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from harness.analysis.compare import Comparison, case_name, describe_rule, format_judged
+from harness.analysis.compare import Comparison, describe_rule, format_judged
+from harness.results.runs import case_name
 
 
 def comparison_markdown(comparison: Comparison, title: str = "archbench compare",
-                        context: Sequence[str] = ()) -> str:
+                        context: Sequence[str] = (), report_url: str = "") -> str:
     """The comparison as markdown: a headline with the outcome, `context` lines (e.g. which
-    baseline), warnings, what changed or broke, the unchanged cases collapsed, the rule."""
+    baseline), a link to the report, warnings, what changed or broke (slower first, then
+    faster), the unchanged cases collapsed, the rule."""
     judged = comparison.table[comparison.table["verdict"].notna()]
     changed = judged[judged["verdict"] != "same"]
     mark = "❌" if comparison.exit_code else "✅"
     lines = [f"### {mark} {title}: {comparison.outcome()}", ""]
     lines += [f"{line}  " for line in context]
+    lines += [f"[Report]({report_url})  "] if report_url else []
     lines += [f"> ⚠️ {warning}" for warning in comparison.warnings]
-    if context or comparison.warnings:
+    if context or report_url or comparison.warnings:
         lines.append("")
     if len(changed):
         lines += [f"**Changed ({len(changed)})**", "", _table(changed), ""]

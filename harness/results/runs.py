@@ -85,6 +85,12 @@ def load_runs(run_dirs: Sequence[Path]) -> RunSet:
                   ops=pd.concat(ops, ignore_index=True), run_dirs=folders)
 
 
+def case_name(row: Any) -> str:
+    """A case in one line: its key, '·'-separated (comparisons and histories name cases so)."""
+    return (f"{row.suite} · {row.size} · {row.backend} · {row.phase} · {row.scenario} · "
+            f"bs {row.batch_size}" + (f" · on {row.hardware}" if row.hardware else ""))
+
+
 def backend_rank(backend: str) -> tuple[int, str]:
     """Sort key for backend names: the registry's order (`harness.backends.BACKENDS`), then any
     other name alphabetically.

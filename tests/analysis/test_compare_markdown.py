@@ -31,3 +31,9 @@ def test_compare_prints_markdown_on_request(fake_run, capsys):
     base, new = fake_run("base", seed=1), fake_run("new", seed=2)
     assert main(["compare", str(base), str(new), "--format", "markdown"]) == 0
     assert capsys.readouterr().out == comparison_markdown(compare_runs(base, new))
+
+
+def test_markdown_links_the_report_when_given_one(fake_run):
+    text = comparison_markdown(compare_runs(fake_run("base", seed=1), fake_run("new", seed=2)),
+                               report_url="https://ci.example/report/index.html")
+    assert "[Report](https://ci.example/report/index.html)" in text.splitlines()[2]

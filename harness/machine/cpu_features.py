@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import torch
-
 #: The variables that cap the kernel sets torch's libraries dispatch to.
 ISA_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
 
@@ -52,6 +50,8 @@ def cpu_flags() -> frozenset[str]:
 
 def cpu_isa() -> str:
     """The kernel set ATen dispatches to: 'AVX512', 'AVX2', 'DEFAULT' (or an Arm level)."""
+    import torch  # here, not above: readers of results use this module and never need torch
+
     return torch.backends.cpu.get_cpu_capability()
 
 
@@ -72,6 +72,8 @@ class Bf16Support:
 
 def cpu_bf16_support() -> Bf16Support:
     """Native bf16 needs the instructions, an AVX-512 ATen kernel set and an uncapped oneDNN."""
+    import torch
+
     flags, isa = cpu_flags(), cpu_isa()
     onednn = bool(torch.backends.mkldnn.is_available()
                   and torch.ops.mkldnn._is_mkldnn_bf16_supported())

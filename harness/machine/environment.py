@@ -1,7 +1,9 @@
 """What machine and versions produced a row, collected once per sweep in the parent process.
 
 The GPU is named through NVML rather than torch so that the parent never creates a CUDA
-context (which would hold device memory while the cases measure it).
+context (which would hold device memory while the cases measure it). torch is imported only
+when the environment is collected: commands that read results (`archbench history`, `compare`)
+use this module's helpers and would otherwise wait over a second for an import they never use.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from harness.machine import cpu_features
 
@@ -123,6 +123,8 @@ def onnxruntime_version() -> str:
 
 def collect_environment() -> dict[str, Any]:
     """The environment columns shared by every row of a run."""
+    import torch
+
     return {
         "hostname": socket.gethostname(),
         "cpu_model": cpu_model(),

@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 
-from harness.backends import BACKENDS
 from harness.errors import UsageError
 from harness.results.schema import ops_frame
 from harness.results.store import load_manifest, load_ops, load_results, load_samples, resolve_run
@@ -96,8 +95,12 @@ def backend_rank(backend: str) -> tuple[int, str]:
     other name alphabetically.
 
     The order lives with the backends so that a new backend needs no change here; names outside
-    the registry are normal too (an imported run names its backends after its tests).
+    the registry are normal too (an imported run names its backends after its tests). The
+    registry is imported here, when runs are sorted, not with this module: it loads torch and
+    onnx (seconds), which commands that only read results (`archbench history`) never need.
     """
+    from harness.backends import BACKENDS
+
     order = list(BACKENDS)
     if backend in order:
         return order.index(backend), ""

@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from harness.machine.environment import PROJECT_ROOT
-from harness.machine.provenance import (Commit, branch_name, checked_out,
-                                        measured_code_folder, resolve_commit)
+from harness.machine.provenance import (
+    Commit,
+    branch_name,
+    checked_out,
+    measured_code_folder,
+    resolve_commit,
+)
 
 
 def _git(folder: Path, *args: str) -> str:

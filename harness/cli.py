@@ -1,4 +1,5 @@
-"""`archbench` commands: list, run, ab, selftest, show, ops, trace, report, compare, import, ci.
+"""`archbench` commands: list, run, ab, selftest, show, ops, trace, report, compare, import, ci,
+history.
 
 Errors for people: any bad input (unknown suite, size, backend, malformed file) ends in one line
 on stderr naming the valid choices, exit status 2, and no traceback unless --debug. So does a
@@ -21,6 +22,13 @@ from harness.ci import DEFAULT_PROCESSES as DEFAULT_CI_PROCESSES
 from harness.ci import DEFAULT_ROUNDS_WITH_BASE
 from harness.ci import DEFAULT_TIMEOUT_S as DEFAULT_CI_TIMEOUT_S
 from harness.errors import UsageError
+from harness.history import (
+    DEFAULT_BASELINE_RUNS,
+    FORMATS,
+    MAIN_BRANCH,
+    MIN_PERSISTENCE,
+    STEP_THRESHOLD,
+)
 from harness.measure.timing import DEFAULT_PROCESSES
 from harness.results.storage import StorageError
 from harness.results.store import UnreadableCaseWarning
@@ -29,6 +37,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.cases import SweepConfig
+    from harness.history.trends import Selection
+    from harness.results.runs import RunSet
 
 EXIT_USAGE = 2
 
@@ -139,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "--per-hardware): rows get the cost of a million samples; repeatable")
     run.add_argument("--prices", type=Path, metavar="FILE", help="the prices as TOML: a table "
                      "[usd_per_hour] of KIND = dollars an hour (\"*\": any machine)")
+    run.add_argument("--history", type=Path, metavar="DB", help="add the run to this history "
+                     "store when it ends (archbench history add)")
     run.add_argument("--accelerator-type", metavar="NAME",
                      help="run only on nodes of this Ray accelerator type, e.g. A10G")
     run.add_argument("--per-hardware", action="store_true",
@@ -187,8 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("run", metavar="RUN")
     trace.add_argument("case", metavar="CASE")
 
-    report = add("report", help="write the HTML report of one or more runs")
-    report.add_argument("runs", nargs="+", metavar="RUN")
+    report = add("report", help="write the HTML report of one or more runs, or of a history")
+    report.add_argument("runs", nargs="*", metavar="RUN")
+    report.add_argument("--history", type=Path, metavar="DB", help="the history page of this "
+                        "store instead: a timeline per case with its steps")
+    _add_history_selection(report)
     report.add_argument("--out", type=Path, help="folder of the report (default: reports/...)")
     report.add_argument("--baseline", default="cpu-eager", help="backend speedups refer to")
     report.add_argument("--threshold", type=float, default=0.10,
@@ -196,8 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = add("compare", help="compare two runs; exit 1 on a regression or a newly "
                                   "broken case")
-    compare.add_argument("base", metavar="BASE")
-    compare.add_argument("new", metavar="NEW")
+    compare.add_argument("runs", nargs="+", metavar="[BASE] NEW",
+                         help="the base run and the new run; only NEW with --baseline")
+    compare.add_argument("--baseline", metavar="history:DB", default="",
+                         help="compare NEW with the last --baseline-runs runs of its machine "
+                              "kind on the main line in this history store (a rolling baseline)")
+    compare.add_argument("--baseline-runs", type=int, default=DEFAULT_BASELINE_RUNS, metavar="N",
+                         help=f"runs of the rolling baseline (default {DEFAULT_BASELINE_RUNS})")
+    compare.add_argument("--main-branch", default=MAIN_BRANCH, metavar="NAME",
+                         help=f"the main line's branch (default {MAIN_BRANCH}; runs recorded "
+                              "on no branch count too)")
+    compare.add_argument("--report-url", default="", metavar="URL",
+                         help="a link to the report, in markdown and JSON output")
     compare.add_argument("--threshold", type=float, default=0.10,
                          help="smallest relative change called a change (default 0.10)")
     compare.add_argument("--strict", action="store_true",
@@ -209,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--family-wise", action="store_true",
                          help="adjust the cases' p-values together (Benjamini-Hochberg), as "
                               "archbench ci does: a gate over many cases")
-    compare.add_argument("--format", choices=("text", "markdown"), default="text",
-                         help="text (default) or markdown, for a pull request")
+    compare.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                         help="text (default), markdown (a pull request's comment or a job "
+                              "summary) or json")
     importer = add("import", help="turn pytest-benchmark JSON into an archbench run (several "
                                   "files: the fresh processes of one run)")
     importer.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
@@ -229,9 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
                          f"{DEFAULT_ROUNDS_WITH_BASE})")
     ci.add_argument("--threshold", type=float, default=0.10,
                     help="smallest relative change called a change (default 0.10)")
-    ci.add_argument("--baseline", metavar="RUN", default="",
+    ci.add_argument("--baseline", metavar="RUN|history:DB", default="",
                     help="the run to compare against (default: the newest passing archbench "
-                         "ci run of this machine kind in --results)")
+                         "ci run of this machine kind in --results), or history:DB, the last "
+                         f"{DEFAULT_BASELINE_RUNS} runs of this machine kind on the main line "
+                         "of that history store")
+    ci.add_argument("--record", action="store_true",
+                    help="with --baseline history:DB, add the run to that history when it "
+                         "passes (the main line's job; a failed run is never added)")
+    ci.add_argument("--branch", metavar="NAME", help="the branch --record records the run on "
+                    "(default: the branch git had checked out)")
     ci.add_argument("--base", metavar="FOLDER|COMMIT", default="",
                     help="measure the base version in this job, interleaved with this code, "
                          "and compare paired by round: a checkout's folder, or a git commit "
@@ -248,7 +281,58 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--timeout", type=float, default=DEFAULT_CI_TIMEOUT_S,
                     help="seconds per pytest process before it is killed "
                          f"(default {DEFAULT_CI_TIMEOUT_S:g})")
+    _add_history_commands(add)
     return parser
+
+
+def _add_history_selection(parser: argparse.ArgumentParser) -> None:
+    """Which series of a history to read, and what counts as a step."""
+    _add_selection(parser)
+    parser.add_argument("--machine", dest="machines", action="append", default=[],
+                        metavar="ID", help="machine kinds (fingerprint ids or prefixes; "
+                                           "default: all)")
+    parser.add_argument("--branch", default=None, metavar="NAME",
+                        help="only runs of this branch (and of none); default: every run")
+    parser.add_argument("--step-threshold", type=float, default=STEP_THRESHOLD,
+                        metavar="FRACTION", help=f"smallest step reported (default "
+                                                 f"{STEP_THRESHOLD:g})")
+    parser.add_argument("--min-persistence", type=int, default=MIN_PERSISTENCE, metavar="K",
+                        help=f"commits a new level must last to be a step (default "
+                             f"{MIN_PERSISTENCE})")
+
+
+def _add_history_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    history = add("history", help="the history of many runs across commits: add runs, show "
+                                  "trends, find regressions")
+    actions = history.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    store = _Parser(add_help=False)
+    store.add_argument("--history", type=Path, metavar="DB",
+                       help="the history store (default: <results>/history.duckdb)")
+    store.add_argument("--results", type=Path, default=Path("results"),
+                       help="folder holding runs (default: ./results)")
+    store.add_argument("--debug", action="store_true", help="show tracebacks")
+    adding = actions.add_parser("add", parents=[store], help="add runs (adding one twice "
+                                                             "changes nothing)")
+    adding.add_argument("runs", nargs="+", metavar="RUN")
+    adding.add_argument("--commit", metavar="REV", help="the commit the run measured, when it "
+                        "recorded none or the wrong one")
+    adding.add_argument("--branch", metavar="NAME", help="the branch to record it on")
+    importing = actions.add_parser("import", parents=[store], help="add a .benchmarks/ folder "
+                                   "of pytest-benchmark autosaves, one run per file")
+    importing.add_argument("folder", type=Path, metavar="FOLDER")
+    importing.add_argument("--branch", metavar="NAME", help="the branch to record them on "
+                           "(default: each file's commit_info)")
+    for name, text in (("show", "a table: each case's latest point, trend and last step"),
+                       ("regressions", "the slower steps; exit 1 if there is one")):
+        action = actions.add_parser(name, parents=[store], help=text)
+        _add_history_selection(action)
+        action.add_argument("--format", choices=FORMATS, default="text",
+                            help="text (default), markdown or json")
+    regressions = actions.choices["regressions"]
+    regressions.add_argument("--since", default="", metavar="REV",
+                             help="only steps after this commit")
+    regressions.add_argument("--report-url", default="", metavar="URL",
+                             help="a link to the history report, in markdown and JSON output")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -404,6 +488,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\n{sweep_totals(frame, ran, elapsed)}")
     _print_footer(frame)
     print(f"results: {run_dir}")
+    if args.history is not None:
+        from harness.history.commands import add_runs
+
+        add_runs(args.history, [run_dir])
     if args.report:
         report_path = _write_report([run_dir], None, "cpu-eager", 0.10)
         print(f"report: {report_path}")
@@ -510,26 +598,108 @@ def _print_footer(frame: pd.DataFrame) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.results.store import resolve_run
 
+    if args.history is not None:
+        if args.runs:
+            raise UsageError("give runs or --history, not both: the history page draws the "
+                             "runs of its store")
+        return _history_report(args)
+    if not args.runs:
+        raise UsageError("give one or more runs to report on, or --history DB")
     run_dirs = [resolve_run(run, args.results) for run in args.runs]
     print(_write_report(run_dirs, args.out, args.baseline, args.threshold))
     return 0
 
 
+def _history_report(args: argparse.Namespace) -> int:
+    from harness.history.commands import history_frames
+    from harness.report.history_page import write_history_report
+
+    points, steps, machines = history_frames(args.history, _history_selection(args),
+                                             args.step_threshold, args.min_persistence)
+    out = args.out or Path("reports") / f"history-{args.history.stem}"
+    print(write_history_report(points, steps, machines, out))
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.analysis.compare import compare_runs
+    from harness.analysis.compare import compare
+    from harness.results.runs import load_runs
     from harness.results.store import resolve_run
 
-    comparison = compare_runs(resolve_run(args.base, args.results),
-                              resolve_run(args.new, args.results),
-                              threshold=args.threshold, strict=args.strict,
-                              allow_broken=args.allow_broken, family_wise=args.family_wise)
+    runs = [resolve_run(run, args.results) for run in args.runs]
+    if args.baseline:
+        if len(runs) != 1:
+            raise UsageError("with --baseline, give only the new run")
+        base = _rolling_baseline(args.baseline, runs[0], args.baseline_runs, args.main_branch)
+    elif len(runs) != 2:
+        raise UsageError("give the base run and the new run (or only the new one with "
+                         "--baseline history:DB)")
+    else:
+        base = load_runs(runs[:1])
+    comparison = compare(base, load_runs(runs[-1:]), threshold=args.threshold,
+                         strict=args.strict, allow_broken=args.allow_broken,
+                         family_wise=args.family_wise)
     if args.format == "markdown":
         from harness.analysis.compare_markdown import comparison_markdown
 
-        print(comparison_markdown(comparison), end="")
+        print(comparison_markdown(comparison, report_url=args.report_url), end="")
+    elif args.format == "json":
+        from harness.analysis.compare_json import comparison_json
+
+        print(comparison_json(comparison, report_url=args.report_url), end="")
     else:
         print(comparison.format_text())  # warnings first, in the text
     return comparison.exit_code
+
+
+def _rolling_baseline(baseline: str, new_run: Path, runs: int, branch: str) -> RunSet:
+    """The base `--baseline history:DB` names for the new run (`harness.history.baseline`)."""
+    from harness.history.baseline import PREFIX, rolling_baseline
+    from harness.history.store import HistoryStore
+    from harness.results.store import load_manifest
+
+    if not baseline.startswith(PREFIX):
+        raise UsageError(f"--baseline takes {PREFIX}DB, a history store; got '{baseline}'")
+    with HistoryStore(Path(baseline.removeprefix(PREFIX)), create=False) as store:
+        manifest = load_manifest(new_run)
+        return rolling_baseline(store, manifest, str(manifest.get("run_id") or new_run.name),
+                                runs, branch)
+
+
+def _history_selection(args: argparse.Namespace) -> Selection:
+    from harness.history.trends import Selection
+
+    return Selection(suites=tuple(args.suites), sizes=tuple(args.sizes),
+                     backends=tuple(args.backends), phases=tuple(args.phases),
+                     scenarios=tuple(args.scenarios), machines=tuple(args.machines),
+                     branch=args.branch)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from harness.history import commands
+
+    store = args.history or commands.default_path(args.results)
+    if args.action == "add":
+        return commands.add_runs(store, [_run_folder(run, args.results) for run in args.runs],
+                                 args.commit, args.branch)
+    if args.action == "import":
+        return commands.import_benchmarks(store, args.folder, args.branch)
+    selection = _history_selection(args)
+    if args.action == "show":
+        print(commands.show(store, selection, args.step_threshold, args.min_persistence,
+                            args.format), end="")
+        return 0
+    found = commands.regressions(store, selection, args.since, args.step_threshold,
+                                 args.min_persistence)
+    print(found.render(args.format, args.report_url), end="")
+    return found.exit_code
+
+
+def _run_folder(run: str, results: Path) -> Path:
+    """A run folder as given, or a run id under `results` (never refused here: the store
+    refuses what is not a run, with its line, and adds the others)."""
+    given = Path(run)
+    return given if given.exists() or not (results / run).exists() else results / run
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -555,7 +725,8 @@ def cmd_ci(args: argparse.Namespace) -> int:
                    DEFAULT_ROUNDS_WITH_BASE if args.base else DEFAULT_CI_PROCESSES),
         threshold=args.threshold, baseline=args.baseline, base=args.base,
         require_baseline=args.require_baseline, run_id=args.run_id, json_path=args.json_path,
-        markdown_path=args.markdown_path, timeout_s=args.timeout)
+        markdown_path=args.markdown_path, timeout_s=args.timeout, record=args.record,
+        branch=args.branch)
     try:
         outcome = run_gate(options, say=lambda line: print(line, file=sys.stderr, flush=True))
     except KeyboardInterrupt:
@@ -568,7 +739,8 @@ def cmd_ci(args: argparse.Namespace) -> int:
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "ab": cmd_ab, "selftest": cmd_selftest,
             "show": cmd_show, "ops": cmd_ops, "trace": cmd_trace, "report": cmd_report,
-            "compare": cmd_compare, "import": cmd_import, "ci": cmd_ci}
+            "compare": cmd_compare, "import": cmd_import, "ci": cmd_ci,
+            "history": cmd_history}
 
 
 def _show_warnings_once() -> Callable[..., None]:

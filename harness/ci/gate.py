@@ -58,7 +58,7 @@ from harness.analysis.baseline import (
     find_baseline,
     named_baseline,
 )
-from harness.analysis.compare import BROKEN_STATUSES, compare_runs
+from harness.analysis.compare import BROKEN_STATUSES, compare
 from harness.analysis.compare_markdown import comparison_markdown
 from harness.analysis.run_shift import run_shift_line
 from harness.analysis.sensitivity import detectable_changes, sensitivity_line
@@ -66,6 +66,9 @@ from harness.ci import DEFAULT_PROCESSES, DEFAULT_TIMEOUT_S
 from harness.ci.checkout import base_checkout
 from harness.ci.processes import Version, run_processes, run_rounds
 from harness.errors import UsageError
+from harness.history.baseline import PREFIX as HISTORY_PREFIX
+from harness.history.baseline import rolling_baseline
+from harness.history.store import HistoryStore
 from harness.machine.environment import collect_environment
 from harness.machine.fingerprint import fingerprint_id, this_machine
 from harness.results.pytest_benchmark import (
@@ -73,6 +76,7 @@ from harness.results.pytest_benchmark import (
     import_processes,
     merge_benchmark_json,
 )
+from harness.results.runs import RunSet, load_runs
 from harness.results.storage import write_atomic, write_json_atomic
 from harness.results.store import MANIFEST, load_results
 
@@ -86,7 +90,11 @@ class GateOptions:
     pytest_args: tuple[str, ...] = ()
     processes: int = DEFAULT_PROCESSES
     threshold: float = 0.10
-    baseline: str = ""  # a run to compare against (default: `find_baseline`)
+    baseline: str = ""  # a run, or history:DB, to compare against (default: `find_baseline`)
+    #: with a history baseline: add this run to the history when it does not fail, recorded
+    #: on `branch` (None: the branch pytest-benchmark saw)
+    record: bool = False
+    branch: str | None = None
     base: str = ""  # a folder or git commit of the base version, measured in this job
     require_baseline: bool = False
     run_id: str = ""
@@ -107,6 +115,9 @@ class GateOptions:
         if self.base and self.benchmarks.is_absolute():
             raise UsageError(f"with --base, give --benchmarks relative to the repository "
                              f"(each version runs its own); got '{self.benchmarks}'")
+        if self.record and not self.baseline.startswith(HISTORY_PREFIX):
+            raise UsageError("--record adds the run to the history it was judged against: "
+                             "give --baseline history:DB")
         if not 0 <= self.threshold < 1:
             raise UsageError(f"threshold must be a fraction in [0, 1), e.g. 0.1 for 10%; "
                              f"got {self.threshold}")
@@ -127,14 +138,17 @@ def run_gate(options: GateOptions, say: Callable[[str], None] = print) -> GateOu
     """Run the benchmarks, import them, judge them against the baseline; write the outputs."""
     environment = collect_environment()
     fingerprint = this_machine(environment)
+    history = options.baseline.startswith(HISTORY_PREFIX)
     named = (named_baseline(options.baseline, options.results_dir, fingerprint)
-             if options.baseline else None)
+             if options.baseline and not history else None)
     run_id = options.run_id or f"bench-ci-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
     for taken in (run_id, *([_base_run_id(run_id)] if options.base else [])):
         if (options.results_dir / taken / MANIFEST).exists():
             raise UsageError(f"run '{taken}' already exists in {options.results_dir}; "
                              "pass another --run-id")
-    if options.require_baseline and named is None and not options.base:
+    if history and not options.base:
+        _history_baseline(options.baseline, fingerprint, run_id, options.require_baseline)
+    elif options.require_baseline and named is None and not options.base:
         found, note = find_baseline(options.results_dir, fingerprint, exclude=run_id)
         if found is None:
             raise UsageError(_no_baseline_line(options.results_dir, fingerprint, note))
@@ -149,14 +163,27 @@ def run_gate(options: GateOptions, say: Callable[[str], None] = print) -> GateOu
                               options.results_dir / run_id / "pytest", options.timeout_s, say)
     run_dir = _import(processes, options, run_id, environment,
                       {"ci": {**ci, **_commit_info(processes)}})
+    if history:
+        rolling = _history_baseline(options.baseline, fingerprint, run_id)
+        if rolling is None:
+            outcome = _first_run(run_dir, options.results_dir, fingerprint,
+                                 f"none in {options.baseline}")
+        else:
+            used = (f"baseline: the rolling baseline {rolling.run_ids[0]}: every ok process "
+                    "median of those runs pooled")
+            outcome = _judge(run_dir, rolling, [used], options, interleaved=False)
+        outcome = _finish(outcome, rolling.run_ids[0] if rolling else None, options)
+        if options.record and outcome.verdict != FAILED:
+            _record_in_history(outcome, options, say)
+        return outcome
     baseline, note = ((named, "") if named is not None else
                       find_baseline(options.results_dir, fingerprint, exclude=run_id))
     if baseline is None:
         outcome = _first_run(run_dir, options.results_dir, fingerprint, note)
     else:
         used = f"baseline: {baseline.describe(dt.datetime.now(dt.timezone.utc))}"
-        outcome = _judge(run_dir, baseline.run_dir, [used, *([note] if note else [])],
-                         options, interleaved=False)
+        outcome = _judge(run_dir, load_runs([baseline.run_dir]),
+                         [used, *([note] if note else [])], options, interleaved=False)
     return _finish(outcome, baseline.run_dir.name if baseline else None, options)
 
 
@@ -187,7 +214,7 @@ def _gate_against_base(options: GateOptions, run_id: str, environment: dict[str,
     used = (f"baseline: the base {options.base} (commit {base_commit['commit'] or 'unknown'}), "
             f"measured in this job: {options.processes} rounds of one process of each, "
             f"in a shuffled order (seed {seed})")
-    outcome = _judge(run_dir, base_dir, [used], options, interleaved=True)
+    outcome = _judge(run_dir, load_runs([base_dir]), [used], options, interleaved=True)
     return _finish(outcome, base_id, options)
 
 
@@ -221,12 +248,36 @@ def _finish(outcome: GateOutcome, baseline: str | None, options: GateOptions) ->
     return outcome
 
 
-def _judge(run_dir: Path, base_dir: Path, used: list[str], options: GateOptions,
+def _history_baseline(baseline: str, fingerprint: dict[str, str], run_id: str,
+                      required: bool = False) -> RunSet | None:
+    """The rolling baseline `history:DB` names for this machine kind
+    (`harness.history.baseline`); None when the store holds no run of the kind (the first
+    run of a kind), which is an error when `required`."""
+    try:
+        with HistoryStore(Path(baseline.removeprefix(HISTORY_PREFIX)), create=False) as store:
+            return rolling_baseline(store, {"fingerprint": fingerprint}, run_id)
+    except UsageError:
+        if required:
+            raise
+        return None
+
+
+def _record_in_history(outcome: GateOutcome, options: GateOptions,
+                       say: Callable[[str], None]) -> None:
+    """A run that passed joins the history it was judged against; a failed one never does,
+    so a regression cannot become part of the baseline that judges the next run."""
+    store_path = Path(options.baseline.removeprefix(HISTORY_PREFIX))
+    with HistoryStore(store_path, create=True) as store:
+        added = store.add_run(outcome.run_dir, branch=options.branch)
+    say(("warning: " if added.outcome == "refused" else "history: ") + added.line)
+
+
+def _judge(run_dir: Path, base: RunSet, used: list[str], options: GateOptions,
            interleaved: bool) -> GateOutcome:
-    comparison = compare_runs(base_dir, run_dir, options.threshold, family_wise=True)
-    sensitivity = sensitivity_line(detectable_changes(
-        load_results(base_dir), load_results(run_dir), options.threshold),
-        options.threshold)
+    new = load_runs([run_dir])
+    comparison = compare(base, new, options.threshold, family_wise=True)
+    sensitivity = sensitivity_line(detectable_changes(base.results, new.results,
+                                                      options.threshold), options.threshold)
     shift = run_shift_line(comparison.table, options.threshold, interleaved)
     context = [*used, sensitivity, *([shift] if shift else [])]
     lines = [*context, comparison.format_text(only_changes=True)]

@@ -60,7 +60,9 @@ class Table:
 class Section:
     """One part of the report: a figure with the sentence that says how to read it, and tables.
 
-    All text fields are plain text (escaped when rendered), never markup.
+    All text fields are plain text (escaped when rendered), never markup; `markup` is the one
+    exception: HTML the report built itself, every run text in it already escaped (the history
+    page's filters and timelines), placed after the tables.
     """
 
     id: str
@@ -71,6 +73,7 @@ class Section:
     csv: Sequence[str] = ()
     notes: Sequence[str] = ()
     links: Sequence[tuple[str, str]] = ()  # (text, relative path): files beside the runs
+    markup: str = ""
 
 
 def render_page(title: str, meta: Sequence[str], sections: Sequence[Section]) -> str:
@@ -123,6 +126,8 @@ def _render_section(section: Section) -> str:
                                             div_id=f"fig-{section.id}", config=_PLOTLY_CONFIG))
     parts.append(f'<p class="how">{esc(section.how_to_read)}</p>')
     parts += [render_table(table) for table in section.tables]
+    if section.markup:
+        parts.append(section.markup)
     if section.links:
         items = "".join(f'<li><a href="{esc(href)}">{esc(text)}</a></li>'
                         for text, href in section.links)

@@ -14,13 +14,14 @@ from harness.ci import gate
 from harness.ci.gate import GateOptions, run_gate
 from harness.cli import main
 from harness.errors import UsageError
+from harness.history.store import HistoryStore
 from harness.machine.fingerprint import this_machine
 from harness.results.store import MANIFEST, load_results
 from tests.ci import synthetic
 
 
 def _gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_id: str, seed: int,
-          **changes) -> gate.GateOutcome:
+          baseline: str = "", record: bool = False, **changes) -> gate.GateOutcome:
     """Run the gate on synthetic processes instead of pytest's."""
     def fake_run_processes(benchmarks, pytest_args, processes, out_dir, timeout_s, say):
         return synthetic.write_processes(out_dir, seed, processes, **changes)
@@ -29,7 +30,8 @@ def _gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_id: str, seed: in
     # 7 processes, not the default: the seeds below were chosen to show the rules at 7
     options = GateOptions(results_dir=tmp_path / "results", run_id=run_id, processes=7,
                           markdown_path=tmp_path / f"{run_id}.md",
-                          json_path=tmp_path / f"{run_id}.json")
+                          json_path=tmp_path / f"{run_id}.json", baseline=baseline,
+                          record=record)
     return run_gate(options, say=lambda line: None)
 
 
@@ -72,6 +74,25 @@ def test_real_slowdown_fails_and_names_the_benchmark(tmp_path, monkeypatch):
     again = _gate(tmp_path, monkeypatch, "again", seed=5, cv_of={7: 0.03}, slower={7: 1.3})
     assert again.lines[0].startswith("baseline: run base ") and again.exit_code == 1
     assert "1 that failed their gate" in again.lines[1]
+
+
+def test_a_history_baseline_pools_the_last_runs_and_records_only_passing_ones(tmp_path,
+                                                                             monkeypatch):
+    store = tmp_path / "history.duckdb"
+    first = _gate(tmp_path, monkeypatch, "h1", seed=3, baseline=f"history:{store}",
+                  record=True, cv_of={7: 0.03})
+    assert (first.verdict, first.exit_code) == (NO_BASELINE, 0) and store.exists()
+    for number, seed in ((2, 4), (3, 5)):
+        passed = _gate(tmp_path, monkeypatch, f"h{number}", seed=seed,
+                       baseline=f"history:{store}", record=True, cv_of={7: 0.03})
+        assert (passed.verdict, passed.exit_code) == (PASSED, 0), "\n".join(passed.lines)
+    assert "the rolling baseline history:" in passed.lines[0] and "2 runs" in passed.lines[0]
+    slower = _gate(tmp_path, monkeypatch, "h4", seed=6, baseline=f"history:{store}",
+                   record=True, cv_of={7: 0.03}, slower={7: 1.3})
+    assert (slower.verdict, slower.exit_code) == (FAILED, 1)
+    assert "synthetic · tiny · b07" in "\n".join(slower.lines)
+    with HistoryStore(store, create=False) as history:
+        assert list(history.runs()["run_id"]) == ["h1", "h2", "h3"]  # the failed run is not
 
 
 #: The job's machine, 25% slower than when the stored baselines of these tests ran.

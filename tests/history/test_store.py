@@ -1,0 +1,138 @@
+"""The history store: what it keeps of a run, that adding twice changes nothing, and the one
+line for every run or store it cannot take."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from harness.errors import UsageError
+from harness.history.store import NOT_RECORDED, SCHEMA_VERSION, HistoryStore, machine_fingerprint
+from harness.machine.fingerprint import fingerprint_id
+from harness.results.store import MANIFEST, TABLE
+from tests.history.history_runs import MACHINE, case_id, commit, write_history_run
+
+
+def test_a_run_is_kept_with_its_commit_machine_rows_and_process_medians(tmp_path: Path) -> None:
+    run = write_history_run(tmp_path, "r1", {"cpu-eager": [2.0, 2.2, 1.8], "ort-cpu": [1.0]},
+                            commit(7, dirty=True))
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        added = store.add_run(run)
+        assert added.outcome == "added"
+        assert "2 cases" in added.line and "0007abab" in added.line and "dirty" in added.line
+        runs = store.runs()
+        assert list(runs["run_id"]) == ["r1"]
+        assert runs.loc[0, "position"] == 7 and runs.loc[0, "branch"] == "main"
+        assert bool(runs.loc[0, "dirty"]) is True
+        assert runs.loc[0, "fingerprint_id"] == fingerprint_id(MACHINE)
+        assert store.fingerprints() == {fingerprint_id(MACHINE): MACHINE}
+        cases = store.query("SELECT case_id, status, processes FROM cases ORDER BY case_id")
+        assert list(cases["case_id"]) == [case_id("cpu-eager"), case_id("ort-cpu")]
+        medians = store.query("SELECT case_id, process, median_ms FROM process_medians "
+                              "ORDER BY case_id, process")
+        assert medians["median_ms"].round(9).tolist() == [2.0, 2.2, 1.8, 1.0]
+        assert medians["process"].tolist() == [0, 1, 2, 0]
+
+
+def test_adding_a_run_twice_changes_nothing_and_a_changed_run_replaces_its_rows(
+        tmp_path: Path) -> None:
+    run = write_history_run(tmp_path, "r1", {"cpu-eager": [2.0, 2.2]}, commit(1))
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        assert store.add_run(run).outcome == "added"
+        again = store.add_run(run)
+        assert again.outcome == "unchanged" and "already in the history" in again.line
+        assert len(store.query("SELECT * FROM process_medians")) == 2
+    # the same run id, resumed since: one more case
+    changed = write_history_run(tmp_path / "later", "r1",
+                                {"cpu-eager": [2.0, 2.2], "ort-cpu": [1.0, 1.1]}, commit(1))
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        assert store.add_run(changed).outcome == "replaced"
+        assert len(store.runs()) == 1
+        assert len(store.query("SELECT * FROM cases")) == 2
+        assert len(store.query("SELECT * FROM process_medians")) == 4
+
+
+def test_a_foreign_or_corrupt_run_is_refused_in_one_line_and_others_still_added(
+        tmp_path: Path) -> None:
+    good = write_history_run(tmp_path, "good", {"cpu-eager": [1.0, 1.1]}, commit(1))
+    not_a_run = tmp_path / "photos"
+    not_a_run.mkdir()
+    broken = write_history_run(tmp_path, "broken", {"cpu-eager": [1.0]}, commit(2))
+    (broken / TABLE).write_bytes(b"this is not parquet")
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        outcomes = [store.add_run(run) for run in (not_a_run, broken, good)]
+        assert [added.outcome for added in outcomes] == ["refused", "refused", "added"]
+        for added in outcomes[:2]:
+            assert "\n" not in added.line and "left out" in added.line
+        assert list(store.runs()["run_id"]) == ["good"]
+
+
+def test_a_run_without_a_commit_is_refused_unless_one_is_given(tmp_path: Path) -> None:
+    run = write_history_run(tmp_path, "r1", {"cpu-eager": [1.0, 1.1]}, commit_record=None)
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        refused = store.add_run(run)
+        assert refused.outcome == "refused" and "--commit" in refused.line
+        added = store.add_run(run, commit="feedbeef", branch="main")
+        assert added.outcome == "added" and "sorts by time" in added.line
+        runs = store.runs()
+        assert runs.loc[0, "commit"] == "feedbeef" and runs.loc[0, "branch"] == "main"
+        assert runs["position"].isna().all()
+
+
+def test_an_archbench_ci_run_s_short_commit_and_branch_are_read(tmp_path: Path) -> None:
+    run = write_history_run(tmp_path, "ci", {"cpu-eager": [1.0, 1.1]}, commit_record=None)
+    manifest = json.loads((run / MANIFEST).read_text())
+    manifest["ci"] = {"commit": "0123456789ab-dirty", "branch": "feature"}
+    (run / MANIFEST).write_text(json.dumps(manifest))
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        assert store.add_run(run).outcome == "added"
+        runs = store.runs()
+        assert runs.loc[0, "commit"] == "0123456789ab"
+        assert runs.loc[0, "branch"] == "feature" and bool(runs.loc[0, "dirty"])
+
+
+def test_a_store_from_a_newer_archbench_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "h.duckdb"
+    HistoryStore(path).close()
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                           [str(SCHEMA_VERSION + 1)])
+    with pytest.raises(UsageError, match="newer than this archbench") as raised:
+        HistoryStore(path)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_duckdb_file_that_is_not_a_history_and_a_missing_store_are_refused(
+        tmp_path: Path) -> None:
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as connection:
+        connection.execute("CREATE TABLE sales (amount INTEGER)")
+    with pytest.raises(UsageError, match="not an archbench history"):
+        HistoryStore(other)
+    with pytest.raises(UsageError, match="no history store at"):
+        HistoryStore(tmp_path / "missing.duckdb", create=False)
+    assert not (tmp_path / "missing.duckdb").exists()
+
+
+def test_columns_a_newer_archbench_brings_are_added_to_an_older_store(tmp_path: Path) -> None:
+    path = tmp_path / "h.duckdb"
+    with HistoryStore(path) as store:
+        store.add_run(write_history_run(tmp_path, "old", {"cpu-eager": [1.0, 1.1]}, commit(1)))
+        store.connection.execute('ALTER TABLE cases DROP COLUMN "peak_rss_mb"')
+    with HistoryStore(path) as store:
+        added = store.add_run(write_history_run(tmp_path, "new", {"cpu-eager": [1.0]},
+                                                commit(2)))
+        assert added.outcome == "added"
+        kept = store.query("SELECT run_id, peak_rss_mb FROM cases ORDER BY run_id")
+        assert list(kept["run_id"]) == ["new", "old"]
+
+
+def test_a_run_from_before_fingerprints_forms_its_own_machine_kind() -> None:
+    old = machine_fingerprint({"environment": {"cpu_model": "Test CPU", "cpu_cores": 2}})
+    assert old["cpu_model"] == "Test CPU" and old["cpu_cores"] == "2"
+    assert old["memory_gib"] == NOT_RECORDED and old["torch_version"] == NOT_RECORDED
+    recorded = machine_fingerprint({"fingerprint": MACHINE, "environment": {}})
+    assert recorded == MACHINE and fingerprint_id(old) != fingerprint_id(recorded)

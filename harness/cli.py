@@ -261,8 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
                          f"{DEFAULT_BASELINE_RUNS} runs of this machine kind on the main line "
                          "of that history store")
     ci.add_argument("--record", action="store_true",
-                    help="with --baseline history:DB, add the run to that history when it "
-                         "passes (the main line's job; a failed run is never added)")
+                    help="with --baseline history:DB, add the run to that history, failed or "
+                         "not (the main line's job: its code is the new level; `history "
+                         "regressions` names the commit of a step). Not on pull requests")
     ci.add_argument("--branch", metavar="NAME", help="the branch --record records the run on "
                     "(default: the branch git had checked out)")
     ci.add_argument("--base", metavar="FOLDER|COMMIT", default="",

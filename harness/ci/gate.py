@@ -91,8 +91,8 @@ class GateOptions:
     processes: int = DEFAULT_PROCESSES
     threshold: float = 0.10
     baseline: str = ""  # a run, or history:DB, to compare against (default: `find_baseline`)
-    #: with a history baseline: add this run to the history when it does not fail, recorded
-    #: on `branch` (None: the branch pytest-benchmark saw)
+    #: with a history baseline: add this run to that history, whatever its verdict (the main
+    #: line's job), recorded on `branch` (None: the branch pytest-benchmark saw)
     record: bool = False
     branch: str | None = None
     base: str = ""  # a folder or git commit of the base version, measured in this job
@@ -173,7 +173,7 @@ def run_gate(options: GateOptions, say: Callable[[str], None] = print) -> GateOu
                     "median of those runs pooled")
             outcome = _judge(run_dir, rolling, [used], options, interleaved=False)
         outcome = _finish(outcome, rolling.run_ids[0] if rolling else None, options)
-        if options.record and outcome.verdict != FAILED:
+        if options.record:
             _record_in_history(outcome, options, say)
         return outcome
     baseline, note = ((named, "") if named is not None else
@@ -264,8 +264,14 @@ def _history_baseline(baseline: str, fingerprint: dict[str, str], run_id: str,
 
 def _record_in_history(outcome: GateOutcome, options: GateOptions,
                        say: Callable[[str], None]) -> None:
-    """A run that passed joins the history it was judged against; a failed one never does,
-    so a regression cannot become part of the baseline that judges the next run."""
+    """The main line's run joins the history it was judged against, failed or not.
+
+    The main line's code is what it is: a slowdown that merged (by mistake or as the price of
+    a larger model) is its new level. Left out, it would fail every later main-line run
+    against the level before it, forever; recorded, the next runs still fail while the runs
+    before it are most of the rolling baseline (2 more at 5 runs), then pass, and
+    `archbench history regressions` keeps naming the commit of the step. Pull requests are
+    judged without --record: nothing they measure becomes a baseline."""
     store_path = Path(options.baseline.removeprefix(HISTORY_PREFIX))
     with HistoryStore(store_path, create=True) as store:
         added = store.add_run(outcome.run_dir, branch=options.branch)

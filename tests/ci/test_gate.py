@@ -76,8 +76,8 @@ def test_real_slowdown_fails_and_names_the_benchmark(tmp_path, monkeypatch):
     assert "1 that failed their gate" in again.lines[1]
 
 
-def test_a_history_baseline_pools_the_last_runs_and_records_only_passing_ones(tmp_path,
-                                                                             monkeypatch):
+def test_a_history_baseline_pools_the_last_runs_and_records_every_main_line_run(tmp_path,
+                                                                               monkeypatch):
     store = tmp_path / "history.duckdb"
     first = _gate(tmp_path, monkeypatch, "h1", seed=3, baseline=f"history:{store}",
                   record=True, cv_of={7: 0.03})
@@ -92,7 +92,11 @@ def test_a_history_baseline_pools_the_last_runs_and_records_only_passing_ones(tm
     assert (slower.verdict, slower.exit_code) == (FAILED, 1)
     assert "synthetic · tiny · b07" in "\n".join(slower.lines)
     with HistoryStore(store, create=False) as history:
-        assert list(history.runs()["run_id"]) == ["h1", "h2", "h3"]  # the failed run is not
+        assert list(history.runs()["run_id"]) == ["h1", "h2", "h3", "h4"]
+    # the slower level is now a quarter of the baseline: the next slower run still fails
+    again = _gate(tmp_path, monkeypatch, "h5", seed=7, baseline=f"history:{store}",
+                  cv_of={7: 0.03}, slower={7: 1.3})
+    assert (again.verdict, again.exit_code) == (FAILED, 1) and "4 runs" in again.lines[0]
 
 
 #: The job's machine, 25% slower than when the stored baselines of these tests ran.

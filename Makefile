@@ -20,6 +20,11 @@ BENCH_CI_ARGS      ?= --archbench-sizes=tiny,small --archbench-rounds=30 --archb
 BENCH_CI_PROCESSES ?=
 BENCH_CI_THRESHOLD ?= 0.10
 BENCH_CI_BASE      ?=
+# BENCH_CI_HISTORY=FILE judges against the last 5 main-line runs of this machine kind in that
+# history store (a rolling baseline, README "History"); BENCH_CI_RECORD=1 adds the run to
+# it, failed or not (the main line's job).
+BENCH_CI_HISTORY   ?=
+BENCH_CI_RECORD    ?=
 BENCH_CI_FLAGS     ?=
 
 .PHONY: bench test bench-ci lint clean install
@@ -42,7 +47,9 @@ bench-ci: $(STAMP)
 	mkdir -p reports
 	$(BIN)/archbench ci --results $(RESULTS) --threshold $(BENCH_CI_THRESHOLD) \
 	  $(if $(BENCH_CI_PROCESSES),--processes $(BENCH_CI_PROCESSES)) \
-	  $(if $(BENCH_CI_BASE),--base $(BENCH_CI_BASE)) --json reports/bench-ci.json \
+	  $(if $(BENCH_CI_BASE),--base $(BENCH_CI_BASE)) \
+	  $(if $(BENCH_CI_HISTORY),--baseline history:$(BENCH_CI_HISTORY)) \
+	  $(if $(BENCH_CI_RECORD),--record) --json reports/bench-ci.json \
 	  --markdown reports/bench-ci.md $(BENCH_CI_FLAGS) -- $(BENCH_CI_ARGS)
 
 test: $(STAMP)

@@ -133,19 +133,24 @@ def render_history_page(points: pd.DataFrame, steps: pd.DataFrame,
     return render_page(title, _meta(points, steps, machines), sections)
 
 
+def _counted(count: int, noun: str) -> str:
+    """'1 run', '2 runs'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _meta(points: pd.DataFrame, steps: pd.DataFrame, machines: Mapping[str, str]) -> list[str]:
     """The header lines: how much history, which commits, how many steps."""
     commits = points.drop_duplicates("order").sort_values("order")
     first, last = commits.iloc[0], commits.iloc[-1]
     slower = int((steps["direction"] == "slower").sum())
-    kinds = points["fingerprint_id"].nunique()
     return [
-        f"{_run_count(points)} runs over {len(commits)} commits: "
-        f"{points['case'].nunique()} cases on {kinds} machine "
-        f"kind{'s' if kinds != 1 else ''}, {len(points)} points.",
+        f"{_counted(_run_count(points), 'run')} over {_counted(len(commits), 'commit')}: "
+        f"{_counted(points['case'].nunique(), 'case')} on "
+        f"{_counted(points['fingerprint_id'].nunique(), 'machine kind')}, "
+        f"{_counted(len(points), 'point')}.",
         f"Commits {first['commit_short']} ({_day(first['commit_time'])}) .. "
         f"{last['commit_short']} ({_day(last['commit_time'])}).",
-        f"{len(steps)} steps detected, {slower} of them slower.",
+        f"{_counted(len(steps), 'step')} detected, {slower} of them slower.",
         *(f"Machine {fid}: {machines.get(fid, 'not described')}"
           for fid in sorted(points["fingerprint_id"].unique())),
     ]

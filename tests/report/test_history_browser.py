@@ -1,8 +1,5 @@
-"""The history page as a person sees it: opened from disk in headless Chromium, no network.
-
-As in `test_report_browser`: Debian's chromium through Debian's chromedriver, named by path
-(``apt-get install -y chromium chromium-driver``); skipped with the reason where either is absent.
-"""
+"""The history page as a person sees it: opened from disk in headless Chromium, with no
+network (`headless_chromium`)."""
 
 from __future__ import annotations
 
@@ -11,13 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from headless_chromium import BROWSER_TESTS, open_browser
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from test_history_page import MACHINE_A, MACHINE_B, SLOW_CASE, XSS_COMMIT, history_input, sha
-from test_report_browser import CHROMEDRIVER, CHROMIUM
 
 from harness.report.history_page import write_history_report
 from tests.fake_runs import XSS
@@ -42,29 +38,12 @@ return [...document.querySelectorAll('.timeline')].map(block => [
   block.offsetParent !== null]);
 """
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                       reason="needs /usr/bin/chromium and /usr/bin/chromedriver "
-                              "(apt-get install -y chromium chromium-driver)"),
-]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)),
-                              options=options)
-    driver.set_window_size(1400, 1000)
-    yield driver
-    driver.quit()
+    yield from open_browser(tmp_path / "chromium-profile")
 
 
 def shown(browser: webdriver.Chrome) -> list[tuple[str, str, str]]:

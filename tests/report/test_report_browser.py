@@ -1,9 +1,5 @@
-"""The report as a person sees it: opened from disk in headless Chromium, with no network.
-
-Selenium drives Debian's chromium through Debian's chromedriver, named by path, so Selenium
-never downloads a driver of its own. CI installs both with
-``apt-get install -y chromium chromium-driver``.
-"""
+"""The report as a person sees it: opened from disk in headless Chromium, with no network
+(`headless_chromium`)."""
 
 from __future__ import annotations
 
@@ -12,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from headless_chromium import BROWSER_TESTS, open_browser
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -21,8 +17,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from harness.report import write_report
 from tests.fake_runs import XSS, case_id
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FIGURE_SECTIONS = ["summary", "comparison", "throughput", "latency", "speedup", "memory",
                    "accuracy", "cold-start", "tradeoff", "failures"]
 ALL_RENDERED = """
@@ -40,29 +34,12 @@ return [layout._size.l + layout.xaxis.l2p(trace.x.indexOf(column)),
         layout._size.t + layout.yaxis.l2p(trace.y.indexOf(row))];
 """
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                       reason="needs /usr/bin/chromium and /usr/bin/chromedriver "
-                              "(apt-get install -y chromium chromium-driver)"),
-]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)),
-                              options=options)
-    driver.set_window_size(1400, 1000)
-    yield driver
-    driver.quit()
+    yield from open_browser(tmp_path / "chromium-profile")
 
 
 def test_report_renders_every_figure_without_errors(fake_run, tmp_path, browser):

@@ -173,8 +173,8 @@ def run_gate(options: GateOptions, say: Callable[[str], None] = print) -> GateOu
                     "median of those runs pooled")
             outcome = _judge(run_dir, rolling, [used], options, interleaved=False)
         outcome = _finish(outcome, rolling.run_ids[0] if rolling else None, options)
-        if options.record:
-            _record_in_history(outcome, options, say)
+        if options.record:  # its line after the verdict's, which the caller prints
+            outcome.lines.append(_record_in_history(outcome, options))
         return outcome
     baseline, note = ((named, "") if named is not None else
                       find_baseline(options.results_dir, fingerprint, exclude=run_id))
@@ -262,8 +262,7 @@ def _history_baseline(baseline: str, fingerprint: dict[str, str], run_id: str,
         return None
 
 
-def _record_in_history(outcome: GateOutcome, options: GateOptions,
-                       say: Callable[[str], None]) -> None:
+def _record_in_history(outcome: GateOutcome, options: GateOptions) -> str:
     """The main line's run joins the history it was judged against, failed or not.
 
     The main line's code is what it is: a slowdown that merged (by mistake or as the price of
@@ -275,7 +274,7 @@ def _record_in_history(outcome: GateOutcome, options: GateOptions,
     store_path = Path(options.baseline.removeprefix(HISTORY_PREFIX))
     with HistoryStore(store_path, create=True) as store:
         added = store.add_run(outcome.run_dir, branch=options.branch)
-    say(("warning: " if added.outcome == "refused" else "history: ") + added.line)
+    return ("warning: " if added.outcome == "refused" else "history: ") + added.line
 
 
 def _judge(run_dir: Path, base: RunSet, used: list[str], options: GateOptions,

@@ -87,6 +87,7 @@ def test_a_history_baseline_pools_the_last_runs_and_records_every_main_line_run(
                        baseline=f"history:{store}", record=True, cv_of={7: 0.03})
         assert (passed.verdict, passed.exit_code) == (PASSED, 0), "\n".join(passed.lines)
     assert "the rolling baseline history:" in passed.lines[0] and "2 runs" in passed.lines[0]
+    assert passed.lines[-1].startswith("history: h3: added")
     slower = _gate(tmp_path, monkeypatch, "h4", seed=6, baseline=f"history:{store}",
                    record=True, cv_of={7: 0.03}, slower={7: 1.3})
     assert (slower.verdict, slower.exit_code) == (FAILED, 1)

@@ -108,7 +108,8 @@ def _gate_with_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_id: str
                     **changes) -> gate.GateOutcome:
     """`--base`: the base and the code under test in the same rounds, both synthetic, on the
     same (slower) machine; `changes` apply to the code under test."""
-    def fake_run_rounds(benchmarks, pytest_args, versions, rounds, timeout_s, seed, say):
+    def fake_run_rounds(benchmarks, pytest_args, versions, rounds, timeout_s, **shuffle_and_say):
+        # the data from this test's `seed`, never the gate's random shuffle seed
         base, new = versions
         return {"base": synthetic.write_processes(base.out_dir, 100 + seed, rounds, cv=0.05,
                                                   drift=DRIFT),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
 import time
 import warnings
@@ -668,8 +669,15 @@ def _rolling_baseline(baseline: str, new_run: Path, runs: int, branch: str) -> R
 
 
 def _history_selection(args: argparse.Namespace) -> Selection:
+    """The selection the history commands read, once their step options are checked."""
     from harness.history.trends import Selection
 
+    if not math.isfinite(args.step_threshold) or args.step_threshold < 0:
+        raise UsageError(f"--step-threshold is a fraction >= 0, e.g. 0.1 for 10%; got "
+                         f"{args.step_threshold:g}")
+    if args.min_persistence < 1:
+        raise UsageError(f"--min-persistence is a number of commits >= 1; got "
+                         f"{args.min_persistence}")
     return Selection(suites=tuple(args.suites), sizes=tuple(args.sizes),
                      backends=tuple(args.backends), phases=tuple(args.phases),
                      scenarios=tuple(args.scenarios), machines=tuple(args.machines),

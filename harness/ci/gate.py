@@ -67,7 +67,7 @@ from harness.ci.checkout import base_checkout
 from harness.ci.processes import Version, run_processes, run_rounds
 from harness.errors import UsageError
 from harness.history.baseline import PREFIX as HISTORY_PREFIX
-from harness.history.baseline import rolling_baseline
+from harness.history.baseline import NoBaselineRun, baseline_runs, rolling_baseline
 from harness.history.store import HistoryStore
 from harness.machine.environment import collect_environment
 from harness.machine.fingerprint import fingerprint_id, this_machine
@@ -147,7 +147,9 @@ def run_gate(options: GateOptions, say: Callable[[str], None] = print) -> GateOu
             raise UsageError(f"run '{taken}' already exists in {options.results_dir}; "
                              "pass another --run-id")
     if history and not options.base:
-        _history_baseline(options.baseline, fingerprint, run_id, options.require_baseline)
+        missing = _history_baseline(options.baseline, fingerprint, run_id, baseline_runs)
+        if options.require_baseline and isinstance(missing, str):
+            raise UsageError(missing)
     elif options.require_baseline and named is None and not options.base:
         found, note = find_baseline(options.results_dir, fingerprint, exclude=run_id)
         if found is None:
@@ -165,21 +167,21 @@ def run_gate(options: GateOptions, say: Callable[[str], None] = print) -> GateOu
                       {"ci": {**ci, **_commit_info(processes)}})
     if history:
         rolling = _history_baseline(options.baseline, fingerprint, run_id)
-        if rolling is None:
-            outcome = _first_run(run_dir, options.results_dir, fingerprint,
-                                 f"none in {options.baseline}")
+        if isinstance(rolling, str):
+            outcome = _first_run(run_dir, rolling)
         else:
             used = (f"baseline: the rolling baseline {rolling.run_ids[0]}: every ok process "
                     "median of those runs pooled")
             outcome = _judge(run_dir, rolling, [used], options, interleaved=False)
-        outcome = _finish(outcome, rolling.run_ids[0] if rolling else None, options)
+        outcome = _finish(outcome, None if isinstance(rolling, str) else rolling.run_ids[0],
+                          options)
         if options.record:  # its line after the verdict's, which the caller prints
             outcome.lines.append(_record_in_history(outcome, options))
         return outcome
     baseline, note = ((named, "") if named is not None else
                       find_baseline(options.results_dir, fingerprint, exclude=run_id))
     if baseline is None:
-        outcome = _first_run(run_dir, options.results_dir, fingerprint, note)
+        outcome = _first_run(run_dir, _no_baseline_line(options.results_dir, fingerprint, note))
     else:
         used = f"baseline: {baseline.describe(dt.datetime.now(dt.timezone.utc))}"
         outcome = _judge(run_dir, load_runs([baseline.run_dir]),
@@ -249,17 +251,22 @@ def _finish(outcome: GateOutcome, baseline: str | None, options: GateOptions) ->
 
 
 def _history_baseline(baseline: str, fingerprint: dict[str, str], run_id: str,
-                      required: bool = False) -> RunSet | None:
-    """The rolling baseline `history:DB` names for this machine kind
-    (`harness.history.baseline`); None when the store holds no run of the kind (the first
-    run of a kind), which is an error when `required`."""
-    try:
-        with HistoryStore(Path(baseline.removeprefix(HISTORY_PREFIX)), create=False) as store:
-            return rolling_baseline(store, {"fingerprint": fingerprint}, run_id)
-    except UsageError:
-        if required:
-            raise
-        return None
+                      build: Callable[..., Any] = rolling_baseline) -> Any:
+    """What `build` (`harness.history.baseline`: `rolling_baseline`, or the cheap
+    `baseline_runs` a gate asks before it spends minutes measuring) makes of the history
+    `history:DB` names for this machine kind; or, where there is nothing to compare with (no
+    store there yet, as in a CI job's first run, or no run of this kind in it), the line that
+    says so (a str). A store that cannot be read (a folder, another DuckDB file, a newer
+    archbench's) is the user's error, never "no baseline": `UsageError`."""
+    store_path = Path(baseline.removeprefix(HISTORY_PREFIX))
+    if not store_path.exists():
+        return (f"no baseline: no history store at {store_path} yet (its first run; "
+                "--record creates it)")
+    with HistoryStore(store_path, create=False) as store:
+        try:
+            return build(store, {"fingerprint": fingerprint}, run_id)
+        except NoBaselineRun as exc:
+            return f"no baseline: {exc}"
 
 
 def _record_in_history(outcome: GateOutcome, options: GateOptions) -> str:
@@ -291,12 +298,12 @@ def _judge(run_dir: Path, base: RunSet, used: list[str], options: GateOptions,
                        comparison_markdown(comparison, "archbench ci", context))
 
 
-def _first_run(run_dir: Path, results_dir: Path, fingerprint: dict[str, str],
-               note: str) -> GateOutcome:
-    """No baseline: nothing to compare, but a benchmark that does not finish still fails."""
+def _first_run(run_dir: Path, no_baseline: str) -> GateOutcome:
+    """No baseline (`no_baseline` says why): nothing to compare, but a benchmark that does not
+    finish still fails."""
     rows = load_results(run_dir)
     broken = rows[rows["status"].isin(BROKEN_STATUSES)]
-    lines = [_no_baseline_line(results_dir, fingerprint, note) + ": nothing to compare; "
+    lines = [no_baseline + ": nothing to compare; "
              + ("this run is not a baseline, as benchmarks did not finish" if len(broken) else
                 "this run is the baseline of the next")]
     lines += [f"  {row.case_id}: {row.status} ({row.reason})" for row in broken.itertuples()]

@@ -39,10 +39,16 @@ from harness.results.schema import samples_frame
 PREFIX = "history:"
 
 
-def rolling_baseline(store: HistoryStore, new_manifest: dict[str, Any], new_run_id: str,
-                     runs: int = DEFAULT_BASELINE_RUNS, branch: str = MAIN_BRANCH) -> RunSet:
-    """The last `runs` runs of the new run's machine kind on `branch`, as one base run
-    (module docstring). One line when the history has none of that kind."""
+class NoBaselineRun(UsageError):
+    """The history holds no run of the new run's machine kind on the branch: for a CI gate,
+    the first run of that kind (no verdict, not an error); for `archbench compare`, one
+    line and exit 2 like any other bad input."""
+
+
+def baseline_runs(store: HistoryStore, new_manifest: dict[str, Any], new_run_id: str,
+                  runs: int = DEFAULT_BASELINE_RUNS, branch: str = MAIN_BRANCH) -> pd.DataFrame:
+    """The runs the rolling baseline pools (run_id, commit, manifest), newest first: one cheap
+    query, so a gate can ask before it spends minutes measuring. `NoBaselineRun` when none."""
     if runs < 1:
         raise UsageError(f"the rolling baseline needs at least 1 run; got {runs}")
     kind = fingerprint_id(machine_fingerprint(new_manifest))
@@ -54,8 +60,17 @@ def rolling_baseline(store: HistoryStore, new_manifest: dict[str, Any], new_run_
     if chosen.empty:
         kinds = store.query("SELECT fingerprint_id, count(*) AS n FROM runs GROUP BY ALL")
         known = ", ".join(f"{row.fingerprint_id} ({row.n} runs)" for row in kinds.itertuples())
-        raise UsageError(f"history {store.path} has no run of this machine kind ({kind}) on "
-                         f"branch '{branch}' to compare with; kinds there: {known or 'none'}")
+        raise NoBaselineRun(f"history {store.path} has no run of this machine kind ({kind}) on "
+                            f"branch '{branch}' to compare with; kinds there: "
+                            f"{known or 'none'}")
+    return chosen
+
+
+def rolling_baseline(store: HistoryStore, new_manifest: dict[str, Any], new_run_id: str,
+                     runs: int = DEFAULT_BASELINE_RUNS, branch: str = MAIN_BRANCH) -> RunSet:
+    """The last `runs` runs of the new run's machine kind on `branch`, as one base run
+    (module docstring). `NoBaselineRun` when the history has none of that kind."""
+    chosen = baseline_runs(store, new_manifest, new_run_id, runs, branch)
     run_ids = list(chosen["run_id"])
     marks = ", ".join("?" for _ in run_ids)
     cases = store.query(f"SELECT * FROM cases WHERE run_id IN ({marks})", run_ids)

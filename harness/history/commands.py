@@ -17,8 +17,8 @@ import pandas as pd
 from harness.errors import UsageError
 from harness.history.store import HistoryStore
 from harness.history.summary import Regressions, render_show, show_table
-from harness.history.trends import Selection, find_steps, load_points
-from harness.machine.provenance import Commit, branch_name, resolve_commit
+from harness.history.trends import Selection, count_runs, find_steps, load_points
+from harness.machine.provenance import Commit, branch_name, in_utc, resolve_commit
 from harness.results.pytest_benchmark import BenchmarkProcess, import_processes
 
 STORE_NAME = "history.duckdb"
@@ -80,7 +80,7 @@ def show(store_path: Path, selection: Selection, threshold: float, min_persisten
          form: str) -> str:
     with HistoryStore(store_path, create=False) as store:
         points = load_points(store, selection)
-        runs = len(store.runs())
+        runs = count_runs(store, selection)
     steps = find_steps(points, threshold, min_persistence)
     table = show_table(points, steps)
     commits = points["order"].nunique() if len(points) else 0
@@ -141,11 +141,15 @@ def _order_of(points: pd.DataFrame, rev: str) -> int:
 
 def _commit_info(path: Path, branch: str | None) -> Commit | None:
     """The commit a pytest-benchmark file records, placed by git here when it can be."""
-    info = json.loads(path.read_text()).get("commit_info") or {}
+    document = json.loads(path.read_text())
+    info = document.get("commit_info") if isinstance(document, dict) else None
+    if not isinstance(document, dict) or not isinstance(info, (dict, type(None))):
+        raise ValueError("not a pytest-benchmark JSON object (no commit_info mapping)")
+    info = info or {}
     sha = str(info.get("id") or "")
     if not sha:
         return None
     branch = branch if branch is not None else branch_name(info.get("branch"))
     dirty = bool(info.get("dirty"))
     return resolve_commit(sha, branch=branch, dirty=dirty) or Commit(
-        sha=sha, time=str(info.get("time") or ""), branch=branch, dirty=dirty)
+        sha=sha, time=in_utc(info.get("time")), branch=branch, dirty=dirty)

@@ -52,6 +52,7 @@ from harness.errors import UsageError
 from harness.machine.environment import archbench_commit
 from harness.machine.fingerprint import ENVIRONMENT_FIELDS, FIELDS, Fingerprint, fingerprint_id
 from harness.machine.provenance import Commit, branch_name, resolve_commit
+from harness.results.schema import to_frame
 from harness.results.store import (
     CASES_DIR,
     TABLE,
@@ -91,7 +92,12 @@ class Added:
 
 
 class HistoryStore:
-    """One history file, open for reading and adding. Use as a context manager."""
+    """One history file. Use as a context manager.
+
+    `create=True` opens it for adding (creating it when missing); `create=False` opens an
+    existing store read-only: DuckDB lets one process write a file, but any number read it at
+    once, so `history show`, a report and a CI gate never wait on (or fail at) each other's
+    lock, and reading never changes the file."""
 
     def __init__(self, path: Path, create: bool = True) -> None:
         path = Path(path)
@@ -101,13 +107,16 @@ class HistoryStore:
         if path.exists() and path.is_dir():
             raise UsageError(f"history store {path} is a folder; name a file, e.g. "
                              f"{path / 'history.duckdb'}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.connection = duckdb.connect(str(path))
+            self.connection = duckdb.connect(str(path), read_only=not create)
         except duckdb.Error as exc:
             raise UsageError(f"cannot open history store {path}: {_first_line(exc)}") from exc
         self.path = path
-        self._check_version()
+        self._check_version(create)
+        if create:
+            self._create_tables()
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -118,7 +127,7 @@ class HistoryStore:
     def close(self) -> None:
         self.connection.close()
 
-    def _check_version(self) -> None:
+    def _check_version(self, create: bool) -> None:
         tables = {row[0] for row in self.connection.execute("SHOW TABLES").fetchall()}
         if "meta" in tables:
             found = self.connection.execute(
@@ -129,14 +138,19 @@ class HistoryStore:
                 raise UsageError(f"history store {self.path} has schema version {version}, "
                                  f"newer than this archbench's {SCHEMA_VERSION}: read it with "
                                  "the archbench that wrote it, or upgrade")
-        elif tables:
+        elif tables or not create:
             self.close()
-            raise UsageError(f"{self.path} is a DuckDB file but not an archbench history "
-                             "(no meta table); name another file")
+            raise UsageError(f"{self.path} is not an archbench history (a DuckDB file "
+                             "without its meta table, or not a DuckDB file); name another file")
+
+    def _create_tables(self) -> None:
+        """The tables, ``cases`` with every column of the results schema from the start: a
+        store whose every run was refused still answers every query (with nothing)."""
         self.connection.execute(_DDL)
         self.connection.execute(
             "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('created_by', ?)",
             [str(SCHEMA_VERSION), archbench_commit()])
+        self._add_missing_columns(to_frame([]))
 
     # -- adding ---------------------------------------------------------------------------------
 
@@ -153,11 +167,13 @@ class HistoryStore:
             if measured is None:
                 return Added(run_id, "refused", f"{run_dir}: the run records no commit; give "
                                                 "--commit REV (and --branch NAME)")
-            digest = _digest(run_dir, manifest, measured)
-            stored = self.connection.execute("SELECT digest FROM runs WHERE run_id = ?",
-                                             [run_id]).fetchone()
+            digest = _digest(run_dir, manifest, commit, branch)
+            stored = self.connection.execute(
+                "SELECT digest, \"commit\", position, subject, commit_time FROM runs "
+                "WHERE run_id = ?", [run_id]).fetchone()
             if stored is not None and stored[0] == digest:
                 return Added(run_id, "unchanged", f"{run_id}: already in the history")
+            measured = _keep_placement(measured, stored)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 results = load_results(run_dir)
@@ -274,12 +290,25 @@ def _commit_of(manifest: Mapping[str, Any], commit: str | None,
     return placed or Commit(sha=sha, branch=branch, dirty=dirty)
 
 
-def _digest(run_dir: Path, manifest: Mapping[str, Any], commit: Commit) -> str:
-    """The run's content: manifest (less where it was read from), commit as attributed, and
-    every case file (or, for a run written by another tool, its results table)."""
+def _keep_placement(measured: Commit, stored: tuple[Any, ...] | None) -> Commit:
+    """`measured`, placed where the store already placed its commit when git cannot place it
+    here (a run re-added from outside the repository that placed it first): where a run is
+    added from must not move its commit."""
+    if measured.position is not None or stored is None or stored[2] is None \
+            or not str(stored[1]).startswith(measured.sha):
+        return measured
+    return Commit(**{**measured.to_json(), "sha": stored[1], "position": int(stored[2]),
+                     "subject": stored[3], "time": stored[4]})
+
+
+def _digest(run_dir: Path, manifest: Mapping[str, Any], commit: str | None,
+            branch: str | None) -> str:
+    """The run's content: its manifest (less where it was read from), the commit and branch
+    given by hand, and every case file (or, for a run written by another tool, its results
+    table). Never what git says here: the same run added from another folder is the same."""
     portable = {key: value for key, value in manifest.items() if key not in _LOCAL_KEYS}
     digest = hashlib.sha256(json.dumps(portable, sort_keys=True, default=str).encode())
-    digest.update(json.dumps(commit.to_json(), sort_keys=True).encode())
+    digest.update(json.dumps([commit, branch]).encode())
     files = sorted((run_dir / CASES_DIR).glob("*.json")) or [run_dir / TABLE]
     for path in files:
         if path.exists():

@@ -100,15 +100,17 @@ def render_show(table: pd.DataFrame, form: str, header: str) -> str:
 
 
 def steps_table(steps: pd.DataFrame) -> pd.DataFrame:
-    """Steps as text columns: machine, case, commit range, before -> after, size."""
+    """Steps as text columns: machine, case, commit range, before -> after, size. The levels
+    are the step detector's (each the geometric mean of its commits' fastest process,
+    `harness.history.steps`), not the points' centres, and are named so."""
     return pd.DataFrame({
         "machine": steps["fingerprint_id"].str[:8], "case": steps["case"],
         "commits": steps["before_commit_short"] + ".." + steps["commit_short"],
-        "ms": [f"{before:.4g} -> {after:.4g}" for before, after
+        "fastest ms": [f"{before:.4g} -> {after:.4g}" for before, after
                in zip(steps["before_ms"], steps["after_ms"], strict=True)],
         "change": [f"{ratio - 1:+.0%}" for ratio in steps["ratio"]],
         "subject": [_short(text, 60) for text in steps["subject"]]},
-        columns=["machine", "case", "commits", "ms", "change", "subject"])
+        columns=["machine", "case", "commits", "fastest ms", "change", "subject"])
 
 
 def sparkline(values: Sequence[float] | np.ndarray) -> str:

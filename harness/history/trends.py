@@ -99,6 +99,13 @@ def load_points(store: HistoryStore, selection: Selection = Selection()) -> pd.D
     return _with_point_columns(points)
 
 
+def count_runs(store: HistoryStore, selection: Selection = Selection()) -> int:
+    """How many runs hold a point of the selected series."""
+    where, parameters = selection.where()
+    return int(store.query(f"SELECT count(DISTINCT r.run_id) AS n FROM cases c JOIN runs r "
+                           f"USING (run_id) WHERE {where}", parameters)["n"].iloc[0])
+
+
 def _with_point_columns(points: pd.DataFrame) -> pd.DataFrame:
     """The derived columns of each point: interval, order, short hash, case name."""
     points = points.copy()

@@ -16,6 +16,7 @@ current folder if it knows the commit, else it has no position and sorts by its 
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -37,7 +38,7 @@ class Commit:
     position: int | None = None
     #: the first line of its message
     subject: str = ""
-    #: committer time, ISO 8601
+    #: committer time, ISO 8601 in UTC
     time: str = ""
     #: the branch checked out when the run was made ('' when detached or unknown)
     branch: str = ""
@@ -81,7 +82,20 @@ def resolve_commit(rev: str, folder: Path = Path("."), branch: str | None = None
     details = _git(folder, "show", "-s", "--format=%cI%n%s", sha) or ""
     time, _, subject = details.partition("\n")
     return Commit(sha=sha, position=int(position) if position and position.isdigit() else None,
-                  subject=subject, time=time, branch=branch or "", dirty=dirty)
+                  subject=subject, time=in_utc(time), branch=branch or "", dirty=dirty)
+
+
+def in_utc(iso_time: object) -> str:
+    """An ISO 8601 time (git's committer time carries the committer's offset) in UTC; ''
+    when it is none: the history sorts unplaced commits by this text, and text only sorts as
+    time when every value has one offset."""
+    try:
+        parsed = dt.datetime.fromisoformat(str(iso_time))
+    except ValueError:
+        return ""
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc).isoformat()
 
 
 def branch_name(recorded: object) -> str:

@@ -161,7 +161,7 @@ def _mark_step(fig: go.Figure, x: float, step: Any, index: int) -> None:
         x=x, y=1.0 if index % 2 == 0 else 0.9, yref="paper", yanchor="bottom",
         text=esc(step_label(step)), showarrow=False, font={"color": color, "size": 12},
         bgcolor="rgba(255,255,255,0.85)",
-        hovertext=esc(f"{step.before_ms:.4g} → {step.after_ms:.4g} ms, "
+        hovertext=esc(f"{step.before_ms:.4g} → {step.after_ms:.4g} ms (fastest process), "
                       f"{step.direction}"))
 
 

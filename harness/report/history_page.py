@@ -182,7 +182,10 @@ def _slower_first(steps: pd.DataFrame) -> pd.DataFrame:
 
 def _steps_section(points: pd.DataFrame, steps: pd.DataFrame) -> Section:
     how = ("Each row is a lasting change of level in one case's timeline: before and after are "
-           "the levels' centres in ms, change is after / before - 1 (+: slower), commits are "
+           "the levels in ms as the step detector sees them, each the geometric mean of its "
+           "commits' fastest process (robust to a slow process; a timeline's points are the "
+           "centres of every process, so they read higher on a noisy machine), change is "
+           "after / before - 1 (+: slower), commits are "
            "the last commit before the step and the first after it. Slower first, then by "
            "size; slower rows are highlighted.")
     if steps.empty:
@@ -194,8 +197,8 @@ def _steps_section(points: pd.DataFrame, steps: pd.DataFrame) -> Section:
         "machine": steps["fingerprint_id"].astype(str).str[:8],
         "case": steps["case"],
         "commits": steps["before_commit_short"] + ".." + steps["commit_short"],
-        "before ms": steps["before_ms"].astype(float),
-        "after ms": steps["after_ms"].astype(float),
+        "before ms (fastest)": steps["before_ms"].astype(float),
+        "after ms (fastest)": steps["after_ms"].astype(float),
         "change": [f"{ratio - 1:+.0%}" for ratio in steps["ratio"].astype(float)],
         "subject": [short_subject(subjects.get((fid, order)))
                     for fid, order in zip(steps["fingerprint_id"], steps["order"], strict=True)],

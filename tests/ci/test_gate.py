@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from harness.analysis.baseline import FAILED, NO_BASELINE, PASSED
@@ -98,6 +99,45 @@ def test_a_history_baseline_pools_the_last_runs_and_records_every_main_line_run(
     again = _gate(tmp_path, monkeypatch, "h5", seed=7, baseline=f"history:{store}",
                   cv_of={7: 0.03}, slower={7: 1.3})
     assert (again.verdict, again.exit_code) == (FAILED, 1) and "4 runs" in again.lines[0]
+
+
+def test_a_history_that_cannot_be_read_is_an_error_before_measuring(tmp_path, monkeypatch):
+    """A store path that is a folder, another DuckDB file or a newer archbench's is the user's
+    mistake: one line, exit 2, nothing measured, nothing created. Only a store not there yet
+    (a CI job's first run) or one with no run of this machine kind means "no baseline"."""
+    measured = []
+    monkeypatch.setattr(gate, "run_processes", lambda *args: measured.append(args))
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as connection:
+        connection.execute("CREATE TABLE sales (amount INTEGER)")
+    for store in (folder, other):
+        options = GateOptions(results_dir=tmp_path / "results", run_id="bad", processes=7,
+                              baseline=f"history:{store}", record=True)
+        with pytest.raises(UsageError) as raised:
+            run_gate(options, say=lambda line: None)
+        assert "\n" not in str(raised.value) and str(store) in str(raised.value)
+    assert not measured and not (tmp_path / "results").exists()
+    missing = tmp_path / "typo.duckdb"
+    with pytest.raises(UsageError, match="no history store at .*typo.duckdb"):
+        run_gate(GateOptions(results_dir=tmp_path / "results", run_id="req", processes=7,
+                             baseline=f"history:{missing}", require_baseline=True),
+                 say=lambda line: None)
+    assert not missing.exists()
+
+
+def test_a_history_of_other_machine_kinds_is_a_first_run_saying_so(tmp_path, monkeypatch):
+    store = tmp_path / "history.duckdb"
+    first = _gate(tmp_path, monkeypatch, "h1", seed=3, baseline=f"history:{store}",
+                  record=True)
+    assert first.lines[0].startswith(f"no baseline: no history store at {store} yet")
+    with duckdb.connect(str(store)) as connection:
+        connection.execute("UPDATE runs SET fingerprint_id = 'another-kind'")
+    second = _gate(tmp_path, monkeypatch, "h2", seed=4, baseline=f"history:{store}")
+    assert (second.verdict, second.exit_code) == (NO_BASELINE, 0)
+    assert "has no run of this machine kind" in second.lines[0]
+    assert "another-kind (1 runs)" in second.lines[0] and "--results" not in second.lines[0]
 
 
 #: The job's machine, 25% slower than when the stored baselines of these tests ran.

@@ -151,3 +151,46 @@ def test_import_a_benchmarks_folder_one_run_per_autosave(
     assert main(["history", "import", str(tmp_path / ".benchmarks"), "--history",
                  str(store)]) == 0
     assert capsys.readouterr().out.count("already in the history") == 2
+
+
+def test_show_counts_the_runs_it_shows_and_bad_step_options_are_one_line(
+        history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # an eleventh run, of cpu-eager only: not a run of the ort-cpu series
+    other = write_history_run(tmp_path / "results", "eager-only", {"cpu-eager": [1.0, 1.1]},
+                              commit(COMMITS + 1))
+    assert main(["history", "add", str(other), "--history", str(history)]) == 0
+    capsys.readouterr()
+    assert main(["history", "show", "--history", str(history), "--backend", "ort-cpu"]) == 0
+    assert "10 runs, 10 commits, 1 series" in capsys.readouterr().out
+    assert main(["history", "show", "--history", str(history), "--size", "large"]) == 0
+    assert "0 runs, 0 commits, 0 series" in capsys.readouterr().out
+    for bad in (["--step-threshold", "-0.1"], ["--step-threshold", "nan"],
+                ["--min-persistence", "0"]):
+        assert main(["history", "regressions", "--history", str(history), *bad]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(errors) == 3 and all(line.startswith("archbench: error: --") for line in errors)
+
+
+def test_a_history_whose_every_run_was_refused_shows_nothing_and_finds_no_regression(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "h.duckdb"
+    (tmp_path / "junk").mkdir()
+    assert main(["history", "add", str(tmp_path / "junk"), "--history", str(store)]) == 1
+    assert store.exists()
+    assert main(["history", "show", "--history", str(store)]) == 0
+    assert "0 runs, 0 commits, 0 series" in capsys.readouterr().out
+    assert main(["history", "regressions", "--history", str(store)]) == 0
+    assert main(["report", "--history", str(store), "--out", str(tmp_path / "page")]) == 0
+    assert (tmp_path / "page" / "index.html").exists()
+
+
+def test_import_of_json_that_is_not_a_benchmark_file_is_a_warning_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / ".benchmarks"
+    folder.mkdir()
+    (folder / "0001_list.json").write_text("[1, 2]")
+    (folder / "0002_text.json").write_text('"just a string"')
+    (folder / "0003_info.json").write_text('{"commit_info": ["not", "a", "mapping"]}')
+    assert main(["history", "import", str(folder), "--history", str(tmp_path / "h.duckdb")]) == 1
+    out = capsys.readouterr().out
+    assert out.count("warning: ") == 3 and "Traceback" not in out

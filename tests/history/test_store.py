@@ -4,6 +4,8 @@ line for every run or store it cannot take."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -11,7 +13,10 @@ import pytest
 
 from harness.errors import UsageError
 from harness.history.store import NOT_RECORDED, SCHEMA_VERSION, HistoryStore, machine_fingerprint
+from harness.history.trends import load_points
+from harness.machine.environment import PROJECT_ROOT
 from harness.machine.fingerprint import fingerprint_id
+from harness.machine.provenance import checked_out, in_utc, resolve_commit
 from harness.results.store import MANIFEST, TABLE
 from tests.history.history_runs import MACHINE, case_id, commit, write_history_run
 
@@ -136,3 +141,75 @@ def test_a_run_from_before_fingerprints_forms_its_own_machine_kind() -> None:
     assert old["memory_gib"] == NOT_RECORDED and old["torch_version"] == NOT_RECORDED
     recorded = machine_fingerprint({"fingerprint": MACHINE, "environment": {}})
     assert recorded == MACHINE and fingerprint_id(old) != fingerprint_id(recorded)
+
+
+def test_a_store_whose_every_run_was_refused_reads_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "h.duckdb"
+    not_a_run = tmp_path / "photos"
+    not_a_run.mkdir()
+    with HistoryStore(path) as store:
+        assert store.add_run(not_a_run).outcome == "refused"
+    with HistoryStore(path, create=False) as store:
+        assert load_points(store).empty and store.runs().empty
+
+
+def test_a_ci_run_added_again_from_outside_the_repository_keeps_its_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An `archbench ci` run records a short sha; git places it where the run is first added.
+    Added again from a folder git cannot place it in, it is the same run, still placed."""
+    head = checked_out(PROJECT_ROOT)
+    if head is None or head.position is None:
+        pytest.skip("needs archbench's own git history (a clone, not an exported tree)")
+    run = write_history_run(tmp_path, "ci", {"cpu-eager": [1.0, 1.1]}, commit_record=None)
+    manifest = json.loads((run / MANIFEST).read_text())
+    manifest["ci"] = {"commit": head.sha[:12], "branch": "main"}
+    (run / MANIFEST).write_text(json.dumps(manifest))
+    path = tmp_path / "h.duckdb"
+    monkeypatch.chdir(PROJECT_ROOT)
+    with HistoryStore(path) as store:
+        assert store.add_run(run).outcome == "added"
+    monkeypatch.chdir(tmp_path)  # outside any repository
+    assert resolve_commit(head.sha[:12]) is None
+    with HistoryStore(path) as store:
+        assert store.add_run(run).outcome == "unchanged"
+        # resumed since: one more case; its commit keeps the place git gave it
+        resumed = write_history_run(tmp_path / "later", "ci",
+                                    {"cpu-eager": [1.0, 1.1], "ort-cpu": [1.0]},
+                                    commit_record=None)
+        (resumed / MANIFEST).write_text(json.dumps({**manifest, "note": "resumed"}))
+        replaced = store.add_run(resumed)
+        assert replaced.outcome == "replaced" and "sorts by time" not in replaced.line
+        runs = store.runs()
+        assert runs.loc[0, "commit"] == head.sha and runs.loc[0, "position"] == head.position
+
+
+def test_reading_never_writes_and_readers_share_the_store(tmp_path: Path) -> None:
+    """Read-only opens: a second process reading the store at the same time is no lock
+    conflict, and reading changes no byte of it."""
+    path = tmp_path / "h.duckdb"
+    with HistoryStore(path) as store:
+        store.add_run(write_history_run(tmp_path, "r1", {"cpu-eager": [1.0, 1.1]}, commit(1)))
+    before = path.read_bytes()
+    reader = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from harness.history.store import HistoryStore\n"
+         f"store = HistoryStore({str(path)!r}, create=False)\n"
+         "print('open', flush=True)\n"
+         "sys.stdin.readline()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        with HistoryStore(path, create=False) as store:
+            assert list(store.runs()["run_id"]) == ["r1"]
+            with pytest.raises(duckdb.Error):
+                store.connection.execute("DELETE FROM runs")
+    finally:
+        reader.communicate("\n", timeout=60)
+    assert reader.returncode == 0
+    assert path.read_bytes() == before
+
+
+def test_commit_times_are_kept_in_utc() -> None:
+    assert in_utc("2026-12-04T15:00:00+02:00") == "2026-12-04T13:00:00+00:00"
+    assert in_utc("2026-12-04T13:00:00") == "2026-12-04T13:00:00+00:00"
+    assert in_utc("") == "" and in_utc(None) == ""

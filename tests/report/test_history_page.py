@@ -223,7 +223,8 @@ def test_steps_table_lists_slower_first_and_highlights_them(tmp_path):
     rows = re.findall(r"<tr( class=\"highlight\")?>(.*?)</tr>", table, re.S)
     header, slower, faster = rows
     assert re.findall(r"<th>([^<]*)</th>", header[1]) == [
-        "machine", "case", "commits", "before ms", "after ms", "change", "subject"]
+        "machine", "case", "commits", "before ms (fastest)", "after ms (fastest)", "change",
+        "subject"]
     assert slower[0] and not faster[0]
     assert f"<td>{MACHINE_A[:8]}</td>" in slower[1]
     assert f"{sha(4)[:10]}..{sha(5)[:10]}" in slower[1] and "<td>+31%</td>" in slower[1]

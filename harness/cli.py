@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.cases import SweepConfig
-    from harness.history.trends import Selection
+    from harness.history.trends import Quantity, Selection
     from harness.results.runs import RunSet
 
 EXIT_USAGE = 2
@@ -301,6 +301,9 @@ def _add_history_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-persistence", type=int, default=MIN_PERSISTENCE, metavar="K",
                         help=f"commits a new level must last to be a step (default "
                              f"{MIN_PERSISTENCE})")
+    parser.add_argument("--metric", choices=("time", "energy"), default="time",
+                        help="what the series follow: step time (ms), or energy per sample "
+                             "(J/sample) where the hardware counted it (default time)")
 
 
 def _add_history_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -617,7 +620,8 @@ def _history_report(args: argparse.Namespace) -> int:
     from harness.report.history_page import write_history_report
 
     points, steps, machines = history_frames(args.history, _history_selection(args),
-                                             args.step_threshold, args.min_persistence)
+                                             args.step_threshold, args.min_persistence,
+                                             _quantity(args))
     out = args.out or Path("reports") / f"history-{args.history.stem}"
     print(write_history_report(points, steps, machines, out))
     return 0
@@ -668,6 +672,12 @@ def _rolling_baseline(baseline: str, new_run: Path, runs: int, branch: str) -> R
                                 runs, branch)
 
 
+def _quantity(args: argparse.Namespace) -> Quantity:
+    from harness.history.trends import QUANTITIES
+
+    return QUANTITIES[args.metric]
+
+
 def _history_selection(args: argparse.Namespace) -> Selection:
     """The selection the history commands read, once their step options are checked."""
     from harness.history.trends import Selection
@@ -696,10 +706,10 @@ def cmd_history(args: argparse.Namespace) -> int:
     selection = _history_selection(args)
     if args.action == "show":
         print(commands.show(store, selection, args.step_threshold, args.min_persistence,
-                            args.format), end="")
+                            args.format, _quantity(args)), end="")
         return 0
     found = commands.regressions(store, selection, args.since, args.step_threshold,
-                                 args.min_persistence)
+                                 args.min_persistence, _quantity(args))
     print(found.render(args.format, args.report_url), end="")
     return found.exit_code
 

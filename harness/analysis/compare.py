@@ -82,6 +82,12 @@ base and ``skipped`` in new is not broken: a skip is decided before anything run
 this machine cannot run, a phase the backend lacks), so it says where the run ran, not that
 the code broke; it is listed as *now skipped*, so that lost coverage is still seen.
 
+**Energy** is judged as time is, lower being better: where both runs read a case's energy per
+sample (`harness.measure.energy`: one reading per process), its process readings take the place
+of the process medians, with the same test, threshold and adjustment (over the energy rows
+alone), at least 2 processes a side. More energy beyond the threshold fails the comparison as
+a slowdown does; a run without an energy counter (a VM) has no energy rows, never a verdict.
+
 Numbers from different machines, libraries, thread counts or timing rules differ for those
 reasons alone, so the comparison warns about each such difference, and ``strict`` refuses it
 (`harness.analysis.facts`).
@@ -100,6 +106,7 @@ from scipy.stats import false_discovery_control, mannwhitneyu
 
 from harness.analysis.facts import fact_warnings, run_facts
 from harness.errors import UsageError
+from harness.measure.energy import ENERGY_METRIC
 from harness.measure.stats import CONFIDENCE, log_ratio_test, median_ci, process_level
 from harness.results.runs import CASE_KEY, RunSet, case_name, load_runs
 
@@ -109,6 +116,14 @@ ALPHA = 0.05
 ITERATIONS_ALPHA = 0.01
 #: Statuses of a case that was run and did not finish (`skipped` was never run).
 BROKEN_STATUSES = ("error", "crashed", "timeout", "oom")
+
+#: The samples a case's time is compared on: its iteration times, per process.
+TIME_METRIC = "iter_ms"
+#: What an energy row's verdict says, for the time table's verdict of the same change.
+ENERGY_VERDICTS = {"slower": "more", "faster": "less", "same": "same"}
+ENERGY_COLUMNS = [*CASE_KEY, "verdict", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted",
+                  "base_j_per_sample", "new_j_per_sample", "base_processes", "new_processes",
+                  "method"]
 
 #: Verdict first: it is what a reader scans for; the evidence follows.
 COLUMNS = [*CASE_KEY, "verdict", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted",
@@ -231,6 +246,9 @@ class Comparison:
     newly_broken: pd.DataFrame
     #: ok in base, skipped in new: listed, not counted as broken.
     now_skipped: pd.DataFrame
+    #: energy per sample of the cases whose processes read it in both runs (`ENERGY_COLUMNS`;
+    #: verdict more / less / same): judged as time is, lower is better
+    energy: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ENERGY_COLUMNS))
     allow_broken: bool = False
     warnings: list[str] = field(default_factory=list)
     #: the cases' p-values were adjusted together (module docstring)
@@ -238,8 +256,10 @@ class Comparison:
 
     @property
     def has_regression(self) -> bool:
-        """Whether a case got significantly slower beyond the threshold."""
-        return bool((self.table["verdict"] == "slower").any())
+        """Whether a case got significantly slower, or took more energy per sample, beyond
+        the threshold."""
+        return bool((self.table["verdict"] == "slower").any()
+                    or (self.energy["verdict"] == "more").any())
 
     @property
     def fails_on_broken(self) -> bool:
@@ -260,9 +280,12 @@ class Comparison:
                                             ("newly broken cases", self.fails_on_broken))
                    if fails]
         result = f"{' and '.join(failing)} (exit 1)" if failing else "no regression (exit 0)"
+        energy = self.energy["verdict"].value_counts()
+        joules = (f"; energy: {energy.get('more', 0)} more, {energy.get('less', 0)} less, "
+                  f"{energy.get('same', 0)} same" if len(self.energy) else "")
         return (f"{counts.get('slower', 0)} slower, {counts.get('faster', 0)} faster, "
-                f"{counts.get('same', 0)} same, {len(self.newly_broken)} newly broken{allowed}: "
-                f"{result}")
+                f"{counts.get('same', 0)} same, {len(self.newly_broken)} newly broken{allowed}"
+                f"{joules}: {result}")
 
     def format_text(self, only_changes: bool = False) -> str:
         """The comparison for a terminal: warnings, broken cases, the table, the rest;
@@ -288,6 +311,12 @@ class Comparison:
             lines += ["", f"{unchanged} compared cases unchanged (not listed)"]
         if len(judged):
             lines += ["", format_judged(judged).to_string(index=False)]
+        energy = self.energy[self.energy["verdict"] != "same"] if only_changes else self.energy
+        if len(self.energy):
+            lines += ["", f"Energy per sample ({len(self.energy)} cases read it in both runs"
+                          + (f"; {len(self.energy) - len(energy)} unchanged not listed"
+                             if only_changes else "") + "):"]
+            lines += [format_energy(energy).to_string(index=False)] if len(energy) else []
         unjudged = self.table[self.table["verdict"].isna()]
         if len(unjudged):
             lines += ["", f"Not compared ({len(unjudged)}): did not finish in both runs "
@@ -306,16 +335,38 @@ def compare_frames(base: pd.DataFrame, new: pd.DataFrame, base_samples: pd.DataF
                    new_samples: pd.DataFrame, threshold: float, paired: bool = False,
                    family_wise: bool = False) -> dict[str, pd.DataFrame]:
     """The case tables of a comparison (pure: frames in), named as `Comparison`'s fields:
-    ``table``, ``only_in_base``, ``only_in_new``, ``newly_broken`` and ``now_skipped``;
-    `paired`: the runs are the two arms of one ab experiment (`compare_processes`);
-    `family_wise`: the verdicts use p-values adjusted over all cases (module docstring)."""
+    ``table``, ``energy``, ``only_in_base``, ``only_in_new``, ``newly_broken`` and
+    ``now_skipped``; `paired`: the runs are the two arms of one ab experiment
+    (`compare_processes`); `family_wise`: the verdicts use p-values adjusted over all cases
+    (module docstring)."""
+    tables = _judged_frames(base, new, base_samples, new_samples, threshold, paired,
+                            family_wise, TIME_METRIC)
+    energy = _judged_frames(base, new, base_samples, new_samples, threshold, paired,
+                            family_wise, ENERGY_METRIC)["table"]
+    return {**tables, "energy": _energy_table(energy)}
+
+
+def _energy_table(judged: pd.DataFrame) -> pd.DataFrame:
+    """Energy per sample judged as time is, on the cases whose processes read it in both runs,
+    at least 2 a side: one reading per process has no iterations to fall back on."""
+    energy = judged[judged["method"].isin(("welch", "paired"))]
+    return energy.rename(columns={"base_median_ms": "base_j_per_sample",
+                                  "new_median_ms": "new_j_per_sample"}) \
+        .assign(verdict=energy["verdict"].map(ENERGY_VERDICTS))[ENERGY_COLUMNS] \
+        .reset_index(drop=True)
+
+
+def _judged_frames(base: pd.DataFrame, new: pd.DataFrame, base_samples: pd.DataFrame,
+                   new_samples: pd.DataFrame, threshold: float, paired: bool,
+                   family_wise: bool, metric: str) -> dict[str, pd.DataFrame]:
+    """`compare_frames`' tables, the cases judged on `metric`'s samples."""
     keep = [*CASE_KEY, "case_id", "status", "reason"]
     merged = base[keep].merge(new[keep], on=CASE_KEY, how="outer", suffixes=("_base", "_new"),
                               indicator=True)
     only_base = merged[merged["_merge"] == "left_only"]
     only_new = merged[merged["_merge"] == "right_only"]
     both = merged[merged["_merge"] == "both"]
-    base_iters, new_iters = _by_process(base_samples), _by_process(new_samples)
+    base_iters, new_iters = _by_process(base_samples, metric), _by_process(new_samples, metric)
     rows = [_compare_row(case, base_iters, new_iters, threshold, paired)
             for case in both.itertuples()]
     table = pd.DataFrame(rows, columns=COLUMNS).astype(
@@ -429,10 +480,12 @@ def _one_process_warning(table: pd.DataFrame) -> list[str]:
             f"time each case in several processes (archbench run --processes 3)"]
 
 
-def _by_process(samples: pd.DataFrame) -> dict[str, dict[int, np.ndarray]]:
-    """Each case's iteration times by process index. Samples from before processes were
-    recorded have no ``process`` column (or NA in it): all their iterations are process 0."""
-    iters = samples[samples["metric"] == "iter_ms"]
+def _by_process(samples: pd.DataFrame, metric: str = TIME_METRIC
+                ) -> dict[str, dict[int, np.ndarray]]:
+    """Each case's `metric` samples (iteration times, or a process's energy reading) by
+    process index. Samples from before processes were recorded have no ``process`` column (or
+    NA in it): all their iterations are process 0."""
+    iters = samples[samples["metric"] == metric]
     process = (iters["process"] if "process" in iters else pd.Series(0, index=iters.index))
     cases: dict[str, dict[int, np.ndarray]] = {}
     for (case_id, index), group in iters.groupby(
@@ -480,6 +533,13 @@ def _one_side(cases: pd.DataFrame, suffix: str) -> pd.DataFrame:
 
 def _in_parentheses(text: object) -> str:
     return "" if pd.isna(text) or not text else f" ({text})"
+
+
+def format_energy(energy: pd.DataFrame) -> pd.DataFrame:
+    """The energy rows as text columns (terminal and markdown tables)."""
+    return format_judged(energy.rename(columns={"base_j_per_sample": "base_median_ms",
+                                                "new_j_per_sample": "new_median_ms"})) \
+        .rename(columns={"base ms": "base J/sample", "new ms": "new J/sample"})
 
 
 def format_judged(judged: pd.DataFrame) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 The same content as the markdown (`harness.analysis.compare_markdown`), as data: the outcome
 and exit code, the rule, the warnings, every compared case with its verdict and evidence
-(slower first, then faster, then unchanged), the cases that broke, were skipped or are only on
+(slower first, then faster, then unchanged), energy per sample where both runs read it, the
+cases that broke, were skipped or are only on
 one side. NaN is written as null, so any JSON reader takes it.
 """
 
@@ -23,6 +24,7 @@ def comparison_json(comparison: Comparison, report_url: str = "") -> str:
         "rule": describe_rule(comparison.threshold, comparison.family_wise),
         "report": report_url or None, "warnings": list(comparison.warnings),
         "cases": json_rows(comparison.table),
+        "energy": json_rows(comparison.energy),
         "newly_broken": json_rows(comparison.newly_broken),
         "now_skipped": json_rows(comparison.now_skipped),
         "only_in_base": json_rows(comparison.only_in_base),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from harness.analysis.compare import Comparison, describe_rule, format_judged
+from harness.analysis.compare import Comparison, describe_rule, format_energy, format_judged
 from harness.results.runs import case_name
 
 
@@ -31,7 +31,11 @@ def comparison_markdown(comparison: Comparison, title: str = "archbench compare"
     if context or report_url or comparison.warnings:
         lines.append("")
     if len(changed):
-        lines += [f"**Changed ({len(changed)})**", "", _table(changed), ""]
+        lines += [f"**Changed ({len(changed)})**", "", _table(format_judged(changed)), ""]
+    energy = comparison.energy[comparison.energy["verdict"] != "same"]
+    if len(energy):
+        lines += [f"**Energy per sample changed ({len(energy)} of {len(comparison.energy)} "
+                  "read in both runs)**", "", _table(format_energy(energy)), ""]
     for heading, cases in ((f"Newly broken ({len(comparison.newly_broken)}): ok in base, not "
                             "in new" + (" (allowed)" if comparison.allow_broken else ""),
                             comparison.newly_broken),
@@ -44,8 +48,8 @@ def comparison_markdown(comparison: Comparison, title: str = "archbench compare"
             lines.append("")
     same = judged[judged["verdict"] == "same"]
     if len(same):
-        lines += [f"<details><summary>{len(same)} unchanged</summary>", "", _table(same), "",
-                  "</details>", ""]
+        lines += [f"<details><summary>{len(same)} unchanged</summary>", "",
+                  _table(format_judged(same)), "", "</details>", ""]
     unjudged = comparison.table[comparison.table["verdict"].isna()]
     if len(unjudged):
         lines += [f"<details><summary>{len(unjudged)} not compared</summary>", ""]
@@ -56,9 +60,9 @@ def comparison_markdown(comparison: Comparison, title: str = "archbench compare"
     return "\n".join(lines) + "\n"
 
 
-def _table(judged: pd.DataFrame) -> str:
-    """A markdown table of compared cases (the same columns as the terminal's)."""
-    frame = format_judged(judged)
+def _table(frame: pd.DataFrame) -> str:
+    """A markdown table of compared cases, formatted as the terminal's."""
+    frame = frame.copy()
     frame["case"] = [f"`{name}`" for name in frame["case"]]
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"

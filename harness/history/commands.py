@@ -17,7 +17,14 @@ import pandas as pd
 from harness.errors import UsageError
 from harness.history.store import HistoryStore
 from harness.history.summary import Regressions, render_show, show_table
-from harness.history.trends import Selection, count_runs, find_steps, load_points
+from harness.history.trends import (
+    TIME,
+    Quantity,
+    Selection,
+    count_runs,
+    find_steps,
+    load_points,
+)
 from harness.machine.provenance import Commit, branch_name, in_utc, resolve_commit
 from harness.results.pytest_benchmark import BenchmarkProcess, import_processes
 
@@ -77,41 +84,43 @@ def import_benchmarks(store_path: Path, folder: Path, branch: str | None = None,
 
 
 def show(store_path: Path, selection: Selection, threshold: float, min_persistence: int,
-         form: str) -> str:
+         form: str, quantity: Quantity = TIME) -> str:
     with HistoryStore(store_path, create=False) as store:
-        points = load_points(store, selection)
+        points = load_points(store, selection, quantity)
         runs = count_runs(store, selection)
-    steps = find_steps(points, threshold, min_persistence)
-    table = show_table(points, steps)
+    steps = find_steps(points, threshold, min_persistence, quantity)
+    table = show_table(points, steps, quantity.unit)
     commits = points["order"].nunique() if len(points) else 0
-    header = (f"History {store_path}: {runs} runs, {commits} commits, {len(table)} series "
-              f"(case x machine kind); steps beyond {threshold:.0%} lasting >= "
-              f"{min_persistence} commits")
+    header = (f"History {store_path} ({quantity.name}, {quantity.unit}): {runs} runs, "
+              f"{commits} commits, {len(table)} series (case x machine kind); steps beyond "
+              f"{threshold:.0%} lasting >= {min_persistence} commits")
     return render_show(table, form, header)
 
 
 def regressions(store_path: Path, selection: Selection, since: str, threshold: float,
-                min_persistence: int) -> Regressions:
-    """The slower steps of the selected series, after commit `since` when given."""
+                min_persistence: int, quantity: Quantity = TIME) -> Regressions:
+    """The steps for the worse (slower, more energy) of the selected series, after commit
+    `since` when given."""
     with HistoryStore(store_path, create=False) as store:
-        points = load_points(store, selection)
-    steps = find_steps(points, threshold, min_persistence)
-    slower = steps[steps["direction"] == "slower"]
+        points = load_points(store, selection, quantity)
+    steps = find_steps(points, threshold, min_persistence, quantity)
+    worse = steps[steps["worse"].astype(bool)]
     if since:
-        slower = slower[slower["order"] > _order_of(points, since)]
+        worse = worse[worse["order"] > _order_of(points, since)]
     series = points.groupby(["fingerprint_id", "case"]).ngroups if len(points) else 0
-    return Regressions(slower.reset_index(drop=True), since, threshold, min_persistence,
-                       series)
+    return Regressions(worse.reset_index(drop=True), since, threshold, min_persistence,
+                       series, quantity)
 
 
 def history_frames(store_path: Path, selection: Selection, threshold: float,
-                   min_persistence: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+                   min_persistence: int, quantity: Quantity = TIME
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """What the history page draws: the points, their steps, and each machine kind in words."""
     with HistoryStore(store_path, create=False) as store:
-        points = load_points(store, selection)
+        points = load_points(store, selection, quantity)
         machines = {kind: describe_machine(fingerprint)
                     for kind, fingerprint in store.fingerprints().items()}
-    return points, find_steps(points, threshold, min_persistence), machines
+    return points, find_steps(points, threshold, min_persistence, quantity), machines
 
 
 def describe_machine(fingerprint: Mapping[str, str]) -> str:

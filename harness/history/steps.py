@@ -31,7 +31,7 @@ per 100 commit-case points):
     =============================  =========  =========  ===========
 
 A code change scales every process, so the fastest moves by the same ratio as the others: the
-ratio a step reports is the code's. Its levels (``before_ms``, ``after_ms``) are levels of
+ratio a step reports is the code's. Its levels (``before``, ``after``) are levels of
 fastest processes, and so a little below the geometric centres a trend shows for the same
 points. With one process per commit the centre is that process's median.
 
@@ -160,10 +160,10 @@ class Step:
     #: index of the first point of the new level (0-based, into the series)
     index: int
     #: level of the segment before the step: geometric mean of its points' fastest process
-    before_ms: float
+    before: float
     #: level of the segment after the step, the same way
-    after_ms: float
-    #: after_ms / before_ms (> 1: slower)
+    after: float
+    #: after / before (> 1: slower)
     ratio: float
     #: points the new level lasts (>= min_persistence): up to the next change or the end
     persistence: int
@@ -406,7 +406,7 @@ def _z(sums: _Sums, before: int, change: int, after: int) -> float:
 
 def _step(sums: _Sums, before: int, change: int, after: int, offset: float) -> Step:
     level_before, level_after = sums.level(before, change)[0], sums.level(change, after)[0]
-    return Step(index=change, before_ms=math.exp(level_before + offset),
-                after_ms=math.exp(level_after + offset),
+    return Step(index=change, before=math.exp(level_before + offset),
+                after=math.exp(level_after + offset),
                 ratio=math.exp(level_after - level_before), persistence=after - change,
                 z=_z(sums, before, change, after))

@@ -20,6 +20,8 @@ trends are made of).
   brings it);
 * ``process_medians``: per case and process, the median of its iteration times: the unit of
   replication the trends and the rolling baseline work on (`harness.analysis.compare`);
+* ``process_energy``: per case and process, its energy reading in joules per sample, where
+  the hardware counted it (`harness.measure.energy`): trended as time is;
 * ``meta``: the schema version, and the archbench commit that created the store.
 
 **Adding is idempotent.** A run is keyed by its id. Adding a run whose content digest (its
@@ -52,6 +54,7 @@ from harness.errors import UsageError
 from harness.machine.environment import archbench_commit
 from harness.machine.fingerprint import ENVIRONMENT_FIELDS, FIELDS, Fingerprint, fingerprint_id
 from harness.machine.provenance import Commit, branch_name, resolve_commit
+from harness.measure.energy import ENERGY_METRIC
 from harness.results.schema import to_frame
 from harness.results.store import (
     CASES_DIR,
@@ -78,7 +81,11 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS cases (run_id VARCHAR, case_id VARCHAR);
 CREATE TABLE IF NOT EXISTS process_medians (
     run_id VARCHAR, case_id VARCHAR, process INTEGER, median_ms DOUBLE);
+CREATE TABLE IF NOT EXISTS process_energy (
+    run_id VARCHAR, case_id VARCHAR, process INTEGER, j_per_sample DOUBLE);
 """
+#: The tables holding a run's rows, all replaced together when it is added again.
+_RUN_TABLES = ("runs", "cases", "process_medians", "process_energy")
 
 
 @dataclass(frozen=True)
@@ -187,9 +194,11 @@ class HistoryStore:
                                             "out")
         runs_row = _runs_row(run_id, digest, measured, manifest, folder or run_dir)
         cases = results.assign(run_id=run_id)
-        medians = _process_medians(samples, run_id)
+        per_process = {"process_medians": _per_process(samples, run_id, "iter_ms", "median_ms"),
+                       "process_energy": _per_process(samples, run_id, ENERGY_METRIC,
+                                                      "j_per_sample")}
         try:
-            self._write(run_id, runs_row, cases, medians)
+            self._write(run_id, runs_row, cases, per_process)
         except duckdb.Error as exc:
             return Added(run_id, "refused", f"{run_dir}: the store refused its rows "
                                             f"({_first_line(exc)}); left out")
@@ -204,16 +213,16 @@ class HistoryStore:
                                       f"{skipped}")
 
     def _write(self, run_id: str, runs_row: Mapping[str, Any], cases: pd.DataFrame,
-               medians: pd.DataFrame) -> None:
+               per_process: Mapping[str, pd.DataFrame]) -> None:
         """Replace the run's rows in one transaction: a reader never sees half a run."""
         con = self.connection
         con.execute("BEGIN TRANSACTION")
         try:
-            for table in ("runs", "cases", "process_medians"):
+            for table in _RUN_TABLES:
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             self._add_missing_columns(cases)
             for table, frame in (("runs", pd.DataFrame([runs_row])), ("cases", cases),
-                                 ("process_medians", medians)):
+                                 *per_process.items()):
                 con.register("incoming", frame)
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
                 con.unregister("incoming")
@@ -245,6 +254,11 @@ class HistoryStore:
             "SELECT run_id, \"commit\", position, subject, commit_time, branch, dirty, started, "
             "finished, fingerprint_id, folder, added FROM runs "
             "ORDER BY position NULLS LAST, commit_time, started").df()
+
+    def has_table(self, name: str) -> bool:
+        """Whether the store has table `name` (a store from an older archbench, read without
+        being added to, may lack a later one)."""
+        return name in {row[0] for row in self.connection.execute("SHOW TABLES").fetchall()}
 
     def fingerprints(self) -> dict[str, Fingerprint]:
         """Each machine kind's fingerprint by its id."""
@@ -332,10 +346,11 @@ def _runs_row(run_id: str, digest: str, commit: Commit, manifest: Mapping[str, A
             "added": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
-def _process_medians(samples: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    """Per case and process, the median of its iteration times (samples from before processes
-    were recorded are all process 0, as `harness.analysis.compare` reads them)."""
-    iters = samples[samples["metric"] == "iter_ms"]
+def _per_process(samples: pd.DataFrame, run_id: str, metric: str, column: str) -> pd.DataFrame:
+    """Per case and process, the median of its `metric` samples (iteration times; an energy
+    reading, one per process) as `column`; samples from before processes were recorded are
+    all process 0, as `harness.analysis.compare` reads them."""
+    iters = samples[samples["metric"] == metric]
     process = iters["process"] if "process" in iters else pd.Series(0, index=iters.index)
     frame = pd.DataFrame({"case_id": iters["case_id"].astype(str),
                           "process": process.fillna(0).astype(int),
@@ -344,7 +359,7 @@ def _process_medians(samples: pd.DataFrame, run_id: str) -> pd.DataFrame:
     medians = medians[np.isfinite(medians["value"]) & (medians["value"] > 0)]
     return pd.DataFrame({"run_id": run_id, "case_id": medians["case_id"].to_numpy(),
                          "process": medians["process"].to_numpy(dtype=np.int32),
-                         "median_ms": medians["value"].to_numpy(dtype=float)})
+                         column: medians["value"].to_numpy(dtype=float)})
 
 
 def _column_type(duckdb_type: str) -> str:

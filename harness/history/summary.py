@@ -3,8 +3,8 @@ a pull request or job summary, or JSON for a script.
 
 `show` answers "where does each case stand and when did it last move": per series, its latest
 point with its interval, a sparkline of its recent points, and its last step with the commit
-range and size. `regressions` lists the slower steps (since a commit, when given), worst first;
-its exit code is 1 when there is one, as `archbench compare`'s is.
+range and size. `regressions` lists the steps to worse (slower; more energy), since a commit
+when given, worst first; its exit code is 1 when there is one, as `archbench compare`'s is.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.history.trends import SERIES_KEY
+from harness.history.trends import SERIES_KEY, TIME, Quantity
 from harness.results.json_rows import json_rows
 
 #: Points a sparkline shows (the most recent).
@@ -27,13 +27,14 @@ _BARS = "▁▂▃▄▅▆▇█"
 
 @dataclass(frozen=True)
 class Regressions:
-    """The slower steps of a history (since a commit, when given)."""
+    """The steps to worse (slower, more energy) of a history (since a commit, when given)."""
 
     steps: pd.DataFrame
     since: str
     threshold: float
     min_persistence: int
     series: int
+    quantity: Quantity = TIME
 
     @property
     def exit_code(self) -> int:
@@ -43,11 +44,12 @@ class Regressions:
         since = f" since {self.since}" if self.since else ""
         found = (f"{len(self.steps)} regression(s){since} (exit 1)" if len(self.steps)
                  else f"no regression{since} (exit 0)")
-        return f"{found} in {self.series} series"
+        return f"{found} in {self.series} series ({self.quantity.name})"
 
     def rule(self) -> str:
-        return (f"a step is a change of a case's level beyond {self.threshold:.0%} that lasted "
-                f"at least {self.min_persistence} commits (harness.history.steps)")
+        return (f"a step is a change of a case's level ({self.quantity.name}) beyond "
+                f"{self.threshold:.0%} that lasted at least {self.min_persistence} commits "
+                f"(harness.history.steps); a regression is a step to {self.quantity.worse}")
 
     def render(self, form: str, report_url: str = "") -> str:
         if form == "json":
@@ -56,7 +58,7 @@ class Regressions:
                                "min_persistence": self.min_persistence,
                                "report": report_url or None,
                                "regressions": json_rows(self.steps)}, indent=1) + "\n"
-        rows = steps_table(self.steps)
+        rows = steps_table(self.steps, self.quantity.unit)
         if form == "markdown":
             mark = "❌" if self.exit_code else "✅"
             lines = [f"### {mark} archbench history: {self.outcome()}", ""]
@@ -71,8 +73,9 @@ class Regressions:
         return "\n".join([*lines, "", self.outcome()]) + "\n"
 
 
-def show_table(points: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
-    """One row per series: machine, case, latest point, its trend and its last step."""
+def show_table(points: pd.DataFrame, steps: pd.DataFrame, unit: str = "ms") -> pd.DataFrame:
+    """One row per series: machine, case, latest point (in `unit`), its trend and its last
+    step."""
     last_step = {} if steps.empty else {
         tuple(row[SERIES_KEY]): row for _, row in steps.sort_values("order").iterrows()}
     rows = []
@@ -81,13 +84,13 @@ def show_table(points: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
         step = last_step.get(tuple(key))
         rows.append({
             "machine": latest["fingerprint_id"][:8], "case": latest["case"],
-            "latest ms": _with_interval(latest),
+            f"latest {unit}": _with_interval(latest),
             "at": latest["commit_short"] + (" dirty" if latest["dirty"] else ""),
             "commits": len(series),
-            "trend": sparkline(series["center_ms"].to_numpy(dtype=float)[-SPARK_POINTS:]),
+            "trend": sparkline(series["center"].to_numpy(dtype=float)[-SPARK_POINTS:]),
             "last step": _step_text(step) if step is not None else "none"})
-    return pd.DataFrame(rows, columns=["machine", "case", "latest ms", "at", "commits", "trend",
-                                       "last step"])
+    return pd.DataFrame(rows, columns=["machine", "case", f"latest {unit}", "at", "commits",
+                                       "trend", "last step"])
 
 
 def render_show(table: pd.DataFrame, form: str, header: str) -> str:
@@ -99,18 +102,18 @@ def render_show(table: pd.DataFrame, form: str, header: str) -> str:
     return f"{header}\n\n{table.to_string(index=False)}\n" if len(table) else f"{header}\n"
 
 
-def steps_table(steps: pd.DataFrame) -> pd.DataFrame:
+def steps_table(steps: pd.DataFrame, unit: str = "ms") -> pd.DataFrame:
     """Steps as text columns: machine, case, commit range, before -> after, size. The levels
     are the step detector's (each the geometric mean of its commits' fastest process,
     `harness.history.steps`), not the points' centres, and are named so."""
     return pd.DataFrame({
         "machine": steps["fingerprint_id"].str[:8], "case": steps["case"],
         "commits": steps["before_commit_short"] + ".." + steps["commit_short"],
-        "fastest ms": [f"{before:.4g} -> {after:.4g}" for before, after
-               in zip(steps["before_ms"], steps["after_ms"], strict=True)],
+        f"fastest {unit}": [f"{before:.4g} -> {after:.4g}" for before, after
+               in zip(steps["before"], steps["after"], strict=True)],
         "change": [f"{ratio - 1:+.0%}" for ratio in steps["ratio"]],
         "subject": [_short(text, 60) for text in steps["subject"]]},
-        columns=["machine", "case", "commits", "fastest ms", "change", "subject"])
+        columns=["machine", "case", "commits", f"fastest {unit}", "change", "subject"])
 
 
 def sparkline(values: Sequence[float] | np.ndarray) -> str:
@@ -135,9 +138,9 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def _with_interval(point: pd.Series) -> str:
-    text = f"{point['center_ms']:.4g}"
-    if math.isfinite(point["ci_low_ms"]):
-        text += f" [{point['ci_low_ms']:.4g}, {point['ci_high_ms']:.4g}]"
+    text = f"{point['center']:.4g}"
+    if math.isfinite(point["ci_low"]):
+        text += f" [{point['ci_low']:.4g}, {point['ci_high']:.4g}]"
     return f"{text} ×{point['processes']}"
 
 

@@ -12,6 +12,12 @@ never by when they ran; commits git could not place follow the placed ones, by t
 
 Steps come from `harness.history.steps` on each series' process medians: a step is a level
 change beyond the threshold that lasted at least ``min_persistence`` commits.
+
+A series follows one **quantity**: the step time (`TIME`: process medians of iteration times,
+ms) or, where the hardware counted it, the energy per sample (`ENERGY`: one reading per
+process, J/sample; `harness.measure.energy`). Energy is treated as time is, lower is better:
+the same points, intervals and step detector (its noise is one-sided too: a contended process
+takes longer, and its idle power with it), only the unit and the words differ.
 """
 
 from __future__ import annotations
@@ -27,13 +33,32 @@ from harness.history.steps import detect_steps
 from harness.history.store import HistoryStore
 from harness.results.runs import CASE_KEY, case_name
 
+
+@dataclass(frozen=True)
+class Quantity:
+    """What a series follows: the store's per-process table and column, the unit, and the
+    words for a step up (worse) and down."""
+
+    name: str
+    table: str
+    column: str
+    unit: str
+    worse: str
+    better: str
+
+
+TIME = Quantity("time", "process_medians", "median_ms", "ms", "slower", "faster")
+ENERGY = Quantity("energy", "process_energy", "j_per_sample", "J/sample", "more energy",
+                  "less energy")
+QUANTITIES = {quantity.name: quantity for quantity in (TIME, ENERGY)}
+
 #: One series: a case on a machine kind.
 SERIES_KEY = ["fingerprint_id", *CASE_KEY]
 #: The level of a point's interval.
 LEVEL = 0.95
 STEP_COLUMNS = ["fingerprint_id", *CASE_KEY, "case", "order", "commit", "commit_short",
-                "subject", "before_commit", "before_commit_short", "before_ms", "after_ms",
-                "ratio", "direction", "persistence"]
+                "subject", "before_commit", "before_commit_short", "before", "after", "unit",
+                "ratio", "direction", "worse", "persistence"]
 #: What a selection may filter on, and the column each filters.
 _FILTERS = {"suites": "suite", "sizes": "size", "backends": "backend", "phases": "phase",
             "scenarios": "scenario"}
@@ -75,28 +100,33 @@ class Selection:
         return " AND ".join(clauses), parameters
 
 
-def load_points(store: HistoryStore, selection: Selection = Selection()) -> pd.DataFrame:
-    """Every point of the selected series, in series then commit order (module docstring),
-    with its process medians as a list (``medians``) for the step detector."""
+def load_points(store: HistoryStore, selection: Selection = Selection(),
+                quantity: Quantity = TIME) -> pd.DataFrame:
+    """Every point of the selected series of `quantity`, in series then commit order (module
+    docstring), with its process values as a list (``medians``) for the step detector."""
     where, parameters = selection.where()
+    # a store from before the quantity was kept, read without adding to it, has none of it
+    values = (f'SELECT run_id, case_id, process, "{quantity.column}" AS value '
+              f'FROM {quantity.table}' if store.has_table(quantity.table) else
+              "SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS case_id, "
+              "NULL::INTEGER AS process, NULL::DOUBLE AS value WHERE false")
     points = store.query(f"""
         SELECT r.fingerprint_id, c.suite, c.size, c.backend, c.phase, c.scenario,
                c.batch_size, coalesce(c.hardware, '') AS hardware, r."commit", r.dirty,
                min(r.position) AS position, min(r.commit_time) AS commit_time,
                any_value(r.subject) AS subject, string_agg(DISTINCT r.branch, ',') AS branch,
                min(r.started) AS started, count(DISTINCT r.run_id) AS runs,
-               count(*) AS processes, list(p.median_ms ORDER BY r.run_id, p.process) AS medians,
-               exp(avg(ln(p.median_ms))) AS center_ms, stddev_samp(ln(p.median_ms)) AS log_sd
-        FROM process_medians p JOIN cases c USING (run_id, case_id) JOIN runs r USING (run_id)
+               count(*) AS processes, list(p.value ORDER BY r.run_id, p.process) AS medians,
+               exp(avg(ln(p.value))) AS center, stddev_samp(ln(p.value)) AS log_sd
+        FROM ({values}) p JOIN cases c USING (run_id, case_id) JOIN runs r USING (run_id)
         WHERE {where}
         GROUP BY ALL
         ORDER BY r.fingerprint_id, c.suite, c.size, c.backend, c.phase, c.scenario,
                  c.batch_size, hardware, position NULLS LAST, commit_time, r.dirty, started
     """, parameters)
-    if points.empty:
-        return _with_point_columns(points)
-    points = points.astype({"batch_size": "Int64", "runs": int, "processes": int})
-    return _with_point_columns(points)
+    if not points.empty:
+        points = points.astype({"batch_size": "Int64", "runs": int, "processes": int})
+    return _with_point_columns(points).assign(unit=quantity.unit)
 
 
 def count_runs(store: HistoryStore, selection: Selection = Selection()) -> int:
@@ -114,9 +144,9 @@ def _with_point_columns(points: pd.DataFrame) -> pd.DataFrame:
     several = n > 1
     half[several] = (stdtrit(n[several] - 1, 0.5 + LEVEL / 2)
                      * points["log_sd"].to_numpy(dtype=float)[several] / np.sqrt(n[several]))
-    center = points["center_ms"].to_numpy(dtype=float) if len(points) else np.array([])
-    points["ci_low_ms"] = center * np.exp(-half)
-    points["ci_high_ms"] = center * np.exp(half)
+    center = points["center"].to_numpy(dtype=float) if len(points) else np.array([])
+    points["ci_low"] = center * np.exp(-half)
+    points["ci_high"] = center * np.exp(half)
     points["order"] = _commit_order(points)
     points["commit_short"] = points["commit"].astype(str).str[:10]
     points["case"] = _case_names(points)
@@ -151,9 +181,10 @@ def _commit_order(points: pd.DataFrame) -> pd.Series:
 
 
 def find_steps(points: pd.DataFrame, threshold: float = STEP_THRESHOLD,
-               min_persistence: int = MIN_PERSISTENCE) -> pd.DataFrame:
-    """The steps of every series of `points` (columns `STEP_COLUMNS`), slower first, then by
-    size."""
+               min_persistence: int = MIN_PERSISTENCE, quantity: Quantity = TIME
+               ) -> pd.DataFrame:
+    """The steps of every series of `points` (columns `STEP_COLUMNS`; direction in
+    `quantity`'s words), worse first (slower, more energy), then by size."""
     rows = []
     for _, series in points.groupby(SERIES_KEY, dropna=False, sort=False):
         series = series.reset_index(drop=True)
@@ -164,14 +195,20 @@ def find_steps(points: pd.DataFrame, threshold: float = STEP_THRESHOLD,
                          "commit": first["commit"], "commit_short": first["commit_short"],
                          "subject": first["subject"], "before_commit": last["commit"],
                          "before_commit_short": last["commit_short"],
-                         "before_ms": step.before_ms, "after_ms": step.after_ms,
+                         "before": step.before, "after": step.after, "unit": quantity.unit,
                          "ratio": step.ratio,
-                         "direction": "slower" if step.ratio > 1 else "faster",
+                         "direction": quantity.worse if step.ratio > 1 else quantity.better,
+                         "worse": step.ratio > 1,
                          "persistence": step.persistence})
-    steps = pd.DataFrame(rows, columns=STEP_COLUMNS)
+    return worse_first(pd.DataFrame(rows, columns=STEP_COLUMNS))
+
+
+def worse_first(steps: pd.DataFrame) -> pd.DataFrame:
+    """Steps to worse first (slower, more energy), each direction by size (a halving is as
+    large as a doubling)."""
     if steps.empty:
         return steps
-    order = pd.DataFrame({"faster": (steps["direction"] != "slower").astype(int),
+    order = pd.DataFrame({"better": (~steps["worse"].astype(bool)).astype(int),
                           "smaller": -np.log(steps["ratio"].astype(float)).abs()})
-    return steps.loc[order.sort_values(["faster", "smaller"], kind="stable").index] \
+    return steps.loc[order.sort_values(["better", "smaller"], kind="stable").index] \
         .reset_index(drop=True)

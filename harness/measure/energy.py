@@ -79,6 +79,9 @@ Clock = Callable[[], float]
 
 #: Where the kernel exposes RAPL.
 POWERCAP = Path("/sys/class/powercap")
+#: The sample metric of a process's energy reading: one value per process, compared and
+#: trended as a process median of time is (`harness.analysis.compare`, `harness.history`).
+ENERGY_METRIC = "energy_j_per_sample"
 #: How often the integrator reads the power where there is no energy counter.
 POWER_SAMPLE_S = 0.01
 #: Polling interval while observing a counter's update period.

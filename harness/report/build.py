@@ -292,6 +292,13 @@ def _comparison_section(comparison: Comparison) -> tuple[Section, dict[str, pd.D
     shown = [Table(comparison.table.assign(regression=comparison.table["verdict"] == "slower"),
                    f"{comparison.new_id} against {comparison.base_id} (regressions highlighted)",
                    highlight="regression")]
+    if len(comparison.energy):
+        shown.append(Table(comparison.energy.assign(regression=comparison.energy["verdict"]
+                                                    == "more"),
+                           "energy per sample, where both runs read it (more energy "
+                           "highlighted; judged as time is, lower is better)",
+                           highlight="regression"))
+    csvs["energy_comparison.csv"] = comparison.energy
     for name, caption, cases in (
             ("newly_broken.csv", f"newly broken: ok in {comparison.base_id}, not in "
                                  f"{comparison.new_id}", comparison.newly_broken),

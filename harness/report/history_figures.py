@@ -77,13 +77,13 @@ def timeline_figure(series: pd.DataFrame, steps: pd.DataFrame, axis: CommitAxis)
     x = axis.x(series["order"])
     color = backend_color(str(series["backend"].iloc[0]))
     fig = go.Figure()
-    band_x, band_y = _band(x, series["ci_low_ms"].tolist(), series["ci_high_ms"].tolist())
+    band_x, band_y = _band(x, series["ci_low"].tolist(), series["ci_high"].tolist())
     if band_x:
         fig.add_trace(go.Scatter(
             x=band_x, y=band_y, mode="lines", fill="toself", fillcolor=_translucent(color),
             line={"width": 0}, hoverinfo="skip", showlegend=False, name="95% interval"))
     fig.add_trace(go.Scatter(
-        x=x, y=series["center_ms"].astype(float).tolist(), mode="lines+markers",
+        x=x, y=series["center"].astype(float).tolist(), mode="lines+markers",
         line={"color": color, "width": 1.5}, marker={"color": color, "size": 7},
         customdata=[_hover(point) for point in series.itertuples()],
         hovertemplate="%{customdata}" + _NO_HOVER_NAME, showlegend=False, name="centre"))
@@ -95,8 +95,8 @@ def timeline_figure(series: pd.DataFrame, steps: pd.DataFrame, axis: CommitAxis)
         paper_bgcolor="white", font={"size": 12})
     fig.update_xaxes(title_text="commit (git order)", showgrid=False, zeroline=False,
                      linecolor="#999", **axis.ticks())
-    fig.update_yaxes(title_text="ms (centre, 95% interval)", gridcolor=_GRID, zeroline=False,
-                     automargin=True)
+    fig.update_yaxes(title_text=f"{series['unit'].iloc[0]} (centre, 95% interval)",
+                     gridcolor=_GRID, zeroline=False, automargin=True)
     return fig
 
 
@@ -113,15 +113,15 @@ def short_subject(subject: object) -> str:
 
 def _hover(p: Any) -> str:
     """What hovering a point shows: the commit, its subject, branch, counts, the numbers."""
-    interval = ("interval n/a (one process)" if pd.isna(p.ci_low_ms)
-                else f"95% interval {fmt_num(p.ci_low_ms, '.4g')}–"
-                     f"{fmt_num(p.ci_high_ms, '.4g')} ms")
+    interval = ("interval n/a (one process)" if pd.isna(p.ci_low)
+                else f"95% interval {fmt_num(p.ci_low, '.4g')}–"
+                     f"{fmt_num(p.ci_high, '.4g')} {p.unit}")
     dirty = " + uncommitted changes" if _true(p.dirty) else ""
     when = esc(str(p.commit_time)[:16].replace("T", " "))  # ISO to the minute
     return (f"<b>{esc(p.commit_short)}</b>{dirty} {esc(short_subject(p.subject))}<br>"
             f"branch {esc(p.branch) or 'n/a'} · {when}<br>"
             f"{p.runs} runs, {p.processes} processes<br>"
-            f"centre {fmt_num(p.center_ms, '.4g')} ms, {interval}")
+            f"centre {fmt_num(p.center, '.4g')} {p.unit}, {interval}")
 
 
 def _band(x: list[int], low: list[float], high: list[float]) -> tuple[list, list]:
@@ -153,15 +153,14 @@ def _band(x: list[int], low: list[float], high: list[float]) -> tuple[list, list
 def _mark_step(fig: go.Figure, x: float, step: Any, index: int) -> None:
     """A dashed line between the last commit before the step and the first after it, labelled
     with the size; labels of neighbouring steps alternate height so they do not overlap."""
-    slower = step.direction == "slower"
-    color = SLOWER_COLOR if slower else FASTER_COLOR
+    color = SLOWER_COLOR if _true(step.worse) else FASTER_COLOR
     fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper",
                   line={"color": color, "width": 2, "dash": "dash"})
     fig.add_annotation(
         x=x, y=1.0 if index % 2 == 0 else 0.9, yref="paper", yanchor="bottom",
         text=esc(step_label(step)), showarrow=False, font={"color": color, "size": 12},
         bgcolor="rgba(255,255,255,0.85)",
-        hovertext=esc(f"{step.before_ms:.4g} → {step.after_ms:.4g} ms (fastest process), "
+        hovertext=esc(f"{step.before:.4g} → {step.after:.4g} {step.unit} (fastest process), "
                       f"{step.direction}"))
 
 

@@ -25,10 +25,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from harness.history.trends import worse_first
 from harness.report.history_figures import (
     HEIGHT_PX,
     CommitAxis,
@@ -48,7 +48,8 @@ HOW_TO_READ = (
     "top of it). Line: the centre (geometric mean) of the process medians at that commit. Band: "
     "the 95% interval between processes (none where one process ran). A dashed line marks each "
     "detected step between two commits, labelled with its size and range, e.g. +31% "
-    "(a1b2c3d..e4f5a6b): red slower, green faster. Hover a point for its commit and message.")
+    "(a1b2c3d..e4f5a6b): red worse (slower, more energy), green better. Hover a point for its "
+    "commit and message.")
 
 _STYLE = """<style>
 .filters { display: flex; gap: 18px; align-items: center; flex-wrap: wrap; padding: 8px 0;
@@ -126,7 +127,7 @@ def render_history_page(points: pd.DataFrame, steps: pd.DataFrame,
             "timelines", "No history yet", "Add runs to the history store "
             "(archbench history add RUN..., or archbench run --history DB) and write this "
             "page again: each case then gets a timeline across commits.")])
-    steps = _slower_first(steps)
+    steps = worse_first(steps)
     sections = [_steps_section(points, steps),
                 Section("timelines", "Timelines", HOW_TO_READ,
                         markup=_timelines(points, steps, machines))]
@@ -142,7 +143,7 @@ def _meta(points: pd.DataFrame, steps: pd.DataFrame, machines: Mapping[str, str]
     """The header lines: how much history, which commits, how many steps."""
     commits = points.drop_duplicates("order").sort_values("order")
     first, last = commits.iloc[0], commits.iloc[-1]
-    slower = int((steps["direction"] == "slower").sum())
+    worse = steps.loc[steps["worse"].astype(bool), "direction"]
     return [
         f"{_counted(_run_count(points), 'run')} over {_counted(len(commits), 'commit')}: "
         f"{_counted(points['case'].nunique(), 'case')} on "
@@ -150,7 +151,8 @@ def _meta(points: pd.DataFrame, steps: pd.DataFrame, machines: Mapping[str, str]
         f"{_counted(len(points), 'point')}.",
         f"Commits {first['commit_short']} ({_day(first['commit_time'])}) .. "
         f"{last['commit_short']} ({_day(last['commit_time'])}).",
-        f"{_counted(len(steps), 'step')} detected, {slower} of them slower.",
+        f"{_counted(len(steps), 'step')} detected, {len(worse)} of them "
+        f"{worse.iloc[0] if len(worse) else 'worse'}.",
         *(f"Machine {fid}: {machines.get(fid, 'not described')}"
           for fid in sorted(points["fingerprint_id"].unique())),
     ]
@@ -171,23 +173,15 @@ def _day(value: object) -> str:
     return value[:10] if isinstance(value, str) and value else "time unknown"
 
 
-def _slower_first(steps: pd.DataFrame) -> pd.DataFrame:
-    """Slower steps first, each direction by size (a halving is as large as a doubling)."""
-    if steps.empty:
-        return steps
-    size = np.abs(np.log(steps["ratio"].astype(float)))
-    order = np.lexsort((-size.to_numpy(), (steps["direction"] != "slower").to_numpy()))
-    return steps.iloc[order].reset_index(drop=True)
-
-
 def _steps_section(points: pd.DataFrame, steps: pd.DataFrame) -> Section:
+    unit = points["unit"].iloc[0]
     how = ("Each row is a lasting change of level in one case's timeline: before and after are "
-           "the levels in ms as the step detector sees them, each the geometric mean of its "
-           "commits' fastest process (robust to a slow process; a timeline's points are the "
-           "centres of every process, so they read higher on a noisy machine), change is "
-           "after / before - 1 (+: slower), commits are "
-           "the last commit before the step and the first after it. Slower first, then by "
-           "size; slower rows are highlighted.")
+           f"the levels in {unit} as the step detector sees them, each the geometric mean of "
+           "its commits' fastest process (robust to a slow process; a timeline's points are "
+           "the centres of every process, so they read higher on a noisy machine), change is "
+           "after / before - 1 (+: worse), commits are the last commit before the step and the "
+           "first after it. Worse first (slower, more energy), then by size; those rows are "
+           "highlighted.")
     if steps.empty:
         return Section("steps", "Detected steps", how,
                        notes=["No step beyond the threshold in any timeline."])
@@ -197,15 +191,16 @@ def _steps_section(points: pd.DataFrame, steps: pd.DataFrame) -> Section:
         "machine": steps["fingerprint_id"].astype(str).str[:8],
         "case": steps["case"],
         "commits": steps["before_commit_short"] + ".." + steps["commit_short"],
-        "before ms (fastest)": steps["before_ms"].astype(float),
-        "after ms (fastest)": steps["after_ms"].astype(float),
+        f"before {unit} (fastest)": steps["before"].astype(float),
+        f"after {unit} (fastest)": steps["after"].astype(float),
         "change": [f"{ratio - 1:+.0%}" for ratio in steps["ratio"].astype(float)],
         "subject": [short_subject(subjects.get((fid, order)))
                     for fid, order in zip(steps["fingerprint_id"], steps["order"], strict=True)],
-        "slower": steps["direction"] == "slower",
+        "direction": steps["direction"],
+        "worse": steps["worse"].astype(bool),
     })
     return Section("steps", "Detected steps", how,
-                   tables=[Table(frame, "detected steps, slower first", highlight="slower")])
+                   tables=[Table(frame, "detected steps, worse first", highlight="worse")])
 
 
 def _timelines(points: pd.DataFrame, steps: pd.DataFrame, machines: Mapping[str, str]) -> str:
@@ -242,18 +237,18 @@ def _case_block(series: pd.DataFrame, steps: pd.DataFrame, axis: CommitAxis, dat
                 div_id: str) -> str:
     """One case: its name, its latest value and steps in words, and its timeline."""
     latest = series.sort_values("order").iloc[-1]
-    marks = "".join(f' <span class="{_direction(step.direction)}">{esc(step_label(step))}</span>'
+    marks = "".join(f' <span class="{_direction(step.worse)}">{esc(step_label(step))}</span>'
                     for step in steps.sort_values("order").itertuples())
-    words = (f"{len(series)} commits, latest {latest['center_ms']:.4g} ms at "
+    words = (f"{len(series)} commits, latest {latest['center']:.4g} {latest['unit']} at "
              f"{esc(latest['commit_short'])}" + (f"; steps:{marks}" if marks else ""))
     figure = _lazy_figure(timeline_figure(series, steps, axis), div_id)
     return (f'<div class="timeline" {data}><p class="case-name">'
             f"{esc(series['case'].iloc[0])}</p><p class=\"meta\">{words}</p>{figure}</div>")
 
 
-def _direction(direction: object) -> str:
-    """The CSS class of a step's direction (never the value itself inside the attribute)."""
-    return "slower" if direction == "slower" else "faster"
+def _direction(worse: object) -> str:
+    """The CSS class of a step's direction (never a value itself inside the attribute)."""
+    return "slower" if bool(worse) else "faster"
 
 
 def _lazy_figure(figure: go.Figure, div_id: str) -> str:

@@ -18,6 +18,7 @@ pipelined throughput) and the batch sizes; nothing else differs.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from abc import ABC, abstractmethod
@@ -32,7 +33,7 @@ import torch
 from harness.backends.base import InferenceRunner, TrainRunner
 from harness.measure import memory
 from harness.measure.contention import ContentionMonitor
-from harness.measure.energy import measure_energy, no_energy_columns, open_meter
+from harness.measure.energy import ENERGY_METRIC, measure_energy, no_energy_columns, open_meter
 from harness.measure.timing import BlockRule, TimingPolicy, TimingResult, time_loop
 from harness.profiling.case_profile import ProfileOutcome
 from harness.serving.options import ServingOptions
@@ -206,7 +207,10 @@ def timed_run(request: ScenarioRequest, binding: Binding, batch_size: int,
         row.update(monitor.result.columns())
     row.update(binding.runner.facts)
     row.update(binding.runner.counters())
-    row.update(energy_columns(binding, step, batch_size, request.energy))
+    energy = energy_columns(binding, step, batch_size, request.energy)
+    row.update(energy)
+    if isinstance(energy.get(ENERGY_METRIC), float) and math.isfinite(energy[ENERGY_METRIC]):
+        outcome.samples[ENERGY_METRIC] = [energy[ENERGY_METRIC]]
     if request.profiler is not None:  # after the timing, memory and energy readings
         synced_ms = (statistics.median(timing.samples_ms) if timing.block == 1
                      else timing.synced_ms)

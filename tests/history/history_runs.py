@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.machine.fingerprint import FIELDS
+from harness.measure.energy import ENERGY_METRIC
 from harness.results.schema import samples_frame, to_frame
 from harness.results.store import MANIFEST, SAMPLES, TABLE, write_json_atomic
 
@@ -35,9 +36,11 @@ def case_id(backend: str, suite: str = "cnn") -> str:
 def write_history_run(results_dir: Path, run_id: str, medians: Mapping[str, Sequence[float]],
                       commit_record: Mapping[str, Any] | None = None,
                       machine: Mapping[str, str] = MACHINE, started: str = "2026-02-01",
-                      statuses: Mapping[str, str] | None = None) -> Path:
+                      statuses: Mapping[str, str] | None = None,
+                      energy: Mapping[str, Sequence[float]] | None = None) -> Path:
     """A run of cnn/tiny cases, one per backend named in `medians` (backend -> process
-    medians, ms); `statuses`: backend -> a status other than ok (no samples then)."""
+    medians, ms); `statuses`: backend -> a status other than ok (no samples then);
+    `energy`: backend -> each process's energy reading (J/sample), where one was read."""
     rows, samples = [], []
     for backend, values in medians.items():
         cid = case_id(backend)
@@ -53,6 +56,9 @@ def write_history_run(results_dir: Path, run_id: str, medians: Mapping[str, Sequ
             samples += [{"run_id": run_id, "case_id": cid, "metric": "iter_ms",
                          "process": process, "idx": i, "value": median * factor}
                         for i, factor in enumerate((0.98, 1.0, 1.02))]
+        samples += [{"run_id": run_id, "case_id": cid, "metric": ENERGY_METRIC,
+                     "process": process, "idx": 0, "value": joules}
+                    for process, joules in enumerate((energy or {}).get(backend, []))]
     run_dir = results_dir / run_id
     run_dir.mkdir(parents=True)
     manifest: dict[str, Any] = {"run_id": run_id, "config": {}, "started": started,

@@ -194,3 +194,37 @@ def test_import_of_json_that_is_not_a_benchmark_file_is_a_warning_line(
     assert main(["history", "import", str(folder), "--history", str(tmp_path / "h.duckdb")]) == 1
     out = capsys.readouterr().out
     assert out.count("warning: ") == 3 and "Traceback" not in out
+
+
+def test_energy_per_sample_is_trended_as_time_is(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Ten commits of one case whose time holds while its energy per sample rises by 30% at
+    commit 6: the time series shows no step, the energy series one, a regression."""
+    store = tmp_path / "h.duckdb"
+    runs = [str(write_history_run(
+        tmp_path / "results", f"r{position:02d}",
+        {"cpu-eager": [10.0 * v for v in _noise(position)]}, commit(position),
+        energy={"cpu-eager": [0.5 * (1.3 if position >= STEP_AT else 1.0) * v
+                              for v in _noise(80 + position)]}))
+        for position in range(1, COMMITS + 1)]
+    assert main(["history", "add", *runs, "--history", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["history", "regressions", "--history", str(store)]) == 0
+    assert "no regression (exit 0) in 1 series (time)" in capsys.readouterr().out
+    assert main(["history", "regressions", "--history", str(store), "--metric", "energy",
+                 "--format", "json"]) == 1
+    found = json.loads(capsys.readouterr().out)
+    (step,) = found["regressions"]
+    assert step["direction"] == "more energy" and step["unit"] == "J/sample"
+    assert step["commit"] == commit(STEP_AT)["sha"] and abs(step["ratio"] - 1.3) < 0.06
+    assert main(["history", "show", "--history", str(store), "--metric", "energy"]) == 0
+    shown = capsys.readouterr().out
+    assert "(energy, J/sample)" in shown and "latest J/sample" in shown
+    page = tmp_path / "page"
+    assert main(["report", "--history", str(store), "--metric", "energy", "--out",
+                 str(page)]) == 0
+    html = (page / "index.html").read_text()
+    assert "1 step detected, 1 of them more energy." in html
+    assert "before J/sample (fastest)" in html and "latest 0.6" in html
+    # the figure's axis, in plotly's JSON (which spells "/" as an escape)
+    assert "J\\u002fsample (centre, 95% interval)" in html

@@ -42,9 +42,9 @@ def test_a_planted_step_is_found_at_its_index_with_its_ratio(seed: int) -> None:
     assert isinstance(step, Step)
     assert step.index == 17 and step.persistence == 23
     assert step.ratio == pytest.approx(1.3, rel=0.03)
-    assert step.after_ms / step.before_ms == pytest.approx(step.ratio)
+    assert step.after / step.before == pytest.approx(step.ratio)
     # levels are of each commit's fastest process: a little below the planted 10 and 13 ms
-    assert 9.5 < step.before_ms < 10.0 and 12.4 < step.after_ms < 13.0
+    assert 9.5 < step.before < 10.0 and 12.4 < step.after < 13.0
     assert step.z > math.sqrt(2 * math.log(40))
 
 
@@ -128,7 +128,7 @@ def test_two_steps_the_same_way_are_both_found() -> None:
     found = detect_steps(series(levels, seed=12, cv=0.04))
     assert [step.index for step in found] == [30, 80]
     assert [round(step.ratio, 1) for step in found] == [1.2, 1.5]
-    assert found[0].after_ms == pytest.approx(found[1].before_ms)
+    assert found[0].after == pytest.approx(found[1].before)
 
 
 def test_degenerate_series() -> None:

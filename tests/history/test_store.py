@@ -13,7 +13,7 @@ import pytest
 
 from harness.errors import UsageError
 from harness.history.store import NOT_RECORDED, SCHEMA_VERSION, HistoryStore, machine_fingerprint
-from harness.history.trends import load_points
+from harness.history.trends import ENERGY, load_points
 from harness.machine.environment import PROJECT_ROOT
 from harness.machine.fingerprint import fingerprint_id
 from harness.machine.provenance import checked_out, in_utc, resolve_commit
@@ -213,3 +213,20 @@ def test_commit_times_are_kept_in_utc() -> None:
     assert in_utc("2026-12-04T15:00:00+02:00") == "2026-12-04T13:00:00+00:00"
     assert in_utc("2026-12-04T13:00:00") == "2026-12-04T13:00:00+00:00"
     assert in_utc("") == "" and in_utc(None) == ""
+
+
+def test_energy_readings_are_kept_per_process_and_an_older_store_has_none(
+        tmp_path: Path) -> None:
+    path = tmp_path / "h.duckdb"
+    with HistoryStore(path) as store:
+        store.add_run(write_history_run(tmp_path, "r1", {"cpu-eager": [1.0, 1.1],
+                                                         "ort-cpu": [0.5, 0.6]}, commit(1),
+                                        energy={"cpu-eager": [0.2, 0.25]}))
+        kept = store.query("SELECT case_id, process, j_per_sample FROM process_energy "
+                           "ORDER BY process")
+        assert list(kept["j_per_sample"]) == [0.2, 0.25]
+        assert set(kept["case_id"]) == {case_id("cpu-eager")}
+        store.connection.execute("DROP TABLE process_energy")  # as a store from before it
+    with HistoryStore(path, create=False) as store:
+        assert load_points(store, quantity=ENERGY).empty
+        assert len(load_points(store)) == 2

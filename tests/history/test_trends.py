@@ -39,8 +39,8 @@ def test_two_runs_of_one_commit_are_one_point_of_their_pooled_processes(tmp_path
     (point,) = _points(path).itertuples()
     assert (point.runs, point.processes) == (2, 4)
     assert sorted(point.medians) == pytest.approx([2.0, 2.0, 8.0, 8.0])
-    assert point.center_ms == pytest.approx(4.0)  # the geometric mean of the processes
-    assert point.ci_low_ms < 4.0 < point.ci_high_ms
+    assert point.center == pytest.approx(4.0)  # the geometric mean of the processes
+    assert point.ci_low < 4.0 < point.ci_high
     assert point.case == "cnn · tiny · cpu-eager · infer · throughput · bs 32"
 
 
@@ -56,11 +56,11 @@ def test_points_follow_git_order_not_run_time_and_a_dirty_run_follows_its_commit
         write_history_run(results, "second", {"cpu-eager": [2.0]}, commit(2)),
     ])
     points = _points(path)
-    assert points["center_ms"].tolist() == pytest.approx([1.0, 1.5, 2.0, 3.0, 9.0])
+    assert points["center"].tolist() == pytest.approx([1.0, 1.5, 2.0, 3.0, 9.0])
     assert points["order"].tolist() == [0, 1, 2, 3, 4]
     assert points["dirty"].tolist() == [False, True, False, False, False]
     one = points.iloc[0]
-    assert math.isnan(one["ci_low_ms"])  # one process: no interval between processes
+    assert math.isnan(one["ci_low"])  # one process: no interval between processes
 
 
 def test_each_machine_kind_is_its_own_series_and_the_selection_filters(tmp_path: Path) -> None:

@@ -28,9 +28,9 @@ COMMITS = 8
 XSS_COMMIT = 5  # the commit whose subject is markup, and where cnn/cpu-eager on A got slower
 POINT_COLUMNS = ["fingerprint_id", "case", "suite", "size", "backend", "phase", "scenario",
                  "batch_size", "order", "commit", "commit_short", "subject", "commit_time",
-                 "branch", "dirty", "runs", "processes", "center_ms", "ci_low_ms", "ci_high_ms"]
+                 "branch", "dirty", "runs", "processes", "center", "ci_low", "ci_high", "unit"]
 STEP_COLUMNS = ["fingerprint_id", "case", "order", "commit", "commit_short",
-                "before_commit_short", "before_ms", "after_ms", "ratio", "direction"]
+                "before_commit_short", "before", "after", "unit", "ratio", "direction", "worse"]
 
 
 def sha(order: int) -> str:
@@ -71,17 +71,17 @@ def history_input() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
                     "subject": XSS if order == XSS_COMMIT else f"commit {order}: tune things",
                     "commit_time": f"2025-03-{order + 1:02d}T10:00:00+00:00", "branch": "main",
                     "dirty": False, "runs": 2, "processes": 1 if one else 6,
-                    "center_ms": centre, "ci_low_ms": np.nan if one else centre * 0.97,
-                    "ci_high_ms": np.nan if one else centre * 1.03})
+                    "center": centre, "ci_low": np.nan if one else centre * 0.97,
+                    "ci_high": np.nan if one else centre * 1.03, "unit": "ms"})
     points = pd.DataFrame(rows, columns=POINT_COLUMNS).astype({"batch_size": "Int64"})
     steps = pd.DataFrame([
         {"fingerprint_id": MACHINE_B, "case": TRAIN_CASE, "order": 6, "commit": sha(6),
-         "commit_short": sha(6)[:10], "before_commit_short": sha(5)[:10], "before_ms": 40.4,
-         "after_ms": 32.3, "ratio": 0.8, "direction": "faster"},
+         "commit_short": sha(6)[:10], "before_commit_short": sha(5)[:10], "before": 40.4,
+         "after": 32.3, "unit": "ms", "ratio": 0.8, "direction": "faster", "worse": False},
         {"fingerprint_id": MACHINE_A, "case": SLOW_CASE, "order": XSS_COMMIT,
          "commit": sha(XSS_COMMIT), "commit_short": sha(XSS_COMMIT)[:10],
-         "before_commit_short": sha(XSS_COMMIT - 1)[:10], "before_ms": 10.1,
-         "after_ms": 13.2, "ratio": 1.31, "direction": "slower"},
+         "before_commit_short": sha(XSS_COMMIT - 1)[:10], "before": 10.1,
+         "after": 13.2, "unit": "ms", "ratio": 1.31, "direction": "slower", "worse": True},
     ], columns=STEP_COLUMNS)
     return points, steps, dict(MACHINES)
 
@@ -218,13 +218,14 @@ def test_run_text_in_filter_attributes_is_escaped_with_quotes(tmp_path):
 
 def test_steps_table_lists_slower_first_and_highlights_them(tmp_path):
     page = written_page(tmp_path)
-    table = re.search(r"<caption>detected steps, slower first</caption>(.*?)</table>",
+    assert "2 steps detected, 1 of them slower." in page
+    table = re.search(r"<caption>detected steps, worse first</caption>(.*?)</table>",
                       page, re.S).group(1)
     rows = re.findall(r"<tr( class=\"highlight\")?>(.*?)</tr>", table, re.S)
     header, slower, faster = rows
     assert re.findall(r"<th>([^<]*)</th>", header[1]) == [
         "machine", "case", "commits", "before ms (fastest)", "after ms (fastest)", "change",
-        "subject"]
+        "subject", "direction"]
     assert slower[0] and not faster[0]
     assert f"<td>{MACHINE_A[:8]}</td>" in slower[1]
     assert f"{sha(4)[:10]}..{sha(5)[:10]}" in slower[1] and "<td>+31%</td>" in slower[1]
@@ -237,7 +238,7 @@ def test_without_steps_the_page_says_so(tmp_path):
     points, steps, machines = history_input()
     page = render_history_page(points, steps.iloc[0:0], machines)
     assert "No step beyond the threshold in any timeline." in page
-    assert "0 steps detected, 0 of them slower." in page
+    assert "0 steps detected, 0 of them worse." in page
     assert "<caption>detected steps" not in page
     assert all("shapes" not in layout for _, layout in plotted_figures(page).values())
 

@@ -317,9 +317,12 @@ def test_energy_is_measured_after_the_timing_where_the_device_has_a_meter(
     monkeypatch.setattr(scenario_base, "open_meter", lambda device, gpu: meter)
     monkeypatch.setattr(scenario_base, "measure_energy", measure)
     binding = sweep_binding(limit=10**6, saturation=16, device="cpu")
-    row = LATENCY.measure(ScenarioRequest(4, SHORT, quick=True), binding).columns
+    outcome = LATENCY.measure(ScenarioRequest(4, SHORT, quick=True), binding)
+    row = outcome.columns
     assert calls == [(4, meter)] and meter.closed
     assert (row["energy_source"], row["energy_j_per_sample"]) == ("rapl: package-0+dram", 0.02)
+    # the process's reading, as a sample: what compare and the history judge energy on
+    assert outcome.samples["energy_j_per_sample"] == [0.02]
 
 
 def test_a_row_without_energy_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,5 +332,7 @@ def test_a_row_without_energy_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     assert off["energy_j_per_sample"] is None
     monkeypatch.setattr(scenario_base, "open_meter",
                         lambda device, gpu: "no RAPL in /sys/class/powercap (a VM ...)")
-    row = LATENCY.measure(ScenarioRequest(4, SHORT, quick=True), binding).columns
+    outcome = LATENCY.measure(ScenarioRequest(4, SHORT, quick=True), binding)
+    row = outcome.columns
     assert row["energy_note"].startswith("no RAPL") and row["energy_source"] is None
+    assert "energy_j_per_sample" not in outcome.samples

@@ -87,7 +87,7 @@ def show(store_path: Path, selection: Selection, threshold: float, min_persisten
          form: str, quantity: Quantity = TIME) -> str:
     with HistoryStore(store_path, create=False) as store:
         points = load_points(store, selection, quantity)
-        runs = count_runs(store, selection)
+        runs = count_runs(store, selection, quantity)
     steps = find_steps(points, threshold, min_persistence, quantity)
     table = show_table(points, steps, quantity.unit)
     commits = points["order"].nunique() if len(points) else 0

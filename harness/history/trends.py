@@ -129,11 +129,15 @@ def load_points(store: HistoryStore, selection: Selection = Selection(),
     return _with_point_columns(points).assign(unit=quantity.unit)
 
 
-def count_runs(store: HistoryStore, selection: Selection = Selection()) -> int:
-    """How many runs hold a point of the selected series."""
+def count_runs(store: HistoryStore, selection: Selection = Selection(),
+               quantity: Quantity = TIME) -> int:
+    """How many runs hold a point of the selected series of `quantity`."""
+    if not store.has_table(quantity.table):
+        return 0
     where, parameters = selection.where()
-    return int(store.query(f"SELECT count(DISTINCT r.run_id) AS n FROM cases c JOIN runs r "
-                           f"USING (run_id) WHERE {where}", parameters)["n"].iloc[0])
+    return int(store.query(f"SELECT count(DISTINCT r.run_id) AS n FROM {quantity.table} p "
+                           f"JOIN cases c USING (run_id, case_id) JOIN runs r USING (run_id) "
+                           f"WHERE {where}", parameters)["n"].iloc[0])
 
 
 def _with_point_columns(points: pd.DataFrame) -> pd.DataFrame:

@@ -217,9 +217,13 @@ def test_energy_per_sample_is_trended_as_time_is(tmp_path: Path,
     (step,) = found["regressions"]
     assert step["direction"] == "more energy" and step["unit"] == "J/sample"
     assert step["commit"] == commit(STEP_AT)["sha"] and abs(step["ratio"] - 1.3) < 0.06
+    no_counter = write_history_run(tmp_path / "results", "r11", {"cpu-eager": [10.0, 10.1]},
+                                   commit(COMMITS + 1))  # a run on a machine without one
+    assert main(["history", "add", str(no_counter), "--history", str(store)]) == 0
+    capsys.readouterr()
     assert main(["history", "show", "--history", str(store), "--metric", "energy"]) == 0
     shown = capsys.readouterr().out
-    assert "(energy, J/sample)" in shown and "latest J/sample" in shown
+    assert "(energy, J/sample): 10 runs" in shown and "latest J/sample" in shown
     page = tmp_path / "page"
     assert main(["report", "--history", str(store), "--metric", "energy", "--out",
                  str(page)]) == 0

@@ -38,7 +38,7 @@ def markdown(frame: pd.DataFrame) -> str:
 
 def backend_table(results: pd.DataFrame, baseline: str) -> pd.DataFrame:
     trade = tradeoff_table(results, baseline)
-    cold = cold_start_table(results)[["case_id", "compile_s", "export_s", "session_s"]]
+    cold = cold_start_table(results)[["case_id", "compile_s", "export_s", "load_s"]]
     table = trade.merge(cold, on="case_id").sort_values(["suite", "size", "phase", "speedup"],
                                                         ascending=[True, True, True, False])
     return pd.DataFrame({
@@ -54,7 +54,7 @@ def backend_table(results: pd.DataFrame, baseline: str) -> pd.DataFrame:
         "parity": table["parity_ok"].map(lambda v: "" if v is pd.NA else ("ok" if v else "FAIL")),
         "compile s": table["compile_s"].map(lambda v: _fmt(v, ".1f")),
         "export s": table["export_s"].map(lambda v: _fmt(v, ".2f")),
-        "session s": table["session_s"].map(lambda v: _fmt(v, ".3f")),
+        "session s": table["load_s"].map(lambda v: _fmt(v, ".3f")),
     })
 
 

@@ -125,10 +125,11 @@ def write_run(results_dir: Path, run_id: str, *, seed: int = 0,
                             "parity_ok": rel_err <= (1e-2 if ort else 1e-4),
                             "peak_rss_mb": 400 + params / 1e3, "rss_increase_mb": params / 1e3,
                             "cold_call_s": 0.5 if "compile" in backend else 0.05,
+                            "first_call_s": 0.5 if "compile" in backend else 0.05,
                             "compile_s": 11.5 if "compile" in backend else None,
                             "first_iter_ms": median * 1.5,
                             "export_s": 1.5 if ort else None, "export_cached": False if ort
-                            else None, "session_s": 0.3 if ort else None})
+                            else None, "load_s": 0.3 if ort else None})
                     table.append({**row, **(rows or {}).get(cid, {})})
     run_dir = results_dir / run_id
     run_dir.mkdir(parents=True)

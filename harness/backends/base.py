@@ -3,7 +3,7 @@
 A backend turns a model into an `InferenceRunner` or a `TrainRunner`. The runner's `bind` does
 all one-off work (device copies, compilation, IO binding) and returns the step to time, which
 then does nothing but the work itself. Cold-start costs measured during that one-off work go
-into `facts` (compile_s, export_s, session_s, ...), never into the timed samples.
+into `facts` (compile_s, export_s, load_s, ...), never into the timed samples.
 
 Availability is answered honestly, with a reason: `unavailable_reason()` before a case is
 started (no CUDA device, provider missing from the build), or `BackendUnavailable` raised from
@@ -56,6 +56,8 @@ class CaseContext:
     #: Symbolic axes of named inputs beyond the batch ({input: {axis: name}}), for an export
     #: that must keep a sequence length dynamic (`suites.inputs.dynamic_axes`).
     dynamic_axes: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    #: The case's scenario, for a runtime tuned to it (OpenVINO's performance hint).
+    scenario: str = "latency"
 
 
 class Profiled:

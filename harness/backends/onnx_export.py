@@ -37,18 +37,15 @@ row (`quantization`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
-import os
-import tempfile
-import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnxconverter_common
 import onnxruntime as ort
@@ -57,9 +54,10 @@ from onnxconverter_common import float16
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from torch import nn
 
-from harness.errors import one_line
+from harness.backends.artifacts import Artifact, artifact_key, cached_artifact
+from harness.backends.export_program import Axes, export_form, export_reason
 from harness.machine.cpu_features import has_vnni
-from harness.model_io import LONE_INPUT, call, named_outputs, pad_to, tensors, to_device
+from harness.model_io import LONE_INPUT, tensors
 from suites.inputs import Batch
 
 OPSET = 20
@@ -99,22 +97,6 @@ class Int8Settings:
                 f"{weights}; {why}")
 
 
-@dataclass(frozen=True)
-class OnnxFile:
-    """An ONNX file ready to load, and what producing it cost in this case."""
-
-    path: Path
-    export_s: float  # export plus derivation time spent now; 0.0 when the file was cached
-    cached: bool
-
-    @property
-    def size_mb(self) -> float:
-        return self.path.stat().st_size / 2**20
-
-
-Axes = Mapping[str, Mapping[int, str]]
-
-
 def cache_path(cache_dir: Path, model_key: str, variant: str, dynamic_axes: Axes | None = None
                ) -> Path:
     """Where the `variant` file of the model `model_key` lives in the cache."""
@@ -126,12 +108,11 @@ def cache_path(cache_dir: Path, model_key: str, variant: str, dynamic_axes: Axes
              PRODUCERS[variant]]
     if variant == "int8":
         parts.append(repr(Int8Settings.for_this_cpu()))
-    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
-    return cache_dir / "onnx" / f"{digest}.{variant}.onnx"
+    return cache_dir / "onnx" / f"{artifact_key(*parts)}.{variant}.onnx"
 
 
 def onnx_file(model: nn.Module, example: Batch, cache_dir: Path, model_key: str,
-              variant: str = "fp32", dynamic_axes: Axes | None = None) -> OnnxFile:
+              variant: str = "fp32", dynamic_axes: Axes | None = None) -> Artifact:
     """The cached file of `model` in `variant`, exporting and deriving only what is missing.
 
     `example` is any batch of the model's input (its batch size does not matter: the batch
@@ -140,66 +121,33 @@ def onnx_file(model: nn.Module, example: Batch, cache_dir: Path, model_key: str,
     missing too.
     """
     target = cache_path(cache_dir, model_key, variant, dynamic_axes)
-    if target.exists():
-        return OnnxFile(target, 0.0, True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     if variant == "fp32":
-        _write_atomically(target, lambda tmp: _export(model, example, tmp, dynamic_axes or {}))
-    else:
-        source = onnx_file(model, example, cache_dir, model_key, "fp32", dynamic_axes).path
-        _write_atomically(target, lambda tmp: _derive(variant, source, tmp))
-    return OnnxFile(target, time.perf_counter() - start, False)
+        return cached_artifact(target, lambda tmp: _export(model, example, tmp, dynamic_axes))
+    if target.exists():
+        return Artifact(target, 0.0, True)
+    source = onnx_file(model, example, cache_dir, model_key, "fp32", dynamic_axes)
+    derived = cached_artifact(target, lambda tmp: _derive(variant, source.path, tmp))
+    return Artifact(derived.path, derived.export_s + source.export_s, derived.cached)
 
 
-class _Flat(nn.Module):
-    """The model with positional tensor inputs and a flat tuple of named output tensors: the
-    form an ONNX graph has, whatever the model takes and returns."""
-
-    def __init__(self, model: nn.Module, input_names: list[str] | None,
-                 output_names: list[str]) -> None:
-        super().__init__()
-        self.model = model
-        self.input_names = input_names  # None: the model takes one tensor
-        self.output_names = output_names
-
-    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        batch = dict(zip(self.input_names, inputs, strict=True)) if self.input_names \
-            else inputs[0]
-        found = named_outputs(call(self.model, batch))
-        return tuple(found[name] for name in self.output_names)
-
-
-def _export(model: nn.Module, example: Batch, path: Path, dynamic_axes: Axes) -> None:
-    """Export on the CPU in fp32 and eval mode, with the batch dimension (and the declared
-    axes) dynamic.
-
-    torch.export specialises a dimension whose example size is 1 to the constant 1, so a
-    batch of one is doubled for the export.
-    """
-    model = model.to("cpu", torch.float32).eval()
-    example = pad_to(to_device(example, "cpu"), 2)
-    inputs = tensors(example)
-    with torch.no_grad():
-        output_names = list(named_outputs(call(model, example)))
-    dims: dict[str, torch.export.Dim] = {}
-    shapes = tuple({axis: dims.setdefault(name, torch.export.Dim(name))
-                    for axis, name in {0: "batch", **dynamic_axes.get(input_name, {})}.items()}
-                   for input_name in inputs)
-    flat = _Flat(model, list(inputs) if isinstance(example, Mapping) else None, output_names)
-    # `_Flat.forward(*inputs)`: torch.export groups the varargs, so their shapes are nested once
+def _export(model: nn.Module, example: Batch, path: Path, dynamic_axes: Axes | None) -> None:
+    """Export the flat form (`export_program`) with the batch dimension and the declared axes
+    dynamic."""
+    form = export_form(model, example, dynamic_axes)
+    symbols = dict.fromkeys(symbol for axes in form.axes.values() for symbol in axes.values())
     try:
         with _quiet():
-            torch.onnx.export(flat, tuple(inputs.values()), path, dynamo=True,
+            torch.onnx.export(form.flat, form.args, path, dynamo=True,
                               opset_version=OPSET,
-                              input_names=list(inputs),
-                              output_names=output_names, dynamic_shapes=(shapes,),
+                              input_names=list(form.inputs),
+                              output_names=form.output_names,
+                              dynamic_shapes=form.dynamic_shapes,
                               external_data=False, verbose=False)
     except Exception as exc:
-        raise RuntimeError(f"ONNX export with dynamic axes {', '.join(dims)} failed: "
-                           f"{_export_reason(exc)}; make an axis static in its input spec "
+        raise RuntimeError(f"ONNX export with dynamic axes {', '.join(symbols)} failed: "
+                           f"{export_reason(exc)}; make an axis static in its input spec "
                            "(e.g. [B,128]) if the model fixes its size") from exc
-    _check_dynamic(path, {name: {0: "batch", **dynamic_axes.get(name, {})} for name in inputs})
+    _check_dynamic(path, form.axes)
 
 
 def _check_dynamic(path: Path, wanted: Axes) -> None:
@@ -220,12 +168,10 @@ def _check_dynamic(path: Path, wanted: Axes) -> None:
                     f"spec (e.g. {size} instead of {name}={size})")
 
 
-def _export_reason(exc: BaseException) -> str:
-    """The exporter's own first line: it wraps torch.export's error (constraint violations
-    name the axis) in its own, whose first line only says that the export failed."""
-    while exc.__cause__ is not None and "export" in str(exc).splitlines()[0].lower():
-        exc = exc.__cause__
-    return one_line(exc)
+def host_feeds(x: Batch, names: Collection[str]) -> dict[str, np.ndarray]:
+    """Host arrays of the inputs a graph takes, by name (the exporter drops unused ones)."""
+    return {name: np.ascontiguousarray(tensor.detach().cpu().numpy())
+            for name, tensor in tensors(x).items() if name in names}
 
 
 def _derive(variant: str, source: Path, path: Path) -> None:
@@ -280,17 +226,6 @@ def op_census(path: Path, *groups: frozenset[str]) -> list[str]:
     counts = Counter(node.op_type for node in onnx.load(path).graph.node)
     return [" ".join(f"{op}:{counts[op]}" for op in sorted(group) if counts[op])
             for group in groups]
-
-
-def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

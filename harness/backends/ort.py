@@ -6,8 +6,9 @@
 - ort-cuda-fp16  CUDA execution provider, the fp32 file converted to fp16 (fp32 inputs/outputs)
 
 Preparation waits for the first batch (`bind` or `predict`), because the exporter traces the
-model with an example input; export, derivation and session creation are timed then and land
-in `facts`, never in the timed samples. Sessions are configured alike on every provider: all
+model with an example input; export and derivation (`export_s`), the file's size
+(`artifact_bytes`) and session creation (`load_s`) are measured then and land in `facts`, never
+in the timed samples. Sessions are configured alike on every provider: all
 graph optimisations, `ctx.threads` intra-op threads (the number torch is given), one inter-op
 thread and sequential execution, so that a comparison with PyTorch is not a comparison of
 thread settings.
@@ -50,6 +51,7 @@ from harness.backends.onnx_export import (
     FLOAT_WEIGHT_OPS,
     INTEGER_OPS,
     Int8Settings,
+    host_feeds,
     onnx_file,
     op_census,
 )
@@ -151,8 +153,8 @@ class OrtInference(InferenceRunner):
             self.path = file.path
             self.session = self.backend.open_session(file.path, self.ctx.threads)
             self.facts.update(export_s=file.export_s, export_cached=file.cached,
-                              session_s=time.perf_counter() - start,
-                              onnx_file_mb=file.size_mb, ort_threads=self.ctx.threads)
+                              load_s=time.perf_counter() - start,
+                              artifact_bytes=file.size_bytes, ort_threads=self.ctx.threads)
         return self.session
 
     def _record_quantisation(self, path: Path) -> None:
@@ -236,10 +238,7 @@ class OrtInference(InferenceRunner):
 
 
 def _feeds(session: ort.InferenceSession, x: Batch) -> dict[str, np.ndarray]:
-    """Host arrays of the inputs the graph takes (the exporter drops unused ones)."""
-    inputs = {arg.name for arg in session.get_inputs()}
-    return {name: np.ascontiguousarray(tensor.detach().cpu().numpy())
-            for name, tensor in tensors(x).items() if name in inputs}
+    return host_feeds(x, {arg.name for arg in session.get_inputs()})
 
 
 def _numpy_dtype(tensor: torch.Tensor) -> np.dtype:

@@ -8,6 +8,7 @@ use this module's helpers and would otherwise wait over a second for an import t
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import os
 import platform
@@ -121,6 +122,15 @@ def onnxruntime_version() -> str:
         return ""
 
 
+def openvino_version() -> str:
+    """The installed OpenVINO's version ("" when it is not installed), read from its package
+    metadata: importing it would cost every case's process a fraction of a second."""
+    try:
+        return importlib.metadata.version("openvino")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 def collect_environment() -> dict[str, Any]:
     """The environment columns shared by every row of a run."""
     import torch
@@ -136,5 +146,6 @@ def collect_environment() -> dict[str, Any]:
         "python_version": platform.python_version(),
         "torch_version": torch.__version__,
         "onnxruntime_version": onnxruntime_version(),
+        "openvino_version": openvino_version(),
         "archbench_commit": archbench_commit(),
     }

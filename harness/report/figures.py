@@ -418,15 +418,15 @@ def accuracy_figure(accuracy: pd.DataFrame) -> go.Figure:
 
 def cold_start_figure(cold: pd.DataFrame) -> go.Figure:
     """Seconds before the first steady-state iteration, split into what they were spent on."""
-    title = "Cold-start cost per case (export + session + compile + first call)"
+    title = "Cold-start cost per case (export + load + compile + first call)"
     if cold.empty or cold["cold_total_s"].isna().all():
         return no_data(title, "no cold-start times recorded")
     table, multi_run, found = _prepare(cold)
     table["label"] = row_labels(table, multi_run, with_backend=True)
-    parts = {"export_s": ("ONNX export", "#9467bd"),
-             "session_s": ("ORT session creation", "#ff7f0e"),
+    parts = {"export_s": ("export (artifact built)", "#9467bd"),
+             "load_s": ("artifact load (session, compiled model, package)", "#ff7f0e"),
              "compile_s": ("torch.compile (compiling call)", "#d62728"),
-             "cold_call_s": ("first call after preparation", "#1f77b4")}
+             "first_call_s": ("first call after preparation", "#1f77b4")}
     fig, trace_groups, most_rows = go.Figure(), [], 0
     for index, group in enumerate(found):
         sub = in_group(table, group)
@@ -434,9 +434,9 @@ def cold_start_figure(cold: pd.DataFrame) -> go.Figure:
         hover = [f"<b>{c.label}</b><br>total {fmt_num(c.cold_total_s, '.3g', ' s')}<br>"
                  f"export {fmt_num(c.export_s, '.3g', ' s')}"
                  + (" (cached)" if _true(c.export_cached) else "")
-                 + f", session {fmt_num(c.session_s, '.3g', ' s')}<br>"
+                 + f", load {fmt_num(c.load_s, '.3g', ' s')}<br>"
                  f"compile {fmt_num(c.compile_s, '.3g', ' s')}, "
-                 f"first call after it {fmt_num(c.cold_call_s, '.3g', ' s')}<br>"
+                 f"first call after it {fmt_num(c.first_call_s, '.3g', ' s')}<br>"
                  f"first warm iteration {fmt_num(c.first_iter_ms, '.3g', ' ms')}"
                  for c in sub.itertuples()]
         for column, (name, color) in parts.items():

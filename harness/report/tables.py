@@ -129,12 +129,14 @@ def cold_start_table(results: pd.DataFrame) -> pd.DataFrame:
     """What a case pays before its first steady-state iteration, kept out of the timings.
 
     ``cold_total_s`` adds the stages a backend goes through, each measured on its own by the
-    harness: ONNX export, session creation, torch.compile's compiling call, and the first call
-    after that preparation. It is NaN only when none of them was recorded.
+    harness: producing the artifact (export), loading it (session, compiled model, package),
+    torch.compile's compiling call, and the first call after that preparation. It is NaN only
+    when none of them was recorded.
     """
-    table = _ok(results)[[*CASE_COLUMNS, "export_s", "export_cached", "session_s", "cold_call_s",
-                          "compile_s", "first_iter_ms", "warmup_s"]].copy()
-    parts = table[["export_s", "session_s", "compile_s", "cold_call_s"]]
+    table = _ok(results)[[*CASE_COLUMNS, "export_s", "export_cached", "load_s", "cold_call_s",
+                          "first_call_s", "compile_s", "first_iter_ms", "warmup_s",
+                          "artifact_bytes"]].copy()
+    parts = table[["export_s", "load_s", "compile_s", "first_call_s"]]
     table["cold_total_s"] = parts.sum(axis=1, min_count=1)
     return table.reset_index(drop=True)
 

@@ -6,7 +6,10 @@ A case is timed in P fresh processes, interleaved with the other cases in rounds
 can be derived again) and derives the case's row:
 
 * **Facts, accuracy, parity, cold start** come from the first process, the only one that
-  measures them (`harness.case.process`).
+  measures them (`harness.case.process`); except what a deployment's fresh process pays to
+  load its artifact and make the first call (`load_s`, `first_call_s`), which every process
+  pays again: their median over the processes (the first may have built the artifact just
+  before, with its files still in the page cache).
 * **The number** comes from the process level: each process's median iteration time is one
   observation of what a fresh process gives, and `harness.measure.stats.process_level` turns
   them into the row's `median_ms` (their centre), its interval (`ci_low_ms`, `ci_high_ms`,
@@ -51,6 +54,8 @@ WORST_OF = ("peak_rss_mb", "rss_increase_mb", "cuda_peak_allocated_mb", "cuda_pe
             "device_mem_used_mb", "other_cpu_pct", "steal_pct", "load_avg_1m")
 #: Per-process amounts the case's row adds up.
 SUM_OF = ("timed_s", "warmup_s", "warmup_iters", "wall_s", "retries")
+#: Per-process cold-start readings whose median over the processes is the case's.
+MEDIAN_OF = ("load_s", "first_call_s")
 #: Per-process notes the case's row lists, each process's that has one, in order.
 JOINED = ("lost_nodes",)
 
@@ -100,6 +105,10 @@ class CaseResult:
             values = [p.row[name] for p in self.processes if _number(p.row.get(name))]
             if values:
                 row[name] = max(values)
+        for name in MEDIAN_OF:
+            values = [p.row[name] for p in self.processes if _number(p.row.get(name))]
+            if values:
+                row[name] = float(np.median(values))
         for name in SUM_OF:
             values = [p.wall_s if name == "wall_s" else p.row.get(name)
                       for p in self.processes]

@@ -133,13 +133,32 @@ SCHEMA: dict[str, str] = {
     # cold start, kept out of the steady-state numbers above
     "startup_s": "seconds from the start of the case's (first) process to its first warm-up "
     "iteration: imports, data, weights, preparation, the cold call (repeats: in the case file)",
-    "cold_call_s": "the first call after preparation (lazy compilation, autotuning, allocation)",
+    "cold_call_s": "binding the first batch and its first call: export, session creation, "
+    "compilation, lazy initialisation and allocation (first_call_s: the call alone)",
     "first_iter_ms": "the second call: first latency after the cold call",
     "compile_s": "torch.compile time (the cold call of a compiled model)",
-    "export_s": "torch.onnx.export time (0 when the export came from the cache)",
-    "export_cached": "True when the ONNX file came from the export cache",
-    "session_s": "ONNX Runtime session creation time",
-    "onnx_file_mb": "size of the ONNX file the session loaded",
+    # what shipping costs (the deployment backends: ONNX Runtime, OpenVINO, AOTInductor)
+    "export_s": "time to produce the artifact a user would ship: ONNX export (and its fp16/int8 "
+    "derivation), OpenVINO conversion, torch.export + AOTInductor compile and package (0 when "
+    "it came from the artifact cache)",
+    "export_cached": "True when the artifact came from the artifact cache",
+    "artifact_bytes": "bytes on disk of the artifact the runtime loaded: the ONNX file, the "
+    "OpenVINO IR (.xml + .bin), the AOTInductor .pt2 package",
+    "load_s": "loading the artifact until it can be called: ORT session creation, OpenVINO "
+    "read + compile_model, aoti_load_package (median over the case's processes)",
+    "first_call_s": "the step's first call after binding a batch (median over the processes)",
+    "artifact_source": "what the artifact was built from (OpenVINO: the ONNX file)",
+    "dynamic_batch": "True when the artifact takes any batch size; False: built for the "
+    "case's batch, one artifact per batch size (batch_note says why)",
+    "batch_note": "why the batch of an artifact was fixed (the exporter's reason)",
+    "ov_hint": "OpenVINO's PERFORMANCE_HINT, matched to the scenario (LATENCY or THROUGHPUT)",
+    "ov_streams": "OpenVINO's NUM_STREAMS as compiled for the hint",
+    "ov_requests": "infer requests kept in flight (OPTIMAL_NUMBER_OF_INFER_REQUESTS)",
+    "ov_threads": "OpenVINO's INFERENCE_NUM_THREADS (the case's threads)",
+    "ov_precisions": "the precision OpenVINO ran each layer in, as 'precision:layers' of its "
+    "runtime graph, e.g. 'bf16:63 f32:24 i32:38'",
+    "ov_kernels": "the kernel ISAs OpenVINO chose, as 'isa:layers' of the runtime graph's "
+    "primitive types (e.g. 'avx2:13 avx512:5'; 'ref': reference C++ code)",
     "quantized_ops": "int8: the integer ops of the quantised graph, e.g. 'ConvInteger:2'",
     "quantization": "int8: how the file was quantised (weights per channel/tensor, 8- or 7-bit "
     "reduce_range, and why for this CPU)",
@@ -263,13 +282,15 @@ SCHEMA: dict[str, str] = {
     "python_version": "Python version",
     "torch_version": "torch version",
     "onnxruntime_version": "onnxruntime version",
+    "openvino_version": "openvino version (empty: not installed)",
     "archbench_commit": "git commit of the archbench checkout (with -dirty when modified)",
     "timestamp": "UTC time the case finished, ISO 8601",
 }
 
 COLUMNS = list(SCHEMA)
 
-_INT_COLUMNS = {"batch_size", "params", "processes", "n", "block", "knee_batch", "max_batch",
+_INT_COLUMNS = {"artifact_bytes", "ov_streams", "ov_requests", "ov_threads", "batch_size",
+                "params", "processes", "n", "block", "knee_batch", "max_batch",
                 "max_batch_oom", "warmup_iters", "train_steps", "graph_breaks",
                 "compiled_graphs", "recompiles",
                 "torch_threads", "torch_interop_threads", "ort_threads", "seed", "cpu_cores",
@@ -281,7 +302,7 @@ _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms
                   "ci_low_ms", "ci_high_ms", "ci_level", "between_cv", "within_rel_iqr",
                   "throughput_sps", "timed_s", "warmup_s", "startup_s", "cold_call_s",
                   "first_iter_ms",
-                  "compile_s", "export_s", "session_s", "onnx_file_mb", "peak_rss_mb",
+                  "compile_s", "export_s", "load_s", "first_call_s", "peak_rss_mb",
                   "rss_increase_mb", "cuda_peak_allocated_mb", "cuda_peak_reserved_mb",
                   "device_mem_used_mb", "accuracy", "final_loss", "parity_max_abs_err",
                   "parity_rel_err", "parity_top1_agree", "parity_tol", "wall_s",
@@ -297,7 +318,8 @@ _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms
                   "usd_per_million_samples", "idle_w", "avg_w", "energy_j_per_sample",
                   "energy_net_j_per_sample", "energy_window_s", "energy_update_ms",
                   "energy_ci_low_j_per_sample", "energy_ci_high_j_per_sample"}
-_BOOL_COLUMNS = {"noisy", "export_cached", "parity_ok", "cudnn_benchmark", "tf32_matmul",
+_BOOL_COLUMNS = {"noisy", "export_cached", "dynamic_batch", "parity_ok", "cudnn_benchmark",
+                 "tf32_matmul",
                  "tf32_cudnn", "precision_emulated", "loadgen_valid"}
 
 
@@ -307,7 +329,7 @@ def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     Missing values are NA, never 0: a skipped case has no median, and a report must not draw
     one. Extra keys are rejected so that a typo in a backend cannot invent a silent column.
     """
-    rows = list(rows)
+    rows = [_current(row) for row in rows]
     for row in rows:
         unknown = set(row) - set(SCHEMA)
         if unknown:
@@ -323,6 +345,20 @@ def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         else:
             frame[column] = frame[column].astype("string")
     return frame
+
+
+def _current(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A row written before ORT's cold-start columns became every deployment backend's
+    (`session_s`, `onnx_file_mb`), under today's names, so that old runs stay readable."""
+    if "session_s" not in row and "onnx_file_mb" not in row:
+        return row
+    row = dict(row)
+    if "session_s" in row:
+        row["load_s"] = row.pop("session_s")
+    size = row.pop("onnx_file_mb", None)
+    if isinstance(size, (int, float)) and size == size:
+        row["artifact_bytes"] = round(size * 2**20)
+    return row
 
 
 SAMPLE_COLUMNS = ["run_id", "case_id", "metric", "process", "idx", "value"]

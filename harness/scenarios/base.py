@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import psutil
 import torch
@@ -133,13 +133,22 @@ def oom_reason(batch_size: int, exc: BaseException, device: str) -> str:
     return f"out of memory at batch size {batch_size} ({asked[:160]}); {where}"
 
 
-def bind_within_memory(binding: Binding, batch_size: int) -> Step:
+class Bound(NamedTuple):
+    """A bound step, and how long its first call took (`first_call_s`: what a fresh server
+    pays on its first request once the artifact is loaded)."""
+
+    step: Step
+    first_call_s: float
+
+
+def bind_within_memory(binding: Binding, batch_size: int) -> Bound:
     """`binding.bind(batch_size)` and one call of the step; an OOM becomes `OutOfMemory`."""
     try:
         step = binding.bind(batch_size)
+        start = time.perf_counter()
         step()
         binding.runner.sync()
-        return step
+        return Bound(step, time.perf_counter() - start)
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
@@ -174,13 +183,15 @@ def timed_run(request: ScenarioRequest, binding: Binding, batch_size: int,
     and any profile to `outcome`.
 
     The cold call (`cold_call_s`) is the bind plus the first call: compilation, export and
-    session creation happen there, once, outside the steady state. A scenario that bound the
-    model before (the batch sweep) has set it from its own first bind already.
+    session creation happen there, once, outside the steady state; `first_call_s` is the
+    first call alone. A scenario that bound the model before (the batch sweep) has set both
+    from its own first bind already.
     """
     row, device = outcome.columns, binding.device
     start = time.perf_counter()
-    step = bind_within_memory(binding, batch_size)
+    step, first_call_s = bind_within_memory(binding, batch_size)
     row.setdefault("cold_call_s", time.perf_counter() - start)
+    row.setdefault("first_call_s", first_call_s)
     start = time.perf_counter()
     step()
     binding.runner.sync()

@@ -69,6 +69,7 @@ class Curve:
     p50_ms: list[float] = field(default_factory=list)
     #: the first bind and call (batch 1): where compilation, export and sessions happen
     cold_call_s: float | None = None
+    first_call_s: float | None = None
 
     def throughput(self, index: int) -> float:
         return self.batches[index] / self.step_ms[index] * 1e3
@@ -152,7 +153,8 @@ class BatchSweep(Scenario):
         knee = curve.knee()
         outcome = ScenarioOutcome()
         row = outcome.columns
-        row.update(knee_batch=knee, cold_call_s=curve.cold_call_s)
+        row.update(knee_batch=knee, cold_call_s=curve.cold_call_s,
+                   first_call_s=curve.first_call_s)
         last = curve.batches[-1]
         failed = last * 2 if first_oom is not None else None  # the curve doubles
         if binding.device == "cuda":
@@ -179,11 +181,12 @@ class BatchSweep(Scenario):
         while batch <= MAX_BATCH:
             start = time.perf_counter()
             try:
-                step = bind_within_memory(binding, batch)
+                step, first_call_s = bind_within_memory(binding, batch)
             except OutOfMemory as exc:
                 return curve, str(exc)
             if curve.cold_call_s is None:
                 curve.cold_call_s = time.perf_counter() - start
+                curve.first_call_s = first_call_s
             timing = time_loop(step, binding.runner.sync, POINT_POLICY,
                                block=lambda w: block_size(w, binding.device))
             curve.batches.append(batch)

@@ -133,8 +133,9 @@ class Serving(Scenario):
         start = time.perf_counter()
         steps: dict[int, Step] = {}
         for size in sorted(buckets, reverse=True):  # the largest first: it may not fit
-            steps[size] = bind_within_memory(binding, size)
+            steps[size], first_call_s = bind_within_memory(binding, size)
             row.setdefault("cold_call_s", time.perf_counter() - start)
+            row.setdefault("first_call_s", first_call_s)
         step_ms = {size: self._step_ms(steps[size], binding) for size in (1, largest)}
         target, source = self._target(request, step_ms[1])
         policy = self.policy(request, target)

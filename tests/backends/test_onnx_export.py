@@ -30,7 +30,7 @@ def model_and_batch() -> tuple[torch.nn.Module, torch.Tensor]:
 def test_second_export_is_a_cache_hit(cache_dir: Path, model_and_batch, capfd) -> None:
     model, x = model_and_batch
     first = onnx_file(model, x, cache_dir, "cnn-a")
-    assert not first.cached and first.export_s > 0 and first.size_mb > 0
+    assert not first.cached and first.export_s > 0 and first.size_bytes > 0
     assert first.path.parent == cache_dir / "onnx"
     assert capfd.readouterr().out == ""  # the exporter's progress lines are kept out
     written = first.path.stat().st_mtime_ns

@@ -23,7 +23,7 @@ from harness.measure.parity import TOLERANCES
 from suites.registry import BUILTIN
 
 SUITES = ("cnn", "rnn", "transformer")
-FACTS = {"export_s", "export_cached", "session_s", "onnx_file_mb", "ort_threads"}
+FACTS = {"export_s", "export_cached", "load_s", "artifact_bytes", "ort_threads"}
 
 
 @pytest.fixture(scope="module")

@@ -125,3 +125,13 @@ def test_a_run_given_a_price_gets_the_cost_of_a_million_samples() -> None:
     assert row["usd_per_million_samples"] == pytest.approx(3.6 / 3600 * 1e6 / row[
         "throughput_sps"])
     assert CaseResult(IDENTITY, 1, [process(0, 1.0)]).row()["usd_per_million_samples"] is None
+
+
+def test_what_a_fresh_process_pays_to_load_is_the_median_over_the_processes() -> None:
+    """The first process may have built the artifact just before loading it: its load is one
+    reading of three, not the case's."""
+    result = CaseResult(IDENTITY, 3, [process(0, 1.0, load_s=0.01, first_call_s=0.2),
+                                      process(1, 1.0, load_s=2.0, first_call_s=0.3),
+                                      process(2, 1.0, load_s=2.2, first_call_s=0.1)])
+    row = result.row()
+    assert row["load_s"] == pytest.approx(2.0) and row["first_call_s"] == pytest.approx(0.2)

@@ -96,6 +96,13 @@ def test_unknown_columns_are_rejected_by_name() -> None:
         to_frame([{**OK_ROW, "median_msec": 1.0}])
 
 
+def test_a_row_from_before_the_deployment_columns_reads_under_their_names() -> None:
+    """ORT's `session_s` and `onnx_file_mb` became every deployment backend's `load_s` and
+    `artifact_bytes`: an old run keeps its numbers."""
+    frame = to_frame([{**OK_ROW, "session_s": 0.25, "onnx_file_mb": 0.5}])
+    assert frame.loc[0, "load_s"] == 0.25 and frame.loc[0, "artifact_bytes"] == 2**19
+
+
 def test_save_case_and_load_results_round_trip(results_dir: Path) -> None:
     run_dir = make_run(results_dir)
     save_case(run_dir, OK_ROW, OK_SAMPLES)

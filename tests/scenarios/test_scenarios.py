@@ -241,6 +241,31 @@ def test_the_cold_call_of_a_sweep_is_its_first_bind_not_the_knee_s() -> None:
     assert outcome.columns["cold_call_s"] >= 0.2
 
 
+@pytest.mark.parametrize("scenario", [LATENCY, THROUGHPUT, BATCH_SWEEP], ids=lambda s: s.name)
+def test_the_first_call_is_timed_apart_from_the_bind_that_prepared_it(scenario) -> None:
+    """`cold_call_s` is the bind and the first call (export, load, compile); `first_call_s`
+    the call alone: what a fresh server pays on its first request once loaded."""
+    runner = SweepRunner(limit=10**6, saturation=16)
+
+    def bind(batch: int):
+        time.sleep(0.2 if not runner.bound else 0.0)  # the preparation of the first bind
+        step = runner.bind(batch)
+        calls = []
+
+        def first_slow():
+            if not calls:
+                time.sleep(0.05)
+            calls.append(1)
+            return step()
+
+        return first_slow
+
+    outcome = scenario.measure(ScenarioRequest(1, SHORT, quick=True), Binding(runner, bind,
+                                                                              "cpu"))
+    row = outcome.columns
+    assert 0.05 <= row["first_call_s"] < 0.2 <= row["cold_call_s"]
+
+
 def test_out_of_memory_ends_the_curve_not_the_case() -> None:
     binding = sweep_binding(limit=8, saturation=1000, device="cpu")
     outcome = BATCH_SWEEP.measure(ScenarioRequest(1, SHORT, quick=True), binding)

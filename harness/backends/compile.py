@@ -16,8 +16,30 @@ from torch import nn
 from harness.backends.torch_runtime import TorchBackend
 from harness.machine.environment import cpu_count
 
-#: Below this many CPUs, compiled training is left out of default sweeps (see below).
+#: Below this many CPUs, compiled training (and the deployment runtimes: `small_machine_reason`)
+#: are left out of default sweeps (see below).
 COMPILE_TRAIN_MIN_CPUS = 8
+
+
+def small_machine_reason(backend: str, cost: str) -> str | None:
+    """Why a default sweep leaves `backend` out on this machine, or None on one with at least
+    `COMPILE_TRAIN_MIN_CPUS` CPUs: on a few cores the default sweep already spends its
+    8-minute budget (docs/measurements.md), and `cost` says what the backend would add."""
+    cpus = cpu_count()
+    if cpus >= COMPILE_TRAIN_MIN_CPUS:
+        return None
+    return (f"{cost} with {cpus} CPUs; left out of default sweeps below "
+            f"{COMPILE_TRAIN_MIN_CPUS} CPUs, runs when named (--backend {backend})")
+
+
+def compiler_missing_reason(device: str) -> str | None:
+    """Why inductor cannot generate code for `device` here (torch.compile and AOTInductor
+    alike), or None."""
+    if device == "cpu" and not (shutil.which("g++") or shutil.which("c++")):
+        return "inductor needs a C++ compiler on the CPU (no g++ or c++ on PATH)"
+    if device == "cuda" and importlib.util.find_spec("triton") is None:
+        return "inductor needs triton on CUDA (not installed)"
+    return None
 
 
 class CompileBackend(TorchBackend):
@@ -39,14 +61,7 @@ class CompileBackend(TorchBackend):
         return torch.compile(module, backend="inductor", mode=self.mode)
 
     def unavailable_reason(self) -> str | None:
-        reason = super().unavailable_reason()
-        if reason:
-            return reason
-        if self.device == "cpu" and not (shutil.which("g++") or shutil.which("c++")):
-            return "inductor needs a C++ compiler on the CPU (no g++ or c++ on PATH)"
-        if self.device == "cuda" and importlib.util.find_spec("triton") is None:
-            return "inductor needs triton on CUDA (not installed)"
-        return None
+        return super().unavailable_reason() or compiler_missing_reason(self.device)
 
     def default_skip_reason(self, phase: str) -> str | None:
         """Compiling a training step (forward, backward and optimizer graphs) with inductor
@@ -54,11 +69,9 @@ class CompileBackend(TorchBackend):
         again (from the cache, 5 to 8 s): a third of the default sweep's time for one
         backend-phase. It is left out of default sweeps on small machines, and runs when named.
         """
-        cpus = cpu_count()
-        if self.device == "cpu" and phase == "train" and cpus < COMPILE_TRAIN_MIN_CPUS:
-            return (f"compiling a training step takes 15-45 s per model with {cpus} CPUs, "
-                    f"in every process; left out of default sweeps below "
-                    f"{COMPILE_TRAIN_MIN_CPUS} CPUs, runs when named (--backend {self.name})")
+        if self.device == "cpu" and phase == "train":
+            return small_machine_reason(self.name, "compiling a training step takes 15-45 s "
+                                        "per model, in every process")
         return None
 
 

@@ -2,8 +2,10 @@
 
 A profile of torch eager names aten ops (`aten::addmm`), one of torch.compile adds inductor's
 kernels (`triton_poi_fused_add_relu_0`, `cpp_fused_...`) and the compiled graph's call, one on
-CUDA adds the kernels themselves (`ampere_sgemm_128x64_tn`), and ONNX Runtime names its graph
-nodes' op types, fused ones included (`FusedConv`, `SkipLayerNormalization`, `MatMulInteger`).
+CUDA adds the kernels themselves (`ampere_sgemm_128x64_tn`), ONNX Runtime names its graph
+nodes' op types, fused ones included (`FusedConv`, `SkipLayerNormalization`, `MatMulInteger`),
+and OpenVINO its runtime graph's layer types (`FullyConnected`, `MVN`, and `Subgraph`: a region
+its Snippets code generator fused and compiled, counted as a compiled region).
 `CATEGORIES` maps them all to the same few categories, so that two backends' bars compare.
 
 Rules are tried in order and the first pattern that matches (a case-insensitive regular
@@ -28,14 +30,15 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
                    r"transform_bias_rescale_qkv", r"transformer_encoder_layer", r"fmha",
                    r"(?<!log_)softmax", r"masked_fill")),
     ("recurrent", (r"lstm", r"\bgru", r"\brnn", r"mkldnn_rnn")),
-    ("convolution", (r"conv", r"cudnn_convolution", r"implicit_gemm", r"winograd",
+    ("convolution", (r"conv(?!ert)", r"cudnn_convolution", r"implicit_gemm", r"winograd",
                      r"\bfprop", r"dgrad", r"wgrad")),
     ("matmul/linear", (r"\bmm\b", r"::mm$", r"addmm", r"bmm", r"matmul",
                        r"(?<!quantize)(?<!q)linear", r"gemm",
                        r"gemv", r"\bdot\b", r"baddbmm", r"_int_mm", r"cutlass", r"xmma",
-                       r"MatMulInteger", r"QLinearMatMul", r"QAttention", r"DynamicQuantizeMatMul",
+                       r"FullyConnected", r"MatMulInteger", r"QLinearMatMul", r"QAttention",
+                       r"DynamicQuantizeMatMul",
                        r"\bGemm\b", r"FusedMatMul", r"MatMulNBits", r"mkldnn_linear", r"sgemm")),
-    ("normalisation", (r"norm", r"SkipLayerNormalization", r"LayerNormalization",
+    ("normalisation", (r"norm", r"\bMVN\b", r"SkipLayerNormalization", r"LayerNormalization",
                        r"BatchNormalization", r"InstanceNormalization")),
     ("embedding", (r"embedding", r"\bGather\b", r"index_select", r"EmbedLayerNormalization")),
     ("reduction/pooling", (r"pool", r"\bmean\b", r"::mean", r"\bsum\b", r"::sum", r"reduce",
@@ -51,22 +54,23 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
                        r"zeros", r"ones", r"fill", r"resize", r"as_strided", r"memcpy", r"memset",
                        r"QuantizeLinear", r"DequantizeLinear", r"DynamicQuantizeLinear",
                        r"\bShape\b", r"Unsqueeze", r"Squeeze", r"Concat", r"Reshape", r"Transpose",
-                       r"Flatten", r"\bCast\b", r"\bSlice\b", r"\bSplit\b", r"Identity", r"Expand",
+                       r"Flatten", r"\bCast\b", r"\bConvert\b", r"\bSlice\b", r"\bSplit\b",
+                       r"Identity", r"Expand",
                        r"detach", r"alias", r"lift_fresh", r"_unsafe_view", r"set_",
                        r"Reorder", r"resolve_conj", r"resolve_neg")),
     ("elementwise/activation", (r"relu", r"gelu", r"silu", r"tanh", r"sigmoid", r"clamp",
-                                r"\badd", r"::add", r"\bsub", r"::sub", r"\bmul", r"::mul",
+                                r"\badd", r"::add", r"\bsub(?!graph)", r"::sub", r"\bmul", r"::mul",
                                 r"\bdiv", r"::div", r"\bexp", r"\blog", r"sqrt", r"rsqrt",
                                 r"\bpow", r"where", r"dropout", r"neg", r"abs", r"elementwise",
                                 r"vectorized", r"triton_poi", r"cpp_fused", r"\bErf\b", r"epilogue",
                                 r"BiasGelu", r"FastGelu", r"QLinear(Add|Mul)", r"QuickGelu",
-                                r"\bBiasAdd\b",
+                                r"\bBiasAdd\b", r"\bEltwise\b", r"PowerStatic",
                                 r"threshold", r"hardtanh", r"\beq\b", r"::eq", r"\bne\b",
                                 r"::ne", r"\bgt\b", r"::gt", r"\blt\b", r"::lt", r"bitwise",
                                 r"nll_loss", r"cross_entropy", r"log_softmax")),
     ("compiled region", (r"CompiledFxGraph", r"Torch-Compiled Region", r"TorchDynamo",
                          r"CompiledFunction", r"cudagraph", r"CUDAGraph", r"AOTDispatcher",
-                         r"bytecode")),
+                         r"bytecode", r"^Subgraph$")),
 )
 
 _COMPILED = tuple((category, re.compile("|".join(patterns), re.IGNORECASE))

@@ -24,7 +24,9 @@ from suites.registry import get_suite
 
 STEPS = 3
 CPU_BACKENDS = ["cpu-eager", pytest.param("cpu-compile", marks=pytest.mark.slow), "ort-cpu",
-                "ort-cpu-int8"]
+                "ort-cpu-int8", "ov-cpu", pytest.param("cpu-aoti", marks=pytest.mark.slow)]
+#: Backends whose compiler may fuse the model's main op into a kernel of its own.
+FUSING = ("cpu-compile", "cpu-aoti")
 CUDA_REASON = no_cuda_reason()
 
 
@@ -63,11 +65,13 @@ def test_op_table_of_a_tiny_model(backend: str, suite_name: str, cache_dir: Path
     mapped = sum(row["self_ms"] for row in rows if row["category"] != OTHER)
     assert mapped >= 0.9 * sum(row["self_ms"] for row in rows)  # "other" is the exception
     expected = {"cnn": "convolution", "transformer": "matmul/linear"}[suite_name]
-    if backend != "cpu-compile":  # inductor may fuse the op into its compiled graph
+    if backend not in FUSING:  # inductor may fuse the op into its compiled graph
         assert expected in {row["category"] for row in rows}
     assert complete_events(trace)  # valid trace-event JSON with complete events
     if backend.startswith("ort"):
         assert all(row["provider"] == "CPUExecutionProvider" for row in rows)
+    if backend.startswith("ov"):
+        assert all(row["provider"] == "OpenVINO CPU" for row in rows)
 
 
 def test_flops_go_to_the_op_that_holds_the_time(cache_dir: Path, tmp_path: Path) -> None:

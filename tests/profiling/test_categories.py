@@ -35,6 +35,12 @@ KNOWN = {
     "QLinearGlobalAveragePool": "reduction/pooling", "DynamicQuantizeLSTM": "recurrent",
     "LSTM": "recurrent", "Gather": "embedding", "ReorderOutput": "data movement",
     "BiasGelu": "elementwise/activation", "MaxPool": "reduction/pooling",
+    # OpenVINO's runtime graph (Convert is a cast, not a convolution; Subgraph a Snippets
+    # region, not a subtraction)
+    "FullyConnected": "matmul/linear", "Convolution": "convolution", "MVN": "normalisation",
+    "Subgraph": "compiled region", "Convert": "data movement", "Eltwise": "elementwise/activation",
+    "PowerStatic": "elementwise/activation", "RNNSeq": "recurrent", "Pooling": "reduction/pooling",
+    "ScaledDotProductAttention": "attention", "Reorder": "data movement",
 }
 
 

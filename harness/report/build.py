@@ -23,6 +23,7 @@ from harness.report import (
     profile_tables,
     serving_figures,
     serving_tables,
+    ship_tables,
     tables,
 )
 from harness.report.page import Section, Table, render_page
@@ -108,12 +109,14 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
     memory = tables.memory_table(results)
     accuracy = tables.accuracy_table(results)
     cold = tables.cold_start_table(results)
+    ship = ship_tables.ship_table(results)
     tradeoff = tables.tradeoff_table(results, baseline)
     failures = tables.failures_table(results)
     costs = cost_tables.cost_table(results)
     environment = tables.environment_table(runs.manifests)
     csvs = {"summary.csv": summary, "latency.csv": latency, "speedup.csv": speedup,
             "memory.csv": memory, "accuracy.csv": accuracy, "cold_start.csv": cold,
+            "ship.csv": ship,
             "tradeoff.csv": tradeoff, "failures.csv": failures, "environment.csv": environment,
             "batch_sweep.csv": sweeps, "load_curves.csv": loads, "peak_load.csv": peaks,
             "cost.csv": costs}
@@ -172,11 +175,22 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
                 (Table(accuracy, "accuracy and parity", collapsed=True),), ("accuracy.csv",)),
         Section("cold-start", "Cold-start costs",
                 "The seconds each case spends before its first steady-state iteration, which "
-                "the throughput figures leave out: ONNX export (0 when cached), ONNX Runtime "
-                "session creation, torch.compile's compiling call, and the first call after "
-                "that preparation. A short-lived process pays this every time it starts.",
+                "the throughput figures leave out: building the artifact a deployment ships "
+                "(ONNX export, OpenVINO conversion, AOTInductor compile; 0 when cached), "
+                "loading it (ORT session, OpenVINO compiled model, AOTInductor package), "
+                "torch.compile's compiling call, and the first call after that preparation. A "
+                "short-lived process pays all but the build every time it starts.",
                 figures.cold_start_figure(cold), (Table(cold, "cold start", collapsed=True),),
                 ("cold_start.csv",)),
+        Section("ship", "Which backend to ship",
+                "One row per model, phase, scenario and batch size, among the backends whose "
+                "output kept parity with the fp64 reference (those that did not are named): "
+                "the fastest (median step time, with its interval; backends whose interval "
+                "overlaps it are tied, not beaten), the smallest artifact on disk (ONNX file, "
+                "OpenVINO IR, AOTInductor package; backends that ship the Python model have "
+                "none), and the fastest cold start of a fresh process with the artifact "
+                "already built (load + compiling call + first call).", None,
+                (Table(ship, "which backend to ship"),), ("ship.csv",)),
         Section("tradeoff", "Accuracy vs throughput",
                 f"Each point is one case, placed by how many times faster than {baseline} it "
                 f"is (right is faster) and how many percentage points of accuracy it gains or "

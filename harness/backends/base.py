@@ -67,6 +67,12 @@ class Profiled:
     def sync(self) -> None:
         """Wait for queued device work; a no-op on the CPU."""
 
+    def in_flight(self) -> int:
+        """How many steps the runner overlaps between two `sync`s: 1 for a device queue or
+        synchronous execution; OpenVINO's THROUGHPUT requests (`harness.scenarios.throughput`
+        sizes a pipelined block to keep them all busy)."""
+        return 1
+
     def profile(self, step: Callable[[], object], request: ProfileRequest) -> Profile:
         """Profile `request.steps` calls of the bound `step` after the timed region."""
         from harness.profiling.torch_profile import profile_torch

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.export.dynamic_shapes import refine_dynamic_shapes_from_suggested_fixes
 
 from harness.errors import one_line
 from harness.model_io import call, named_outputs, pad_to, tensors, to_device
@@ -81,10 +82,53 @@ def export_form(model: nn.Module, example: Batch, dynamic_axes: Axes | None,
                       {name: dict(found) for name, found in axes.items() if found})
 
 
+class AxisFixed(Exception):
+    """torch.export made an axis that was asked to stay dynamic static: the model fixes its
+    size (a reshape to the example's batch, a positional table of the example's length)."""
+
+    def __init__(self, symbol: str, input_name: str, size: int) -> None:
+        super().__init__(f"torch.export fixed the dynamic axis {symbol} of input "
+                         f"'{input_name}' to {size}: the model fixes its size")
+        self.symbol = symbol
+
+
 def export_program(form: ExportForm) -> torch.export.ExportedProgram:
-    """`torch.export.export` of the flat model, with its dynamic shapes."""
+    """`torch.export.export` of the flat model with its dynamic shapes, refined once by
+    torch.export's own suggested fixes where it asks for them (a range the model needs, e.g.
+    a sequence no longer than its position table: `S = Dim('S', max=512)` for BERT);
+    `AxisFixed` when an axis asked to stay dynamic came out static."""
     with torch.no_grad():
-        return torch.export.export(form.flat, form.args, dynamic_shapes=form.dynamic_shapes)
+        try:
+            program = torch.export.export(form.flat, form.args,
+                                          dynamic_shapes=form.dynamic_shapes)
+        except torch._dynamo.exc.UserError as exc:
+            fixes = _suggested_fixes(str(exc))
+            if form.dynamic_shapes is None or fixes is None:
+                raise
+            refined = refine_dynamic_shapes_from_suggested_fixes(fixes, form.dynamic_shapes)
+            program = torch.export.export(form.flat, form.args, dynamic_shapes=refined)
+    _check_dynamic(program, form)
+    return program
+
+
+def _suggested_fixes(message: str) -> str | None:
+    """The "Suggested fixes:" block of a constraint violation, in the form
+    `refine_dynamic_shapes_from_suggested_fixes` parses (it chokes on the text after it)."""
+    if "Suggested fixes:" not in message:
+        return None
+    block = message.split("Suggested fixes:", 1)[1].strip().split("\n\n")[0]
+    lines = [line.strip() for line in block.splitlines() if " = " in line]
+    return "Suggested fixes:\n" + "\n".join(f"  {line}" for line in lines) if lines else None
+
+
+def _check_dynamic(program: torch.export.ExportedProgram, form: ExportForm) -> None:
+    user_inputs = set(program.graph_signature.user_inputs)
+    shapes = [node.meta["val"].shape for node in program.graph.nodes
+              if node.op == "placeholder" and node.name in user_inputs]
+    for (name, _), shape in zip(form.inputs.items(), shapes, strict=True):
+        for axis, symbol in form.axes.get(name, {}).items():
+            if not isinstance(shape[axis], torch.SymInt):
+                raise AxisFixed(symbol, name, int(shape[axis]))
 
 
 def export_reason(exc: BaseException) -> str:

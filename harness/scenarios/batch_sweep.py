@@ -46,7 +46,7 @@ from harness.scenarios.base import (
     free_device_memory,
     timed_run,
 )
-from harness.scenarios.throughput import block_size
+from harness.scenarios.throughput import pipelined_block
 
 KNEE_GAIN = 0.10
 KNEE_PATIENCE = 2
@@ -169,7 +169,7 @@ class BatchSweep(Scenario):
         # the knee, timed like a throughput case: the row's memory, contention and samples;
         # the largest batch's cached blocks freed first, or they would count as the knee's
         free_device_memory()
-        timed_run(request, binding, knee, block=lambda w: block_size(w, binding.device),
+        timed_run(request, binding, knee, block=pipelined_block(binding),
                   outcome=outcome)
         outcome.samples.update(sweep_batch=[float(b) for b in curve.batches],
                                sweep_ms=curve.step_ms, sweep_p50_ms=curve.p50_ms)
@@ -188,7 +188,7 @@ class BatchSweep(Scenario):
                 curve.cold_call_s = time.perf_counter() - start
                 curve.first_call_s = first_call_s
             timing = time_loop(step, binding.runner.sync, POINT_POLICY,
-                               block=lambda w: block_size(w, binding.device))
+                               block=pipelined_block(binding))
             curve.batches.append(batch)
             curve.step_ms.append(statistics.median(timing.samples_ms))
             curve.p50_ms.append(timing.synced_ms)

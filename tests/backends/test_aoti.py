@@ -100,3 +100,28 @@ def test_training_and_cuda_say_why_not() -> None:
     assert "inference graph" in CPU_AOTI.phase_unsupported_reason("train")
     if not torch.cuda.is_available():
         assert "no CUDA device" in CUDA_AOTI.unavailable_reason()
+
+
+class Positional(nn.Module):
+    """A position table of 16: torch.export asks for the sequence axis to be at most 16 (as
+    BERT's 512) before it keeps it dynamic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("table", torch.randn(16, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x[..., None] * self.table[: x.shape[1]]).sum(1)  # as BERT's position ids
+
+
+def test_a_range_the_model_needs_is_taken_from_torch_export_s_suggested_fix(
+        cache_dir: Path) -> None:
+    torch.manual_seed(0)
+    model = Positional().eval()
+    ctx = CaseContext(cache_dir, 1, "positional", dynamic_axes={"input": {1: "S"}})
+    runner = CPU_AOTI.inference(model, ctx)
+    runner.bind(torch.randn(4, 8))()
+    assert runner.facts["dynamic_batch"] is True
+    x = torch.randn(3, 5)  # another batch and another sequence length from one package
+    with torch.no_grad():
+        assert _rel_err(runner.predict(x), model(x)) < TOLERANCES["fp32"]

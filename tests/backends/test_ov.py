@@ -78,7 +78,7 @@ def test_a_pipelined_scenario_keeps_requests_in_flight_until_sync(cache_dir: Pat
     runner = OV_CPU.inference(suite.model("tiny", data, seed=0), ctx)
     step = runner.bind(suite.synthetic_batch(data, 8, seed=0)[0])
     assert runner.facts["ov_hint"] == "THROUGHPUT"
-    assert runner.facts["ov_requests"] >= 1
+    assert runner.facts["ov_requests"] >= 1 and runner.in_flight() == runner.facts["ov_requests"]
     for _ in range(5):
         step()
     runner.sync()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.backends.base import CaseContext
+from harness.backends.base import CaseContext, Profiled
 from harness.backends.eager import CPU_EAGER
 from harness.cases import SCENARIOS, SweepConfig
 from harness.measure.energy import EnergyResult
@@ -132,7 +132,7 @@ def _latency_and_throughput_medians(rounds: int) -> tuple[list[float], list[floa
 SHORT = TimingPolicy(warmup_iters=2, warmup_s=0.0, n_min=3, t_min=0.01, t_max=0.05)
 
 
-class SweepRunner:
+class SweepRunner(Profiled):
     """A fake model whose step takes longer with the batch and that runs out of memory above
     `limit`: throughput grows up to `saturation` samples per step, then flattens."""
 
@@ -149,9 +149,6 @@ class SweepRunner:
                                               f"{batch} MiB")
         seconds = 1e-4 * max(1, batch / self.saturation)
         return lambda: sum(range(int(seconds * 2e6)))
-
-    def sync(self) -> None:
-        pass
 
     def counters(self) -> dict:
         return {}
@@ -361,3 +358,11 @@ def test_a_row_without_energy_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     row = outcome.columns
     assert row["energy_note"].startswith("no RAPL") and row["energy_source"] is None
     assert "energy_j_per_sample" not in outcome.samples
+
+
+def test_a_block_keeps_every_request_in_flight_busy() -> None:
+    """A slow step (no block needed for the 10 ms) still gets twice the runner's requests in
+    flight per block, or its streams would idle between synchronisations."""
+    assert block_size([0.04] * 4, "cpu") == 1
+    assert block_size([0.04] * 4, "cpu", in_flight=2) == 4
+    assert block_size([1e-4] * 4, "cpu", in_flight=2) == 100  # the 10 ms rule is larger

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from harness.backends.base import Profiled
 from harness.scenarios import ScenarioRequest
 from harness.scenarios import serving as module
 from harness.scenarios.base import Binding
@@ -20,15 +21,14 @@ from tests.scenarios.test_scenarios import SHORT
 FIXED_MS, PER_SAMPLE_MS = 8.0, 1.0
 
 
-class SleepRunner:
+class SleepRunner(Profiled):
+    """Synchronous, nothing in flight (`Profiled`'s sync and in_flight)."""
+
     facts: dict = {}
 
     def bind(self, batch: int):
         seconds = (FIXED_MS + PER_SAMPLE_MS * batch) / 1e3
         return lambda: time.sleep(seconds)
-
-    def sync(self) -> None:
-        pass
 
     def counters(self) -> dict:
         return {}

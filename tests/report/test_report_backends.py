@@ -30,9 +30,9 @@ def _registry_colors() -> set[str]:
     return {color.lower() for color in COLORS.values()}
 
 
-def test_registry_reads_torch_cpu_then_torch_cuda_then_onnx_runtime():
+def test_registry_reads_torch_cpu_then_torch_cuda_then_the_deployment_runtimes():
     families = [name.split("-")[0] for name in BACKENDS]
-    assert families == sorted(families, key=["cpu", "cuda", "ort"].index)
+    assert families == sorted(families, key=["cpu", "cuda", "ort", "ov"].index)
     assert list(BACKENDS)[0] == "cpu-eager"
 
 

@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = add("show", help="print a run's summary table")
     show.add_argument("run", metavar="RUN")
+    show.add_argument("--all", action="store_true",
+                      help="a line for every case, skipped ones included (default: the cases "
+                      "that ran, then the skipped ones grouped by reason)")
 
     ops = add("ops", help="print the op table of a profiled run (archbench run --profile)")
     ops.add_argument("run", metavar="RUN")
@@ -564,7 +567,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     run_dir = resolve_run(args.run, args.results)
     frame = load_results(run_dir)
-    print(summary_text(frame))
+    print(summary_text(frame, all_rows=args.all))
     print(f"\n{len(frame)} cases ({status_counts(frame)}); run {run_dir}")
     _print_footer(frame)
     return 0

@@ -265,6 +265,9 @@ def test_a_corrupt_case_file_is_one_warning_and_the_rest_is_shown(results_dir: P
         assert "archbench run --resume r" in line
     result = run_cli("show", "r", "--results", results_dir)
     assert "1 cases (1 skipped)" in result.out and "ort-cpu" in result.out
+    assert "(no case ran)" in result.out and "skipped: 1 case" in result.out  # grouped
+    every = run_cli("show", "r", "--all", "--results", results_dir).out
+    assert "(no case ran)" not in every and " skipped " in every  # the case's own line
 
 
 def test_show_of_a_run_whose_manifest_is_not_json_is_one_line(results_dir: Path) -> None:

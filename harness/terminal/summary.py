@@ -8,6 +8,7 @@ import pandas as pd
 
 from harness.measure.contention import run_warning
 from harness.results.cost import cheapest_backends
+from harness.results.runs import backend_rank
 
 
 def _median_with_ci(row: pd.Series) -> str:
@@ -41,12 +42,54 @@ def _number(value: object, fmt: str) -> str:
     return "" if value is None or pd.isna(value) else format(value, fmt)
 
 
-def summary_text(frame: pd.DataFrame, reason_width: int = 60) -> str:
-    """One line per case: status, median with its interval and process count, throughput,
-    memory, accuracy, efficiency (% of peak, in a profiled run), and why a case failed or why
-    its number may be off."""
+#: Skip reasons listed one line each under the table; the rest are counted in one more line.
+MAX_SKIP_REASONS = 8
+#: How many backends a line of grouped skips names before it counts the rest.
+NAMED_BACKENDS = 4
+
+
+def summary_text(frame: pd.DataFrame, reason_width: int = 60, all_rows: bool = False) -> str:
+    """One line per case that ran (or every case, `all_rows`), then the skipped cases grouped
+    by reason (`skipped_summary`): a default sweep on a machine without a GPU skips most of
+    its matrix (228 of 258 cases on 2 CPUs), and a line each for those buries the 30 that ran.
+
+    A case's line: status, median with its interval and process count, throughput, memory,
+    accuracy, efficiency (% of peak, in a profiled run), and why a case failed or why its
+    number may be off."""
     if frame.empty:
         return "(no cases)"
+    shown = frame if all_rows else frame[frame["status"] != "skipped"]
+    table = _case_table(shown, reason_width) if not shown.empty else "(no case ran)"
+    skipped = None if all_rows else skipped_summary(frame)
+    return table if skipped is None else f"{table}\n\n{skipped}"
+
+
+def skipped_summary(frame: pd.DataFrame, reason_width: int = 110) -> str | None:
+    """The skipped cases in a few lines, one per reason, most cases first, each naming its
+    backends; None when nothing was skipped."""
+    skipped = frame[frame["status"] == "skipped"]
+    if skipped.empty:
+        return None
+    groups = sorted(skipped.groupby(skipped["reason"].fillna(""), sort=False),
+                    key=lambda group: -len(group[1]))
+    lines = [f"skipped: {len(skipped)} cases, by reason (archbench show --all lists each one)"]
+    for reason, rows in groups[:MAX_SKIP_REASONS]:
+        backends = sorted(set(rows["backend"].astype(str)), key=backend_rank)
+        named = ", ".join(backends[:NAMED_BACKENDS]) + (
+            f" +{len(backends) - NAMED_BACKENDS}" if len(backends) > NAMED_BACKENDS else "")
+        text = reason or "(no reason recorded)"
+        text = text if len(text) <= reason_width else text[:reason_width - 1] + "…"
+        lines.append(f"  {len(rows):>4} {'case ' if len(rows) == 1 else 'cases'} "
+                     f"[{named}]: {text}")
+    rest = groups[MAX_SKIP_REASONS:]
+    if rest:
+        lines.append(f"  {sum(len(rows) for _, rows in rest):>4} cases under {len(rest)} other "
+                     "reasons")
+    return "\n".join(lines)
+
+
+def _case_table(frame: pd.DataFrame, reason_width: int) -> str:
+    """The one-line-per-case table of `summary_text`."""
     view = pd.DataFrame({
         "suite": frame["suite"], "size": frame["size"], "backend": frame["backend"],
         "phase": frame["phase"], "scenario": frame["scenario"], "bs": frame["batch_size"],

@@ -65,3 +65,36 @@ def test_human_count() -> None:
     assert human_count(2.5e9) == "2.5G"
     assert human_count(999) == "999"
     assert human_count(math.nan) == ""
+
+
+def test_skipped_cases_are_grouped_by_reason_under_the_cases_that_ran() -> None:
+    cuda = "no CUDA device visible to torch"
+    rows = [{**BASE, "case_id": "ran", "status": "ok", "median_ms": 1.0},
+            {**BASE, "case_id": "err", "status": "error", "reason": "RuntimeError: boom"}]
+    rows += [{**BASE, "case_id": f"c{i}", "backend": backend, "size": size, "status": "skipped",
+              "reason": cuda}
+             for i, (backend, size) in enumerate((b, s) for b in ("cuda-eager", "cuda-compile",
+                                                                  "cuda-amp-bf16", "ort-cuda",
+                                                                  "cuda-eager-x")
+                                                 for s in ("tiny", "small"))]
+    rows += [{**BASE, "case_id": f"r{i}", "backend": f"b{i}", "status": "skipped",
+              "reason": f"reason {i}"} for i in range(9)]
+    frame = to_frame(rows)
+    text = summary_text(frame)
+    table, grouped = text.split("\n\n")
+    assert len(table.splitlines()) == 3  # header, the case that ran, the one that failed
+    lines = grouped.splitlines()
+    assert lines[0] == "skipped: 19 cases, by reason (archbench show --all lists each one)"
+    # most cases first; backends in registry order, the fifth counted
+    assert lines[1] == ("    10 cases [cuda-eager, cuda-compile, cuda-amp-bf16, ort-cuda +1]: "
+                        + cuda)
+    assert lines[2].startswith("     1 case  [b") and len(lines) == 2 + 7 + 1
+    assert lines[-1] == "     2 cases under 2 other reasons"
+    every = summary_text(frame, all_rows=True)
+    assert len(every.splitlines()) == 1 + len(frame) and "skipped:" not in every
+
+
+def test_a_run_where_nothing_ran_says_so_before_its_skips() -> None:
+    frame = to_frame([{**BASE, "case_id": "s", "status": "skipped", "reason": "why"}])
+    assert summary_text(frame).splitlines()[0] == "(no case ran)"
+    assert summary_text(to_frame([{**BASE, "case_id": "a", "status": "ok"}])).count("\n") == 1

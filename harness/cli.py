@@ -453,7 +453,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.cases import expand
     from harness.executors import open_executor
     from harness.executors.termination import termination_as_interrupt
-    from harness.results.store import load_results
+    from harness.results.store import load_results, load_samples
     from harness.sweep.run import resume_config, run_sweep, start_run
     from harness.terminal.summary import summary_text, sweep_totals
 
@@ -492,7 +492,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                f"{resume}") from exc
     elapsed = time.perf_counter() - start
     frame = load_results(run_dir)
-    print(summary_text(frame))
+    print(summary_text(frame, samples=load_samples(run_dir)))
     print(f"\n{sweep_totals(frame, ran, elapsed)}")
     _print_footer(frame)
     print(f"results: {run_dir}")
@@ -562,12 +562,12 @@ def _write_report(run_dirs: Sequence[Path], out: Path | None, baseline: str,
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from harness.results.store import load_results, resolve_run
+    from harness.results.store import load_results, load_samples, resolve_run
     from harness.terminal.summary import status_counts, summary_text
 
     run_dir = resolve_run(args.run, args.results)
     frame = load_results(run_dir)
-    print(summary_text(frame, all_rows=args.all))
+    print(summary_text(frame, all_rows=args.all, samples=load_samples(run_dir)))
     print(f"\n{len(frame)} cases ({status_counts(frame)}); run {run_dir}")
     _print_footer(frame)
     return 0

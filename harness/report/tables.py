@@ -14,11 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.results.runs import CASE_ID
+from harness.results.runs import CASE_ID, ROW_KEY
 
-#: The cases a backend is compared across: same run, model, phase, scenario and batch size
-#: (a throughput number and a latency number of one model answer different questions).
-ROW_KEY = ["run_id", "suite", "size", "phase", "scenario", "batch_size"]
 #: What every per-case table starts with: the case, and its id for finding its files.
 CASE_COLUMNS = [*CASE_ID, "case_id"]
 

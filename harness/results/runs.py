@@ -25,6 +25,9 @@ from harness.results.store import load_manifest, load_ops, load_results, load_sa
 CASE_KEY = ["suite", "size", "backend", "phase", "scenario", "batch_size", "hardware"]
 #: A case within a run.
 CASE_ID = ["run_id", *CASE_KEY]
+#: The cases a backend is compared across: same run, model, phase, scenario and batch size
+#: (a throughput number and a latency number of one model answer different questions).
+ROW_KEY = ["run_id", "suite", "size", "phase", "scenario", "batch_size"]
 
 #: Inference first: it is what most readers compare backends on.
 PHASE_ORDER = ("infer", "train")

@@ -7,8 +7,9 @@ import math
 import pandas as pd
 
 from harness.measure.contention import run_warning
+from harness.measure.stats import log_ratio_test
 from harness.results.cost import cheapest_backends
-from harness.results.runs import backend_rank
+from harness.results.runs import ROW_KEY, backend_rank
 
 
 def _median_with_ci(row: pd.Series) -> str:
@@ -42,22 +43,30 @@ def _number(value: object, fmt: str) -> str:
     return "" if value is None or pd.isna(value) else format(value, fmt)
 
 
+#: The backend a case's speedup is against (the report's default baseline too).
+BASELINE = "cpu-eager"
+#: Scenarios whose number is the step time of the case's processes (a speedup's interval comes
+#: from their process medians); a server's number is its peak load, a sweep's its knee's.
+STEP_SCENARIOS = ("latency", "throughput")
 #: Skip reasons listed one line each under the table; the rest are counted in one more line.
 MAX_SKIP_REASONS = 8
 #: How many backends a line of grouped skips names before it counts the rest.
 NAMED_BACKENDS = 4
 
 
-def summary_text(frame: pd.DataFrame, reason_width: int = 60, all_rows: bool = False) -> str:
+def summary_text(frame: pd.DataFrame, reason_width: int = 60, all_rows: bool = False,
+                 samples: pd.DataFrame | None = None) -> str:
     """One line per case that ran (or every case, `all_rows`), then the skipped cases grouped
     by reason (`skipped_summary`): a default sweep on a machine without a GPU skips most of
     its matrix (228 of 258 cases on 2 CPUs), and a line each for those buries the 30 that ran.
 
     A case's line: status, median with its interval and process count, throughput, memory,
-    accuracy, efficiency (% of peak, in a profiled run), and why a case failed or why its
-    number may be off."""
+    accuracy, its speedup over `BASELINE` with the interval of that ratio (given the run's
+    `samples`: `speedups`), efficiency (% of peak, in a profiled run), and why a case failed
+    or why its number may be off."""
     if frame.empty:
         return "(no cases)"
+    frame = frame.assign(speedup=speedups(frame, samples) if samples is not None else "")
     shown = frame if all_rows else frame[frame["status"] != "skipped"]
     table = _case_table(shown, reason_width) if not shown.empty else "(no case ran)"
     skipped = None if all_rows else skipped_summary(frame)
@@ -102,6 +111,8 @@ def _case_table(frame: pd.DataFrame, reason_width: int) -> str:
         "peak MB": frame["peak_rss_mb"].map(lambda v: _number(v, ".0f")),
         "acc": frame["accuracy"].map(lambda v: _number(v, ".3f")),
         "parity": frame["parity_ok"].map(lambda v: "" if pd.isna(v) else ("ok" if v else "FAIL")),
+        **({f"× {BASELINE} [95% CI]": frame["speedup"]} if frame["speedup"].ne("").any()
+           else {}),
         **({"% peak": frame["pct_of_peak"].map(lambda v: _number(v, ".2g"))}
            if frame["pct_of_peak"].notna().any() else {}),
         **({"$/M samples": frame["usd_per_million_samples"].map(lambda v: _number(v, ".3g"))}
@@ -112,6 +123,35 @@ def _case_table(frame: pd.DataFrame, reason_width: int) -> str:
             lambda r: r if len(r) <= reason_width else r[:reason_width - 1] + "…"),
     })
     return view.to_string(index=False)
+
+
+def speedups(frame: pd.DataFrame, samples: pd.DataFrame, baseline: str = BASELINE,
+             level: float = 0.95) -> pd.Series:
+    """Per case, how many times faster than `baseline` on the same row (`ROW_KEY`) it ran:
+    baseline time / its time, and where both have two processes or more the `level` interval
+    of that ratio over their process medians (`log_ratio_test`, Welch: the same test `compare`
+    judges with, so "1.6x [1.4, 1.8]" is a speedup the processes support, and an interval
+    across 1 is one they do not). "" for the baseline itself, a row it did not finish, or a
+    scenario whose number is not a step time."""
+    medians = (samples[samples["metric"] == "iter_ms"].groupby(["case_id", "process"])["value"]
+               .median())
+    by_case = {case: group.to_numpy() for case, group in medians.groupby(level=0)}
+    ok = frame[(frame["status"] == "ok") & frame["scenario"].isin(STEP_SCENARIOS)]
+    base = ok[ok["backend"] == baseline].set_index(ROW_KEY)
+    texts = pd.Series("", index=frame.index)
+    for index, row in ok[ok["backend"] != baseline].iterrows():
+        key = tuple(row[column] for column in ROW_KEY)
+        if key not in base.index:
+            continue
+        reference = base.loc[key]
+        speedup = float(reference["median_ms"]) / float(row["median_ms"])
+        text = f"{speedup:.2f}x"
+        mine, theirs = by_case.get(row["case_id"], []), by_case.get(reference["case_id"], [])
+        if len(mine) >= 2 and len(theirs) >= 2:
+            test = log_ratio_test(theirs, mine, level)
+            text += f" [{1 / test.ci_high:.2f}, {1 / test.ci_low:.2f}]"
+        texts[index] = text
+    return texts
 
 
 def _levels(frame: pd.DataFrame) -> str:

@@ -98,3 +98,33 @@ def test_a_run_where_nothing_ran_says_so_before_its_skips() -> None:
     frame = to_frame([{**BASE, "case_id": "s", "status": "skipped", "reason": "why"}])
     assert summary_text(frame).splitlines()[0] == "(no case ran)"
     assert summary_text(to_frame([{**BASE, "case_id": "a", "status": "ok"}])).count("\n") == 1
+
+
+def test_a_speedup_over_eager_comes_with_the_interval_its_processes_support() -> None:
+    from harness.measure.stats import log_ratio_test
+    from harness.results.schema import samples_frame
+    from harness.terminal.summary import speedups
+
+    medians = {"e": [4.0, 4.4, 3.8], "o": [2.0, 2.1, 2.4], "one": [1.0], "srv": [1.0, 1.0]}
+    frame = to_frame([
+        {**BASE, "run_id": "r", "case_id": "e", "status": "ok", "median_ms": 4.06},
+        {**BASE, "run_id": "r", "case_id": "o", "backend": "ort-cpu", "status": "ok",
+         "median_ms": 2.16},
+        {**BASE, "run_id": "r", "case_id": "one", "backend": "ov-cpu", "status": "ok",
+         "median_ms": 1.0},  # one process: the ratio, no interval
+        {**BASE, "run_id": "r", "case_id": "srv", "scenario": "server", "status": "ok",
+         "median_ms": 1.0},  # no eager server case, and not a step time
+        {**BASE, "run_id": "r", "case_id": "x", "size": "small", "backend": "ort-cpu",
+         "status": "ok", "median_ms": 1.0},  # no eager case on that row
+    ])
+    samples = samples_frame({"run_id": "r", "case_id": case, "metric": "iter_ms",
+                             "process": p, "idx": i, "value": m * f}
+                            for case, ms in medians.items() for p, m in enumerate(ms)
+                            for i, f in enumerate((0.99, 1.0, 1.01)))
+    got = dict(zip(frame["case_id"], speedups(frame, samples), strict=True))
+    test = log_ratio_test(medians["e"], medians["o"], 0.95)
+    assert got["o"] == f"{4.06 / 2.16:.2f}x [{1 / test.ci_high:.2f}, {1 / test.ci_low:.2f}]"
+    assert got["one"] == "4.06x"
+    assert got["e"] == got["srv"] == got["x"] == ""
+    assert "× cpu-eager [95% CI]" in summary_text(frame, samples=samples).splitlines()[0]
+    assert "× cpu-eager" not in summary_text(frame)  # no samples given: no column

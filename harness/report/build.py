@@ -120,6 +120,11 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
             "tradeoff.csv": tradeoff, "failures.csv": failures, "environment.csv": environment,
             "batch_sweep.csv": sweeps, "load_curves.csv": loads, "peak_load.csv": peaks,
             "cost.csv": costs}
+    never = tables.never_ran(summary)
+    ran = summary[~summary["backend"].isin([b for names in never["backends"] for b in names])]
+    notes = notes + [f"ran nowhere in {'these runs' if len(runs.run_ids) > 1 else 'this run'} "
+                     f"({row.cases} cases skipped; not drawn below): "
+                     f"{', '.join(row.backends)}: {row.reason}" for row in never.itertuples()]
     sections = [Section(
         "summary", "Summary: fastest backend per model",
         "Each row is one model at one size, each column a backend. The number is throughput in "
@@ -129,7 +134,7 @@ def _sections(runs: RunSet, baseline: str, comparison: Comparison | None,
         "processes themselves, differ by more than 10%; hover for which, and for what else the "
         "machine was doing). Grey cells did not finish: hover for the status and the reason. "
         "The dropdown switches phase, scenario and batch size.",
-        figures.summary_figure(summary), (Table(summary, "every case", collapsed=True),),
+        figures.summary_figure(ran), (Table(summary, "every case", collapsed=True),),
         ("summary.csv",), notes)]
     if comparison is not None:
         section, comparison_csvs = _comparison_section(comparison)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.results.runs import CASE_ID, ROW_KEY
+from harness.results.runs import CASE_ID, ROW_KEY, backend_rank
 
 #: What every per-case table starts with: the case, and its id for finding its files.
 CASE_COLUMNS = [*CASE_ID, "case_id"]
@@ -42,6 +42,28 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
     row_best = table[ok].groupby(ROW_KEY, dropna=False)["throughput_sps"].transform("max")
     table["best"] = (ok & table["throughput_sps"].eq(row_best.reindex(table.index))).fillna(False)
     return table.astype({"best": bool})
+
+
+def never_ran(summary: pd.DataFrame) -> pd.DataFrame:
+    """The backends every case of which was skipped, one row per reason (their cases' most
+    common one), with the backends in registry order and how many cases they skipped.
+
+    On a machine without a GPU most of the registry is such backends; as heatmap columns they
+    are grey from top to bottom and push the backends that ran off the page, so the report
+    says them in a line each instead. A backend with a failed case ran: its cell says why.
+    """
+    skipped_only = summary.groupby("backend")["status"].agg(lambda s: bool((s == "skipped").all()))
+    names = [b for b in skipped_only.index if skipped_only[b]]
+    rows = []
+    for backend in names:
+        reasons = summary.loc[summary["backend"] == backend, "reason"].fillna("")
+        rows.append({"backend": backend, "reason": reasons.value_counts().index[0],
+                     "cases": len(reasons)})
+    table = pd.DataFrame(rows, columns=["backend", "reason", "cases"])
+    table["rank"] = table["backend"].map(backend_rank)
+    grouped = table.sort_values("rank").groupby("reason", sort=False).agg(
+        backends=("backend", list), cases=("cases", "sum"))
+    return grouped.reset_index().sort_values("cases", ascending=False, kind="stable")
 
 
 def box_stats(values: np.ndarray) -> dict[str, float]:

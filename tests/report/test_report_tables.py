@@ -163,3 +163,26 @@ def test_best_and_speedup_compare_backends_within_one_scenario(two_scenarios):
     speedup = tables.speedup_table(two_scenarios.results, "cpu-eager")
     assert len(speedup) == (two_scenarios.results["status"] == "ok").sum()  # no row doubled
     np.testing.assert_allclose(speedup.loc[speedup["backend"] == "cpu-eager", "speedup"], 1.0)
+
+
+def test_backends_that_ran_nowhere_are_lines_grouped_by_reason_not_columns():
+    from harness.results.schema import to_frame
+
+    cuda, base = "no CUDA device visible to torch", {"run_id": "r", "suite": "cnn",
+                                                     "phase": "infer", "scenario": "throughput",
+                                                     "batch_size": 32}
+    rows = [{**base, "size": size, "backend": backend, "case_id": f"{backend}-{size}",
+             "status": status, "reason": reason}
+            for size in ("tiny", "small")
+            for backend, status, reason in (
+                ("cpu-eager", "ok", ""), ("ort-cpu", "error", "boom"),
+                ("cuda-eager", "skipped", cuda), ("cuda-compile", "skipped", cuda),
+                ("ov-cpu", "skipped", "left out of default sweeps"))]
+    rows.append({**base, "size": "tiny", "backend": "cpu-amp-bf16", "case_id": "bf16",
+                 "status": "skipped", "reason": "emulated"})
+    rows.append({**base, "size": "small", "backend": "cpu-amp-bf16", "case_id": "bf16-s",
+                 "status": "ok"})  # skipped once but ran once: a column
+    never = tables.never_ran(tables.summary_table(to_frame(rows)))
+    assert never["backends"].tolist() == [["cuda-eager", "cuda-compile"], ["ov-cpu"]]
+    assert never["cases"].tolist() == [4, 2]
+    assert never["reason"].tolist() == [cuda, "left out of default sweeps"]

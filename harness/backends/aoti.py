@@ -53,6 +53,7 @@ BATCH_NOTE = "batch_note.txt"
 
 class AotiBackend(Backend):
     phases = ("infer",)
+    no_training = "AOTInductor packages an inference graph; training is not supported"
 
     def __init__(self, name: str, device: str, description: str) -> None:
         self.name = name
@@ -73,11 +74,6 @@ class AotiBackend(Backend):
                                         "9-16 s per model, and its 6 default cases add about "
                                         "140 s to the default sweep")
         return None
-
-    def phase_unsupported_reason(self, phase: str) -> str | None:
-        if phase == "train":
-            return "AOTInductor packages an inference graph; training is not supported"
-        return super().phase_unsupported_reason(phase)
 
     def settings(self) -> dict[str, Any]:
         torch.backends.cuda.matmul.allow_tf32 = False

@@ -150,8 +150,14 @@ class Backend(ABC):
         """
         return None
 
+    #: Why a backend without a training phase has none (the deployment runtimes), for its
+    #: skipped train rows; None: the generic sentence.
+    no_training: str | None = None
+
     def phase_unsupported_reason(self, phase: str) -> str | None:
         if phase not in self.phases:
+            if phase == "train" and self.no_training:
+                return self.no_training
             return f"{self.name} does not support {phase}"
         return None
 

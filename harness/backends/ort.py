@@ -67,6 +67,7 @@ PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 class OrtBackend(Backend):
     phases = ("infer",)
+    no_training = "ONNX Runtime backends run inference only; training is not supported"
 
     def __init__(self, name: str, device: str, precision: str, description: str) -> None:
         self.name = name
@@ -83,11 +84,6 @@ class OrtBackend(Backend):
         if self.device == "cuda" and (reason := no_cuda_reason()):
             return f"{reason}; torch holds the device buffers"
         return None
-
-    def phase_unsupported_reason(self, phase: str) -> str | None:
-        if phase == "train":
-            return "ONNX Runtime backends run inference only; training is not supported"
-        return super().phase_unsupported_reason(phase)
 
     def inference(self, model: nn.Module, ctx: CaseContext) -> InferenceRunner:
         return OrtInference(self, model, ctx)

@@ -68,6 +68,7 @@ _ISA = re.compile(r"(amx|avx512|avx2|sse41|uni|ref|mlas|acl)")
 
 class OpenVinoBackend(Backend):
     phases = ("infer",)
+    no_training = "OpenVINO runs inference only; training is not supported"
 
     def __init__(self, name: str, precision: str, description: str) -> None:
         self.name = name
@@ -93,11 +94,6 @@ class OpenVinoBackend(Backend):
                     f"(--backend {self.name})")
         return small_machine_reason(self.name, "OpenVINO's 6 default cases add about 130 s "
                                     "to the default sweep")
-
-    def phase_unsupported_reason(self, phase: str) -> str | None:
-        if phase == "train":
-            return "OpenVINO runs inference only; training is not supported"
-        return super().phase_unsupported_reason(phase)
 
     def inference(self, model: nn.Module, ctx: CaseContext) -> InferenceRunner:
         return OpenVinoInference(self, model, ctx)

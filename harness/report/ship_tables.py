@@ -8,8 +8,8 @@ kept the model's accuracy (parity within the tolerance of their precision).
   OpenVINO IR, the AOTInductor package); backends that ship the Python model have none.
 - **Fastest cold start**: what a fresh server process pays before its first answer, given the
   artifact already built: loading it (`load_s`), torch.compile's compiling call (`compile_s`,
-  warm compile cache) and the first call (`first_call_s`). Export time is a build cost, not a
-  start-up cost, and is in the cold-start table.
+  from the case's first process) and the first call (`first_call_s`). Export time is a
+  build cost, not a start-up cost, and is in the cold-start table.
 
 A pure function, frames in and out, as `tables`.
 """

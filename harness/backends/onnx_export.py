@@ -43,15 +43,13 @@ import warnings
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-import onnxconverter_common
 import onnxruntime as ort
 import torch
-from onnxconverter_common import float16
-from onnxruntime.quantization import QuantType, quantize_dynamic
 from torch import nn
 
 from harness.backends.artifacts import Artifact, artifact_key, cached_artifact
@@ -59,6 +57,13 @@ from harness.backends.export_program import Axes, export_form, export_reason
 from harness.machine.cpu_features import has_vnni
 from harness.model_io import LONE_INPUT, tensors
 from suites.inputs import Batch
+
+if TYPE_CHECKING:
+    import onnx
+
+# `onnx` (with its ml_dtypes, 0.5 s), the fp16 converter and the quantizer are imported where
+# a file is made or read, not here: a case's later processes load the cached file into a
+# session and need none of them, and every case process imports this module.
 
 OPSET = 20
 INPUT_NAME = LONE_INPUT
@@ -69,7 +74,7 @@ LAYOUT = "named inputs, flat named outputs"
 #: What produces each variant; its version is part of the cache key.
 PRODUCERS = {
     "fp32": f"torch {torch.__version__}",
-    "fp16": f"onnxconverter-common {onnxconverter_common.__version__}",
+    "fp16": f"onnxconverter-common {version('onnxconverter-common')}",
     "int8": f"onnxruntime {ort.__version__}",
 }
 VARIANTS = tuple(PRODUCERS)
@@ -157,6 +162,8 @@ def _check_dynamic(path: Path, wanted: Axes) -> None:
     the example's length): the file would then fail at run time on any other length, far from
     the cause. Raised inside the atomic write, so no such file reaches the cache.
     """
+    import onnx
+
     for graph_input in onnx.load(path).graph.input:
         dims = graph_input.type.tensor_type.shape.dim
         for axis, name in wanted.get(graph_input.name, {}).items():
@@ -179,6 +186,10 @@ def _derive(variant: str, source: Path, path: Path) -> None:
     runner feeds and reads the same dtypes for every variant. int8: dynamic quantisation
     (int8 weights, activations quantised per batch at run time), which needs no calibration,
     with this CPU's `Int8Settings`."""
+    import onnx
+    from onnxconverter_common import float16
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     with _quiet():
         if variant == "fp16":
             half = float16.convert_float_to_float16(onnx.load(source), keep_io_types=True)
@@ -223,6 +234,8 @@ def op_census(path: Path, *groups: frozenset[str]) -> list[str]:
     some sizes, for one), so what an "int8" file really computes in integers is a fact to
     record, not an assumption.
     """
+    import onnx
+
     counts = Counter(node.op_type for node in onnx.load(path).graph.node)
     return [" ".join(f"{op}:{counts[op]}" for op in sorted(group) if counts[op])
             for group in groups]

@@ -27,12 +27,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import tomllib
 
 from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The kind a price without a kind applies to: every machine the sweep runs on.
 ANY_KIND = "*"
@@ -95,6 +97,7 @@ def cheapest_backends(frame: pd.DataFrame) -> pd.DataFrame:
     """Per comparable group (`COMPARABLE`), the backend with the lowest cost per million
     samples among those that finished and did not fail parity (training rows have no parity
     check; they count as passing), with the group's next cheapest for scale."""
+    import pandas as pd  # here, not above: every case process imports this module's prices
     priced = frame[(frame["status"] == "ok") & frame["usd_per_million_samples"].notna()
                    & (frame["parity_ok"].fillna(True) != False)]  # noqa: E712 (NA-aware)
     rows = []

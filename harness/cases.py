@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from harness.backends import BACKENDS, get_backend
 from harness.backends.base import PHASES, no_cuda_reason
 from harness.errors import UsageError, unknown_choice
+from harness.measure.precision import DEFAULT_MAX_PROCESSES, DEFAULT_PRECISION
 from harness.measure.timing import (
     DEFAULT_POLICY,
     DEFAULT_PROCESSES,
@@ -165,6 +166,12 @@ class SweepConfig(CaseConfig):
     cases_per_node: int = 1
     max_retries: int = 1
     prices: tuple[tuple[str, float], ...] = ()
+    # How many processes each case gets beyond `processes` (harness/measure/precision.py): a
+    # budget of wall time for the whole sweep (0: none, the first rounds only), spent where
+    # intervals are widest against the target, up to max_processes a case.
+    precision: float = DEFAULT_PRECISION
+    budget_min: float = 0.0
+    max_processes: int = 0  # 0: DEFAULT_MAX_PROCESSES, or `processes` where that is more
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -174,6 +181,17 @@ class SweepConfig(CaseConfig):
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise UsageError(f"max retries must be 0 or a positive integer, "
                              f"got {self.max_retries}")
+        if not 0 < self.precision < 1:
+            raise UsageError(f"precision must be a share of the centre between 0 and 1 (0.05: "
+                             f"+-5%), got {self.precision}")
+        if not self.budget_min >= 0:
+            raise UsageError(f"budget must be a positive number of minutes (0: none), "
+                             f"got {self.budget_min}")
+        if self.max_processes == 0:  # resolved here, so the manifest records the number used
+            object.__setattr__(self, "max_processes", max(DEFAULT_MAX_PROCESSES, self.processes))
+        if not isinstance(self.max_processes, int) or self.max_processes < self.processes:
+            raise UsageError(f"max processes must be an integer at least --processes "
+                             f"({self.processes}), got {self.max_processes}")
         # as pairs, also when read back from a manifest's JSON lists
         object.__setattr__(self, "prices", tuple(parse_price(f"{kind}={price}")
                                                  for kind, price in self.prices))

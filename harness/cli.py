@@ -30,6 +30,7 @@ from harness.history import (
     MIN_PERSISTENCE,
     STEP_THRESHOLD,
 )
+from harness.measure.precision import DEFAULT_MAX_PROCESSES, DEFAULT_PRECISION
 from harness.measure.timing import DEFAULT_PROCESSES
 from harness.results.storage import StorageError
 from harness.results.store import UnreadableCaseWarning
@@ -145,6 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
                      "memory monitor killed it), on another node of the same kind (default 1); "
                      "never a case that failed by itself. The local executor has no such "
                      "failures")
+    run.add_argument("--precision", type=float, metavar="SHARE",
+                     help="the precision each case's number aims at: its 95%% interval's "
+                          f"half-width as a share of its centre (default {DEFAULT_PRECISION:g}, "
+                          "+-5%%); every row says what it reached")
+    run.add_argument("--budget-min", type=float, metavar="MIN",
+                     help="minutes of wall time the whole sweep may take: after the first "
+                          "rounds, more processes go to the cases furthest from the precision, "
+                          "most gain per second first, until all meet it or the budget is spent "
+                          "(default: none, the first rounds only; local executor)")
+    run.add_argument("--max-processes", type=int, metavar="P",
+                     help=f"the most processes a case gets from the budget (default "
+                          f"{DEFAULT_MAX_PROCESSES})")
     run.add_argument("--price", action="append", default=[], metavar="[KIND=]USD",
                      help="dollars an hour of the machine (of the KIND of node, with "
                           "--per-hardware): rows get the cost of a million samples; repeatable")
@@ -400,6 +413,9 @@ def _sweep_config(args: argparse.Namespace) -> SweepConfig:
         "threads": args.threads, "seed": args.seed, "processes": args.processes,
         "cases_per_node": getattr(args, "cases_per_node", None),  # `run` only, not `ab`
         "max_retries": getattr(args, "max_retries", None),
+        "precision": getattr(args, "precision", None),  # `run` only, as the two below
+        "budget_min": getattr(args, "budget_min", None),
+        "max_processes": getattr(args, "max_processes", None),
         "prices": _prices(args),
         "accelerator_type": getattr(args, "accelerator_type", None),
         "suite_files": _resolved(args.suite_files), "model": resolved_target(args.model),
@@ -461,6 +477,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         _resume_refuses(args, {"--cases-per-node": args.cases_per_node,
                                "--max-retries": args.max_retries,
+                               "--precision": args.precision, "--budget-min": args.budget_min,
+                               "--max-processes": args.max_processes,
                                "--price": args.price, "--prices": args.prices,
                                "--accelerator-type": args.accelerator_type,
                                "--per-hardware": args.per_hardware})
@@ -592,10 +610,13 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def _print_footer(frame: pd.DataFrame) -> None:
-    """What a run's table leaves for its last lines: the cheapest backends (a run given
-    prices), and a warning when cases were timed on a busy machine."""
-    from harness.terminal.summary import cheapest_summary, contention_summary
+    """What a run's table leaves for its last lines: how many cases met the precision target,
+    the cheapest backends (a run given prices), and a warning when cases were timed on a busy
+    machine."""
+    from harness.terminal.summary import cheapest_summary, contention_summary, precision_summary
 
+    if precision := precision_summary(frame):
+        print(precision)
     if cheapest := cheapest_summary(frame):
         print(cheapest)
     warning = contention_summary(frame)

@@ -38,8 +38,9 @@ STABLE_COLUMNS = ("suite", "size", "backend", "device", "precision", "phase", "s
                   "processes", "train_steps", "weights", "torch_threads",
                   "torch_interop_threads", "seed", "parity_tol", "quantization")
 #: Columns whose presence depends on the clock (module docstring), per scenario ("": any).
-CLOCK_DEPENDENT = {"": {"contention_note"},
-                   "batch-sweep": {"processes", "between_cv", "ci_low_ms", "ci_high_ms"}}
+CLOCK_DEPENDENT = {"": {"contention_note", "ci_note"},  # ci_note: only when short of target
+                   "batch-sweep": {"processes", "between_cv", "ci_low_ms", "ci_high_ms",
+                                   "ci_rel_half_width", "ci_met"}}
 
 
 def run_golden_sweep(results_dir: Path) -> Path:

@@ -107,9 +107,13 @@ from scipy.stats import false_discovery_control, mannwhitneyu
 from harness.analysis.facts import fact_warnings, run_facts
 from harness.errors import UsageError
 from harness.measure.energy import ENERGY_METRIC
+from harness.measure.precision import first_stage_of
 from harness.measure.stats import CONFIDENCE, log_ratio_test, median_ci, process_level
 from harness.results.runs import CASE_KEY, RunSet, case_name, load_runs
 
+#: Per side of a comparison, the processes a precision budget planned the others from, or None
+#: (`harness.measure.precision`): Welch's degrees of freedom count those.
+FirstStages = tuple[int | None, int | None]
 #: Significance level of the tests between processes (Welch, paired): see the module docstring.
 ALPHA = 0.05
 #: Significance level of Mann-Whitney on the iterations of one process (today's method, kept).
@@ -179,11 +183,13 @@ def verdict(ratio: float, p_value: float, threshold: float, alpha: float = ALPHA
 
 
 def compare_medians(base_medians: Sequence[float], new_medians: Sequence[float],
-                    threshold: float, paired: bool = False,
-                    alpha: float = ALPHA) -> SampleComparison:
+                    threshold: float, paired: bool = False, alpha: float = ALPHA,
+                    first_stages: FirstStages = (None, None)) -> SampleComparison:
     """Ratio of centers with its (1 - alpha) interval, the t test's p-value and the verdict, from
-    the process medians of one case in two runs (>= 2 each; `paired`: same order, same rounds)."""
-    test = log_ratio_test(base_medians, new_medians, level=1 - alpha, paired=paired)
+    the process medians of one case in two runs (>= 2 each; `paired`: same order, same rounds;
+    `first_stages`: per side, the processes a precision budget planned the rest from)."""
+    test = log_ratio_test(base_medians, new_medians, level=1 - alpha, paired=paired,
+                          first_stages=first_stages)
     return SampleComparison(base_median=process_level(base_medians).center,
                             new_median=process_level(new_medians).center, ratio=test.ratio,
                             ci_low=test.ci_low, ci_high=test.ci_high, p_value=test.p_value,
@@ -210,7 +216,8 @@ def compare_samples(base: np.ndarray, new: np.ndarray, threshold: float,
 
 
 def compare_processes(base: Mapping[int, np.ndarray], new: Mapping[int, np.ndarray],
-                      threshold: float, paired: bool = False) -> tuple[SampleComparison, str]:
+                      threshold: float, paired: bool = False,
+                      first_stages: FirstStages = (None, None)) -> tuple[SampleComparison, str]:
     """One case's comparison from its iteration times per process index, by the module's rule,
     and the row's note (empty when there is nothing to add).
 
@@ -228,7 +235,8 @@ def compare_processes(base: Mapping[int, np.ndarray], new: Mapping[int, np.ndarr
     base_medians, new_medians = (
         [float(np.median(processes[index])) for index in sorted(processes)]
         for processes in (base, new))
-    return compare_medians(base_medians, new_medians, threshold, paired=pair), note
+    return compare_medians(base_medians, new_medians, threshold, paired=pair,
+                           first_stages=first_stages), note
 
 
 @dataclass
@@ -360,9 +368,9 @@ def _judged_frames(base: pd.DataFrame, new: pd.DataFrame, base_samples: pd.DataF
                    new_samples: pd.DataFrame, threshold: float, paired: bool,
                    family_wise: bool, metric: str) -> dict[str, pd.DataFrame]:
     """`compare_frames`' tables, the cases judged on `metric`'s samples."""
-    keep = [*CASE_KEY, "case_id", "status", "reason"]
-    merged = base[keep].merge(new[keep], on=CASE_KEY, how="outer", suffixes=("_base", "_new"),
-                              indicator=True)
+    keep = [*CASE_KEY, "case_id", "status", "reason", "ci_first_stage"]
+    merged = base.reindex(columns=keep).merge(new.reindex(columns=keep), on=CASE_KEY, how="outer",
+                                              suffixes=("_base", "_new"), indicator=True)
     only_base = merged[merged["_merge"] == "left_only"]
     only_new = merged[merged["_merge"] == "right_only"]
     both = merged[merged["_merge"] == "both"]
@@ -509,7 +517,8 @@ def _compare_row(case: Any, base_iters: Mapping[str, Mapping[int, np.ndarray]],
     if not base or not new:
         row["note"] = "no raw iteration samples in " + ("base" if not base else "new")
         return row
-    result, note = compare_processes(base, new, threshold, paired)
+    result, note = compare_processes(base, new, threshold, paired, (
+        first_stage_of(case.ci_first_stage_base), first_stage_of(case.ci_first_stage_new)))
     row.update(base_median_ms=result.base_median, new_median_ms=result.new_median,
                ratio=result.ratio, ci_low=result.ci_low, ci_high=result.ci_high,
                p_value=result.p_value, verdict=result.verdict, method=result.method, note=note)

@@ -67,6 +67,7 @@ from harness.case.weights import (
 from harness.cases import CaseConfig
 from harness.errors import one_line
 from harness.machine.environment import collect_environment, cpu_count
+from harness.machine.process_age import process_age_s
 from harness.measure import memory
 from harness.measure.model_facts import count_params, flops_per_sample
 from harness.measure.parity import PARITY_SAMPLES, parity
@@ -202,6 +203,7 @@ def run_case(case: Case, config: CaseConfig, cache_dir: Path, process: int = 0,
              run_dir: Path | None = None) -> CaseOutput:
     """Run process `process` (0-based) of `case`; see the module docstring for what it does.
     `run_dir` is where a profiled case writes its trace."""
+    import_s = process_age_s()  # the interpreter and the imports, before anything of the case
     setup = set_up_case(case, config, cache_dir)
     backend, steps = setup.backend, setup.steps
     run = CaseRun(case, config, setup.suite, backend, setup.data, setup.ctx, steps,
@@ -209,6 +211,7 @@ def run_case(case: Case, config: CaseConfig, cache_dir: Path, process: int = 0,
     row = run.out.row
     row.update(collect_environment())
     row.update(setup.settings)
+    row["import_s"] = import_s
     row.update(device=backend.device, precision=backend.precision, seed=config.seed,
                batch_size=case.batch_size, torch_threads=torch.get_num_threads(),
                torch_interop_threads=torch.get_num_interop_threads(), train_steps=steps)

@@ -40,6 +40,10 @@ def open_executor(name: str, config: SweepConfig, address: str | None = None,
         return LocalExecutor(), config
     if name != "ray":
         raise UsageError(f"unknown executor '{name}'; valid: {', '.join(EXECUTORS)}")
+    if config.budget_min:
+        raise UsageError("--budget-min spends a budget one process at a time, where this "
+                         "machine's cases are noisiest; it runs with --executor local only "
+                         "(on a cluster, give --processes)")
     if config.profile:
         raise UsageError("--profile measures this machine's ceilings and writes traces here; "
                          "it runs with --executor local only")

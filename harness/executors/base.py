@@ -38,6 +38,9 @@ class SweepView(Protocol):
     def record(self, planned: PlannedCase, result: CaseResult, process: ProcessResult) -> None:
         """Add a finished process to its case and persist the case at once."""
 
+    def save(self, result: CaseResult) -> None:
+        """Persist a case as it stands (its processes, its notes)."""
+
 
 class Executor(ABC):
     """Runs the processes a sweep still needs, each in a fresh worker process with the

@@ -207,16 +207,19 @@ class RatioTest:
     df: float
 
 
-def process_level(process_medians: Sequence[float], level: float = 0.95) -> ProcessLevel:
+def process_level(process_medians: Sequence[float], level: float = 0.95,
+                  first_stage: int | None = None) -> ProcessLevel:
     """Center, interval and between-process spread of one case's process medians (see the
-    module docstring for why a log-normal t interval)."""
+    module docstring for why a log-normal t interval). `first_stage`: how many of them a
+    precision budget planned the rest from (`harness.measure.precision`); the interval then
+    takes its t quantile at their degrees of freedom, not all the processes'."""
     logs = _logs(process_medians)
     processes = len(logs)
     if processes == 1:
         return ProcessLevel(center=float(process_medians[0]), ci_low=math.nan,
                             ci_high=math.nan, level=level, between_cv=math.nan, processes=1)
     spread = float(logs.std(ddof=1))
-    half = _t_quantile(processes - 1, level) * spread / math.sqrt(processes)
+    half = _t_quantile(_df(processes, first_stage), level) * spread / math.sqrt(processes)
     return ProcessLevel(center=float(np.exp(logs.mean())), ci_low=float(np.exp(logs.mean() - half)),
                         ci_high=float(np.exp(logs.mean() + half)), level=level,
                         between_cv=spread, processes=processes)
@@ -231,13 +234,16 @@ def noisy(within_rel_iqr: float, between_cv: float) -> bool:
 
 
 def log_ratio_test(base_medians: Sequence[float], new_medians: Sequence[float], level: float,
-                   paired: bool = False) -> RatioTest:
+                   paired: bool = False,
+                   first_stages: tuple[int | None, int | None] = (None, None)) -> RatioTest:
     """Ratio of centers new / base, its `level` interval and the two-sided p-value of "no
     change", from the log process medians: Welch's t test, or with `paired` a one-sample t test
     on log(new_r / base_r) of the medians at the same position r (module docstring).
 
     The interval at ``level = 1 - alpha`` excludes 1 exactly when p < alpha, so a verdict and
-    the interval it shows never disagree. With no spread on either side the change is exact:
+    the interval it shows never disagree. `first_stages`, per side: how many processes a
+    precision budget planned that side's others from; Welch's degrees of freedom then count
+    those, not all (`process_level`). With no spread on either side the change is exact:
     p = 1 when the centers agree, 0 when they differ.
     """
     base, new = _logs(base_medians), _logs(new_medians)
@@ -251,7 +257,9 @@ def log_ratio_test(base_medians: Sequence[float], new_medians: Sequence[float], 
         se, df = float(diffs.std(ddof=1)) / math.sqrt(len(diffs)), float(len(diffs) - 1)
     else:
         shift = float(new.mean() - base.mean())
-        welch_se, welch_df = _welch(base.var(ddof=1), new.var(ddof=1), len(base), len(new))
+        welch_se, welch_df = _welch(base.var(ddof=1), new.var(ddof=1), len(base), len(new),
+                                    _df(len(base), first_stages[0]),
+                                    _df(len(new), first_stages[1]))
         se, df = float(welch_se), float(welch_df)
     ratio = math.exp(shift)
     if se == 0:
@@ -345,13 +353,23 @@ def _t_quantile(df: float, level: float) -> float:
     return float(stdtrit(df, (1 + level) / 2))
 
 
-def _welch(var_base: ArrayLike, var_new: ArrayLike, n_base: int,
-           n_new: int) -> tuple[np.ndarray, np.ndarray]:
+def _df(processes: int, first_stage: int | None) -> int:
+    """Degrees of freedom of a spread over `processes`, or over the `first_stage` a precision
+    budget planned them from (`harness.measure.precision`: Stein's two-stage rule)."""
+    return processes - 1 if first_stage is None else min(first_stage, processes) - 1
+
+
+def _welch(var_base: ArrayLike, var_new: ArrayLike, n_base: int, n_new: int,
+           df_base: int | None = None, df_new: int | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Standard error of a difference of two means from their samples' variances and sizes, and
-    its Welch-Satterthwaite degrees of freedom (NaN where neither variance is positive);
-    elementwise, so that `detectable_change` can evaluate a grid of variances at once."""
+    its Welch-Satterthwaite degrees of freedom (NaN where neither variance is positive), each
+    variance with n - 1 degrees of freedom unless given; elementwise, so that
+    `detectable_change` can evaluate a grid of variances at once."""
     share_base, share_new = np.divide(var_base, n_base), np.divide(var_new, n_new)
     total = share_base + share_new
+    df_base = n_base - 1 if df_base is None else df_base
+    df_new = n_new - 1 if df_new is None else df_new
     with np.errstate(invalid="ignore"):
-        df = total ** 2 / (share_base ** 2 / (n_base - 1) + share_new ** 2 / (n_new - 1))
+        df = total ** 2 / (share_base ** 2 / df_base + share_new ** 2 / df_new)
     return np.sqrt(total), df

@@ -30,6 +30,10 @@ can be derived again) and derives the case's row:
   between-process interval, as the time's.
 * **Cost** (a sweep given prices): dollars per million samples at the row's throughput
   (`harness.results.cost`).
+* **Precision** (`harness.measure.precision`): the interval's half-width as a share of the
+  centre (`ci_rel_half_width`), whether it is within the sweep's target (`ci_target`,
+  `ci_met`), and, when it is not, why the sweep gave the case no more processes (`ci_note`:
+  set by the sweep when it stops adding them, kept in the case file).
 * **Status**: ok when every process finished; otherwise the first failure, prefixed with which
   process it was (a case that runs once and crashes the next time is flaky, and says so), with
   the timing of the processes that did finish kept in the row and the case file.
@@ -44,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from harness.measure.contention import Contention, note
+from harness.measure.precision import precision
 from harness.measure.stats import noisy as is_noisy
 from harness.measure.stats import process_level, summarize
 from harness.protocol import ProcessResult
@@ -67,6 +72,8 @@ class CaseResult:
     identity: dict[str, Any]
     planned: int
     processes: list[ProcessResult] = field(default_factory=list)
+    #: why the sweep stopped adding processes short of the precision target ("" if it did not)
+    ci_note: str = ""
 
     @property
     def failed(self) -> ProcessResult | None:
@@ -96,7 +103,8 @@ class CaseResult:
         row.update(first.row)
         ok = [p for p in self.processes if p.ok and p.samples.get("iter_ms")]
         if ok:
-            row.update(_timing(ok, row["batch_size"]))
+            row.update(_timing(ok, row["batch_size"], self.identity.get("ci_first_stage")))
+            row.update(_precision(row, self.ci_note))
             row.update(_pipelining(ok, row["median_ms"]))
             row.update(_serving(ok, row))
             row["usd_per_million_samples"] = usd_per_million_samples(row)
@@ -129,6 +137,13 @@ class CaseResult:
             else f"process {failed.process + 1} of {self.planned}: {failed.reason}")
         return row
 
+    def process_medians(self) -> list[float]:
+        """The median of each finished process that makes the case's number, in order."""
+        ok = [p for p in self.processes if p.ok and p.samples.get("iter_ms")]
+        if not ok:
+            return []
+        return [float(np.median(p.samples["iter_ms"])) for p in _numbered(ok, 0)[0]]
+
     def ops(self) -> list[dict[str, Any]]:
         """The op table of the case: its profiled (first) process's, if any."""
         return next((p.ops for p in self.processes if p.ops), [])
@@ -137,7 +152,7 @@ class CaseResult:
         """The case file's content: the derived row, samples per process, the op table, and
         every process."""
         return {"row": self.row(), "samples": self.samples(), "ops": self.ops(),
-                "planned": self.planned,
+                "planned": self.planned, "ci_note": self.ci_note,
                 "processes": [{k: v for k, v in asdict(p).items() if k not in ("samples", "ops")}
                               for p in self.processes]}
 
@@ -160,7 +175,8 @@ class CaseResult:
                 dict(entry.get("row", {})),
                 {m: list(v[index]) for m, v in samples.items() if index < len(v)},
                 list(record.get("ops", [])) if index == 0 else []))
-        return cls(identity, int(record.get("planned", len(processes))), processes)
+        return cls(identity, int(record.get("planned", len(processes))), processes,
+                   record.get("ci_note", ""))
 
 
 def _number(value: object) -> bool:
@@ -168,21 +184,28 @@ def _number(value: object) -> bool:
         isinstance(value, float) and math.isnan(value))
 
 
-def _timing(ok: list[ProcessResult], batch_size: int) -> dict[str, Any]:
-    """The timing columns of a case from its finished processes (module docstring).
+def _numbered(ok: list[ProcessResult], batch_size: int) -> tuple[list[ProcessResult], int]:
+    """The processes whose medians make the case's number, and the batch it is at.
 
     A batch sweep's number is its knee's (the first process's knee), from the full timed run
     at the knee of each process whose knee was the same batch: the curve's points are timed
     too briefly to publish, and one process's number must mean what several processes' do.
     """
     knee = ok[0].row.get("knee_batch")
-    if knee is not None:
-        ok = [p for p in ok if p.row.get("knee_batch") == knee]
-        batch_size = int(knee)
+    if knee is None:
+        return ok, batch_size
+    return [p for p in ok if p.row.get("knee_batch") == knee], int(knee)
+
+
+def _timing(ok: list[ProcessResult], batch_size: int,
+            first_stage: int | None) -> dict[str, Any]:
+    """The timing columns of a case from its finished processes (module docstring); with a
+    precision budget's `first_stage`, the interval at its degrees of freedom."""
+    ok, batch_size = _numbered(ok, batch_size)
     medians = [float(np.median(p.samples["iter_ms"])) for p in ok]
     pooled = summarize([v for p in ok for v in p.samples["iter_ms"]])
     within = [summarize(p.samples["iter_ms"]).rel_iqr for p in ok]
-    level = process_level(medians)
+    level = process_level(medians, first_stage=first_stage)
     if len(medians) == 1:  # one process: its own median and order-statistic interval
         center, low, high, ci_level = pooled.median, pooled.ci_low, pooled.ci_high, 0.99
     else:
@@ -196,6 +219,20 @@ def _timing(ok: list[ProcessResult], batch_size: int) -> dict[str, Any]:
             "noisy": is_noisy(within_rel_iqr, level.between_cv),
             "throughput_sps": batch_size / (center / 1e3),
             "stop_reason": ", ".join(p.row.get("stop_reason", "") for p in ok)}
+
+
+def _precision(row: dict[str, Any], ci_note: str) -> dict[str, Any]:
+    """How precisely the row's number is known against the sweep's target (module
+    docstring); one process has no interval between processes, and says so."""
+    reached = (precision(row["median_ms"], row["ci_low_ms"], row["ci_high_ms"])
+               if row["processes"] > 1 else math.nan)
+    target = row.get("ci_target")
+    if math.isnan(reached):
+        return {"ci_rel_half_width": reached,
+                "ci_note": "one process: no interval between processes"}
+    met = target is None or reached <= target
+    return {"ci_rel_half_width": reached, **({} if target is None else {"ci_met": met}),
+            **({} if met else {"ci_note": ci_note})}
 
 
 def _energy(ok: list[ProcessResult]) -> dict[str, Any]:

@@ -57,6 +57,15 @@ SCHEMA: dict[str, str] = {
     "ci_level": "confidence level of that interval (0.95 between processes, 0.99 within one)",
     "between_cv": "spread of the per-process medians (std of their logs, ~ coefficient of "
     "variation): how much a re-run may differ; NaN with one process",
+    "ci_rel_half_width": "how precisely median_ms is known: the interval's half-width as a "
+    "share of it ((ci_high_ms - ci_low_ms) / 2 median_ms; 0.05: +-5%); NaN with one process",
+    "ci_target": "the sweep's precision target (--precision), the same share",
+    "ci_met": "True when ci_rel_half_width is within ci_target",
+    "ci_first_stage": "a run with a precision budget: the first rounds' processes, from whose "
+    "spread the case's count was planned; its interval (and compare's test) take their t "
+    "quantile at these degrees of freedom (harness/measure/precision.py); NA without a budget",
+    "ci_note": "why a case short of its target got no more processes (no budget, the budget "
+    "spent, the most processes a case gets), or why it has no interval",
     "within_rel_iqr": "spread of the iterations within a process: IQR / median, median over "
     "processes",
     "noisy": "True when within_rel_iqr or between_cv exceeds 10%",
@@ -131,6 +140,8 @@ SCHEMA: dict[str, str] = {
     "contention_note": "why a number may be slow or noisy: other processes, steal, or the case "
     "itself on a quiet machine (empty when quiet and not noisy)",
     # cold start, kept out of the steady-state numbers above
+    "import_s": "seconds from the start of the case's (first) process to the start of its case: "
+    "the interpreter and its imports (repeats: in the case file)",
     "startup_s": "seconds from the start of the case's (first) process to its first warm-up "
     "iteration: imports, data, weights, preparation, the cold call (repeats: in the case file)",
     "cold_call_s": "binding the first batch and its first call: export, session creation, "
@@ -295,13 +306,13 @@ _INT_COLUMNS = {"artifact_bytes", "ov_streams", "ov_requests", "ov_threads", "ba
                 "compiled_graphs", "recompiles",
                 "torch_threads", "torch_interop_threads", "ort_threads", "seed", "cpu_cores",
                 "profile_steps", "cases_per_node", "serving_max_batch", "peak_points",
-                "requests", "retries"}
+                "requests", "retries", "ci_first_stage"}
 _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms", "mean_ms",
                   "std_ms", "min_ms", "max_ms",
                   "other_cpu_pct", "steal_pct", "load_avg_1m", "iqr_ms", "p90_ms", "p99_ms",
                   "ci_low_ms", "ci_high_ms", "ci_level", "between_cv", "within_rel_iqr",
-                  "throughput_sps", "timed_s", "warmup_s", "startup_s", "cold_call_s",
-                  "first_iter_ms",
+                  "ci_rel_half_width", "ci_target", "throughput_sps", "timed_s", "warmup_s",
+                  "import_s", "startup_s", "cold_call_s", "first_iter_ms",
                   "compile_s", "export_s", "load_s", "first_call_s", "peak_rss_mb",
                   "rss_increase_mb", "cuda_peak_allocated_mb", "cuda_peak_reserved_mb",
                   "device_mem_used_mb", "accuracy", "final_loss", "parity_max_abs_err",
@@ -318,9 +329,9 @@ _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms
                   "usd_per_million_samples", "idle_w", "avg_w", "energy_j_per_sample",
                   "energy_net_j_per_sample", "energy_window_s", "energy_update_ms",
                   "energy_ci_low_j_per_sample", "energy_ci_high_j_per_sample"}
-_BOOL_COLUMNS = {"noisy", "export_cached", "dynamic_batch", "parity_ok", "cudnn_benchmark",
-                 "tf32_matmul",
-                 "tf32_cudnn", "precision_emulated", "loadgen_valid"}
+_BOOL_COLUMNS = {"noisy", "ci_met", "export_cached", "dynamic_batch", "parity_ok",
+                 "cudnn_benchmark", "tf32_matmul", "tf32_cudnn", "precision_emulated",
+                 "loadgen_valid"}
 
 
 def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

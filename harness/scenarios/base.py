@@ -31,6 +31,7 @@ import psutil
 import torch
 
 from harness.backends.base import InferenceRunner, TrainRunner
+from harness.machine.process_age import process_age_s
 from harness.measure import memory
 from harness.measure.contention import ContentionMonitor
 from harness.measure.energy import ENERGY_METRIC, measure_energy, no_energy_columns, open_meter
@@ -198,7 +199,7 @@ def timed_run(request: ScenarioRequest, binding: Binding, batch_size: int,
     row["first_iter_ms"] = (time.perf_counter() - start) * 1e3
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    row["startup_s"] = time.time() - psutil.Process().create_time()
+    row["startup_s"] = process_age_s()
     monitor = ContentionMonitor()
     timing = time_loop(step, binding.runner.sync, policy or request.policy,
                        monitor=monitor, block=block)

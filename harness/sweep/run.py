@@ -27,6 +27,7 @@ from tqdm import tqdm
 from harness.backends import get_backend
 from harness.cases import PlannedCase, SweepConfig, expand
 from harness.errors import UsageError
+from harness.executors.budget import settle
 from harness.executors.isolation import worker_env
 from harness.machine.environment import collect_environment, cpu_count
 from harness.machine.fingerprint import this_machine
@@ -173,6 +174,10 @@ class Sweep:
     def record(self, planned: PlannedCase, result: CaseResult, process: ProcessResult) -> None:
         """Add a finished process to its case and persist the case at once."""
         result.processes.append(process)
+        self.save(result)
+
+    def save(self, result: CaseResult) -> None:
+        """Persist a case as it stands (its processes, its notes)."""
         record = result.to_json()  # derives the case's row, once
         # The case's own processes know their environment best (the node and ISA they ran
         # on, the GPU they saw); the sweep's fills in for a case that never ran.
@@ -196,6 +201,7 @@ def run_sweep(run_dir: Path, config: SweepConfig, progress: bool | None = None,
     with tqdm(total=sweep.remaining(), unit="process", dynamic_ncols=True,
               disable=None if progress is None else not progress) as bar:
         touched = (executor or LocalExecutor()).run(sweep, bar)
+    settle(sweep)  # why each case short of the precision target got no more processes
     rebuild_tables(run_dir)  # once, at the end: each process wrote its case file only
     return [planned.case.case_id for planned, _ in sweep.cases
             if planned.case.case_id in touched]
@@ -206,7 +212,9 @@ def _identity(case: Case, config: SweepConfig, run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, "case_id": case.case_id, "suite": case.suite, "size": case.size,
             "backend": case.backend, "device": backend.device, "precision": backend.precision,
             "phase": case.phase, "scenario": case.scenario, "batch_size": case.batch_size,
-            "seed": config.seed, **({"hardware": case.hardware} if case.hardware else {}),
+            "seed": config.seed, "ci_target": config.precision,
+            **({"ci_first_stage": config.processes} if config.budget_min else {}),
+            **({"hardware": case.hardware} if case.hardware else {}),
             **({"usd_per_hour": price} if (price := price_for(config.prices, case.hardware))
                is not None else {})}
 

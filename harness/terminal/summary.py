@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from harness.measure.contention import run_warning
+from harness.measure.precision import first_stage_of
 from harness.measure.stats import log_ratio_test
 from harness.results.cost import cheapest_backends
 from harness.results.runs import ROW_KEY, backend_rank
@@ -148,7 +149,9 @@ def speedups(frame: pd.DataFrame, samples: pd.DataFrame, baseline: str = BASELIN
         text = f"{speedup:.2f}x"
         mine, theirs = by_case.get(row["case_id"], []), by_case.get(reference["case_id"], [])
         if len(mine) >= 2 and len(theirs) >= 2:
-            test = log_ratio_test(theirs, mine, level)
+            test = log_ratio_test(theirs, mine, level, first_stages=(
+                first_stage_of(reference.get("ci_first_stage")),
+                first_stage_of(row.get("ci_first_stage"))))
             text += f" [{1 / test.ci_high:.2f}, {1 / test.ci_low:.2f}]"
         texts[index] = text
     return texts
@@ -186,6 +189,31 @@ def cheapest_summary(frame: pd.DataFrame) -> str | None:
             line += (f" (next: {row['next_backend']} "
                      f"${row['next_usd_per_million_samples']:.3g})")
         lines.append(line)
+    return "\n".join(lines)
+
+
+#: Cases short of the precision target named one a line; the rest are counted.
+MAX_SHORT_CASES = 6
+
+
+def precision_summary(frame: pd.DataFrame) -> str | None:
+    """How many timed cases met the run's precision target, and the ones that did not with the
+    precision they reached, their processes and why they got no more; None without a target
+    (a run from before targets) or a case with an interval."""
+    timed = frame[frame["ci_met"].notna()]
+    if timed.empty:
+        return None
+    target = float(timed["ci_target"].iloc[0])
+    short = timed[~timed["ci_met"].astype(bool)].sort_values("ci_rel_half_width",
+                                                             ascending=False)
+    lines = [f"precision (95% interval within ±{target:.0%} of its centre): "
+             f"{len(timed) - len(short)} of {len(timed)} timed cases met it"]
+    for _, row in short.head(MAX_SHORT_CASES).iterrows():
+        name = " ".join(str(row[c]) for c in ("suite", "size", "backend", "phase", "scenario"))
+        lines.append(f"  {name} bs{row['batch_size']}: ±{row['ci_rel_half_width']:.0%} "
+                     f"×{row['processes']}: {row['ci_note'] or 'no reason recorded'}")
+    if len(short) > MAX_SHORT_CASES:
+        lines.append(f"  and {len(short) - MAX_SHORT_CASES} more (column ci_note)")
     return "\n".join(lines)
 
 

@@ -52,9 +52,11 @@ repeats': the first process does more). Spending a budget B to reduce the total 
 knapsack over processes; ``1 / sqrt(P)`` is convex and decreasing, so each case's gains shrink
 with every process it gets, and for such separable, diminishing gains the greedy rule "next
 process to the largest gain per second, ``gain_i / c_i``" is optimal for the budget it spends,
-up to the last process that does not fit. The sweep applies it in rounds, each case at most
-once a round (highest priority first), so that a slow phase of the machine still touches
-several cases rather than one case's consecutive processes.
+up to the last process that does not fit. The sweep allocates what is left of its budget that
+way, then runs the allocation in rounds, each case with processes to come at most once a round
+(highest priority first), so that a slow phase of the machine still touches several cases
+rather than one case's consecutive processes; after each round it allocates again from the
+time actually left.
 
 A case stops when it has its planned count, or when the budget cannot pay for its next
 process; its row says why it fell short (`ci_note`).
@@ -62,6 +64,8 @@ process; its row says why it fell short (`ci_note`).
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -141,15 +145,33 @@ class Candidate:
         return self.gain(target) / max(self.cost_s, 1e-3)
 
 
+def allocation(candidates: Sequence[Candidate], target: float,
+               seconds: float) -> dict[str, int]:
+    """How many more processes each case gets from `seconds` of budget by the greedy rule: one
+    at a time, the process with the largest gain per second that still fits (module
+    docstring)."""
+    extra = {c.key: 0 for c in candidates}
+    queue = [(-c.priority(target), index, c) for index, c in enumerate(candidates)
+             if c.gain(target) > 0]
+    heapq.heapify(queue)
+    while queue:
+        _, index, candidate = heapq.heappop(queue)
+        if candidate.cost_s > seconds:
+            continue  # a cheaper case's process may still fit
+        seconds -= candidate.cost_s
+        extra[candidate.key] += 1
+        after = dataclasses.replace(candidate, processes=candidate.processes + 1)
+        if after.gain(target) > 0:
+            heapq.heappush(queue, (-after.priority(target), index, after))
+    return extra
+
+
 def next_round(candidates: Sequence[Candidate], target: float,
                seconds_left: float) -> list[str]:
-    """The cases that get one more process this round, highest gain per second first, each
-    only if its cost still fits in what is left of the budget after those before it."""
-    ranked = sorted((c for c in candidates if c.gain(target) > 0),
-                    key=lambda c: c.priority(target), reverse=True)
-    chosen = []
-    for candidate in ranked:
-        if candidate.cost_s <= seconds_left:
-            chosen.append(candidate.key)
-            seconds_left -= candidate.cost_s
-    return chosen
+    """The cases that get one more process this round: those the greedy allocation of what is
+    left of the budget gives any, highest gain per second first. (The sweep asks again after
+    every round, with the time actually left.)"""
+    extra = allocation(candidates, target, seconds_left)
+    ranked = sorted((c for c in candidates if extra[c.key]), key=lambda c: c.priority(target),
+                    reverse=True)
+    return [c.key for c in ranked]

@@ -10,6 +10,7 @@ import pytest
 from benchmarks.precision_simulation import simulate
 from harness.measure.precision import (
     Candidate,
+    allocation,
     log_half_width,
     next_round,
     planned_processes,
@@ -67,6 +68,16 @@ def test_a_gain_stops_at_the_target_it_crosses() -> None:
     assert below < math.asinh(0.05) < above
     assert _case(processes=6, spread=spread).gain(0.05) == pytest.approx(
         above - math.asinh(0.05))
+
+
+def test_the_budget_goes_where_a_process_gains_most_not_around_every_case() -> None:
+    """One case spreads 30%, five spread 3%: a process of the noisy one shrinks its excess ten
+    times more, so five processes' worth of budget goes to it, none to the others."""
+    noisy = _case("noisy", spread=0.3)
+    marginal = [_case(f"m{i}", spread=0.03, planned=7) for i in range(5)]
+    extra = allocation([noisy, *marginal], 0.05, 50)
+    assert extra == {"noisy": 5, **{f"m{i}": 0 for i in range(5)}}
+    assert next_round([noisy, *marginal], 0.05, 50) == ["noisy"]
 
 
 def test_a_round_ranks_by_gain_per_second_and_fits_the_budget() -> None:

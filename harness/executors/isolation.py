@@ -116,12 +116,26 @@ def _exchange_folder(log_path: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+#: glibc's malloc as a case's process runs it, unless the user set GLIBC_TUNABLES (even empty):
+#: a fixed mmap threshold at glibc's largest (32 MiB) and no trimming, so that the tensors of
+#: each step reuse the memory of the step before. By default glibc serves a large allocation
+#: with mmap and returns it on free, page faults on every step, until its threshold adapts to
+#: the sizes freed, at a moment that differs from process to process: fresh processes of
+#: transformer/small cpu-eager ran at two speeds, 2.5 or 4-5 ms (a spread of 13%), with these
+#: settings all at 2.5 ms (1.2%), measured interleaved (benchmarks/process_noise.py,
+#: docs/measurements.md). What a process ran with is in its row (`process_controls`).
+STEADY_MALLOC = {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=33554432:"
+                                   "glibc.malloc.trim_threshold=4294967296"}
+
+
 def worker_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     """The parent's environment, unbuffered, with this checkout importable (a case may run in
-    another interpreter, an A/B variant, that does not have archbench installed), and the
-    caller's overrides on top."""
+    another interpreter, an A/B variant, that does not have archbench installed), glibc's
+    malloc steady (`STEADY_MALLOC`) unless the user chose its settings, and the caller's
+    overrides on top."""
     path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(overrides or {})}
+    return {**STEADY_MALLOC, **os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path,
+            **(overrides or {})}
 
 
 @contextlib.contextmanager

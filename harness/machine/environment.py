@@ -131,6 +131,51 @@ def openvino_version() -> str:
         return ""
 
 
+#: Environment variables that place a process's threads or shape its memory, recorded when set:
+#: fresh processes of one case differ in both (benchmarks/process_noise.py).
+CONTROL_VARIABLES = ("OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "OMP_WAIT_POLICY",
+                     "GOMP_SPINCOUNT", "THP_MEM_ALLOC_ENABLE", "GLIBC_TUNABLES", "LD_PRELOAD",
+                     "MALLOC_ARENA_MAX", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
+
+
+def process_controls() -> str:
+    """What pyperf's system checks look at, as this process sees it: the CPUs it may run on,
+    address-space randomisation, transparent huge pages, the CPU frequency governor (none on a
+    VM without cpufreq), and the control variables above that are set; e.g. 'affinity=0-1
+    aslr=2 thp=madvise governor=none'."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    parts = [f"affinity={_cpu_ranges(cpus)}",
+             f"aslr={_first_line('/proc/sys/kernel/randomize_va_space')}",
+             f"thp={_chosen('/sys/kernel/mm/transparent_hugepage/enabled')}",
+             f"governor={_first_line('/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor')}"]
+    parts += [f"{name}={os.environ[name]}" for name in CONTROL_VARIABLES if name in os.environ]
+    return " ".join(parts)
+
+
+def _first_line(path: str) -> str:
+    try:
+        return Path(path).read_text().strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "none"
+
+
+def _chosen(path: str) -> str:
+    """The bracketed choice of a sysfs setting ('always [madvise] never' -> 'madvise')."""
+    text = _first_line(path)
+    return text[text.find("[") + 1:text.find("]")] if "[" in text else text
+
+
+def _cpu_ranges(cpus: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2,5'."""
+    ranges: list[list[int]] = []
+    for cpu in cpus:
+        if ranges and cpu == ranges[-1][1] + 1:
+            ranges[-1][1] = cpu
+        else:
+            ranges.append([cpu, cpu])
+    return ",".join(f"{a}-{b}" if a != b else f"{a}" for a, b in ranges) or "unknown"
+
+
 def collect_environment() -> dict[str, Any]:
     """The environment columns shared by every row of a run."""
     import torch
@@ -148,4 +193,5 @@ def collect_environment() -> dict[str, Any]:
         "onnxruntime_version": onnxruntime_version(),
         "openvino_version": openvino_version(),
         "archbench_commit": archbench_commit(),
+        "process_controls": process_controls(),
     }

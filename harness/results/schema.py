@@ -285,6 +285,9 @@ SCHEMA: dict[str, str] = {
     "empty for the local executor",
     "cpu_model": "CPU model string",
     "cpu_cores": "logical CPUs available to the process",
+    "process_controls": "what places the case's threads and memory, as its process saw it: CPU "
+    "affinity, ASLR, transparent huge pages, frequency governor, and the OMP_*, allocator and "
+    "ISA-cap variables that were set (harness/machine/environment.py)",
     "cpu_isa": "kernel set ATen dispatches to (AVX512, AVX2, ...; torch.backends.cpu)",
     "cpu_flags": "the CPU's flags that decide native bf16/int8 (avx512f, avx512_bf16, amx_bf16, "
     "avx512_vnni, avx_vnni, ...), as /proc/cpuinfo lists them",

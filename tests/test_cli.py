@@ -341,6 +341,13 @@ def test_a_full_disk_while_writing_a_case_file_stops_the_sweep_resumably(
     (["run", "--max-memory", "-1"], "max memory must be a positive number of GB"),
     (["run", "--max-retries", "-1"], "max retries must be 0 or a positive integer"),
     (["run", "--price", "a=-1"], "--price takes KIND=USD_PER_HOUR or USD_PER_HOUR"),
+    (["run", "--precision", "0"], "precision must be a share of the centre between 0 and 1"),
+    (["run", "--precision", "5"], "precision must be a share of the centre between 0 and 1"),
+    (["run", "--budget-min", "-2"], "budget must be a positive number of minutes (0: none)"),
+    (["run", "--processes", "4", "--max-processes", "3"],
+     "max processes must be an integer at least --processes (4), got 3"),
+    (["run", "--executor", "ray", "--budget-min", "5"],
+     "--budget-min spends a budget one process at a time"),
 ])
 def test_bad_numbers_are_one_line_errors(argv: list[str], expected: str, results_dir: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,10 @@ cluster means).
   process indices in both, from a paired t test on log(new_r / base_r): base and new process r
   ran back to back, so a drift of the machine shared by the round cancels. The interval is the
   (1 - alpha) t interval, which excludes 1 exactly when p < alpha. Method ``welch`` or
-  ``paired``.
+  ``paired``. A run with a precision budget planned each case's processes from its first
+  rounds (its rows' ``ci_first_stage``); Welch's test counts that side's degrees of freedom
+  from those, as its interval does (`harness.measure.precision`: A/A false alarms stay at
+  their level under the rule).
 * **with 1 process in either run** (runs from before processes were recorded, or
   ``processes = 1``): today's method, Mann-Whitney U on the iterations, p < 0.01, with the
   interval ``[new_low / base_high, new_high / base_low]`` from the two distribution-free 99%

@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from harness.machine import cpu_features
-from harness.machine.environment import archbench_commit, collect_environment, cpu_count, gpu_name
+from harness.machine.environment import (
+    _cpu_ranges,
+    archbench_commit,
+    collect_environment,
+    cpu_count,
+    gpu_name,
+    process_controls,
+)
 from harness.results.schema import SCHEMA
 
 
@@ -105,3 +112,13 @@ def test_gpu_name_is_empty_only_when_there_is_no_gpu(
     assert gpu_name() == expected
     if visible == "GPU-1234,0":
         assert fake.asked == ["GPU-1234"]
+
+
+def test_process_controls_say_where_threads_run_and_what_was_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_PROC_BIND", "close")
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    controls = process_controls()
+    assert controls.startswith("affinity=") and " aslr=" in controls and " thp=" in controls
+    assert "OMP_PROC_BIND=close" in controls and "GLIBC_TUNABLES" not in controls
+    assert _cpu_ranges([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"

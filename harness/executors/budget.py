@@ -75,7 +75,8 @@ def spend(sweep: SweepView, bar: tqdm, deadline: float, run_process: RunProcess)
             if time.monotonic() + costs[key] > deadline:
                 continue  # the round's earlier processes took longer than predicted
             planned, result = cases[key]
-            result.planned += 1
+            if result.finished:  # else a resumed run's planned process is still to come
+                result.planned += 1
             bar.total += 1
             bar.set_postfix_str(f"{key} #{len(result.processes)} (precision)")
             run_process(planned, result)

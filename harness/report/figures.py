@@ -84,6 +84,20 @@ def _legend_name(run_id: str, backend: str, multi_run: bool) -> str:
     return f"{run_id} · {backend}" if multi_run else backend
 
 
+def _precision_line(case: pd.Series) -> str:
+    """'known to ±4.6% (target ±5%: met)', or why it fell short; '' without an interval."""
+    reached = case["ci_rel_half_width"]
+    if pd.isna(reached):
+        return ""
+    line = f"<br>known to ±{fmt_num(100 * reached, '.1f')}%"
+    if pd.isna(case["ci_target"]):
+        return line
+    verdict = "met" if _true(case["ci_met"]) else (
+        f"not met: {case['ci_note']}" if not pd.isna(case["ci_note"]) and case["ci_note"]
+        else "not met")
+    return f"{line} (target ±{fmt_num(100 * case['ci_target'], '.0f')}%: {wrap_markup(verdict)})"
+
+
 def summary_figure(summary: pd.DataFrame) -> go.Figure:
     """Suite × size rows against backend columns, coloured by share of the row's best throughput.
 
@@ -127,6 +141,7 @@ def summary_figure(summary: pd.DataFrame) -> go.Figure:
                 f"processes differ by {fmt_num(100 * case['between_cv'], '.1f')}%, "
                 f"n={fmt_num(case['n'], '.0f')}<br>"
                 f"{fmt_num(100 * share[i, j], '.0f')}% of the row's best"
+                + _precision_line(case)
                 + (f"<br>{wrap_markup(case['contention_note'])}"
                    if not pd.isna(case["contention_note"]) and case["contention_note"] else "")
             )

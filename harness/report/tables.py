@@ -34,7 +34,8 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
     table = results[[*CASE_COLUMNS, "status", "reason", "params", "flops_per_sample", "n",
                      "throughput_sps", "median_ms", "ci_low_ms", "ci_high_ms", "ci_level",
                      "processes", "between_cv", "iqr_ms", "noisy", "other_cpu_pct",
-                     "steal_pct", "contention_note", "pct_of_peak"]].copy()
+                     "steal_pct", "contention_note", "pct_of_peak", "ci_rel_half_width",
+                     "ci_target", "ci_met", "ci_note"]].copy()
     table["iqr_pct"] = 100 * table["iqr_ms"] / table["median_ms"]
     ok = table["status"] == "ok"
     # dropna=False: an imported run may lack a phase, scenario or batch size; its rows still

@@ -210,8 +210,10 @@ def precision_summary(frame: pd.DataFrame) -> str | None:
              f"{len(timed) - len(short)} of {len(timed)} timed cases met it"]
     for _, row in short.head(MAX_SHORT_CASES).iterrows():
         name = " ".join(str(row[c]) for c in ("suite", "size", "backend", "phase", "scenario"))
-        lines.append(f"  {name} bs{row['batch_size']}: ±{row['ci_rel_half_width']:.0%} "
-                     f"×{row['processes']}: {row['ci_note'] or 'no reason recorded'}")
+        note = row["ci_note"] if isinstance(row["ci_note"], str) and row["ci_note"] else (
+            "no reason recorded (the sweep stopped before it said)")
+        lines.append(f"  {name} bs{row['batch_size']}: ±{row['ci_rel_half_width']:.1%} "
+                     f"×{row['processes']}: {note}")
     if len(short) > MAX_SHORT_CASES:
         lines.append(f"  and {len(short) - MAX_SHORT_CASES} more (column ci_note)")
     return "\n".join(lines)

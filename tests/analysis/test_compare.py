@@ -588,3 +588,18 @@ def test_only_changes_lists_the_changed_cases_and_counts_the_rest(fake_run):
     judged = int(comparison.table["verdict"].notna().sum())
     assert f"{judged - 1} compared cases unchanged (not listed)" in text
     assert "Benjamini-Hochberg" in text
+
+
+def test_runs_with_a_precision_budget_are_tested_at_their_first_stages_degrees_of_freedom():
+    """The rows' ci_first_stage reaches the test: the same medians, planned from three
+    processes a side, give a larger p-value than as a fixed count of eight."""
+    rng = np.random.default_rng(7)
+    medians = ([10.0, 10.6, 9.5, 10.2, 9.9, 10.4, 9.7, 10.1],
+               [10.9, 11.5, 10.4, 11.1, 10.8, 11.3, 10.6, 11.0])
+    fixed = [make_run(run_id, {"cnn": times(rng, *side)})
+             for run_id, side in zip(("base", "new"), medians, strict=True)]
+    planned = [RunSet(results=run.results.assign(ci_first_stage=3), samples=run.samples,
+                      manifests=run.manifests) for run in fixed]
+    p_fixed = compare(*fixed).table.iloc[0]["p_value"]
+    p_planned = compare(*planned).table.iloc[0]["p_value"]
+    assert p_planned > 2 * p_fixed

@@ -289,3 +289,17 @@ def test_detectable_change_follows_spread_processes_and_pairing() -> None:
         detectable_change(0.05, 0.05, 3, 3, alpha=0.95)
     with pytest.raises(ValueError, match="must match"):
         detectable_change(0.05, 0.05, 3, 4, 0.05, paired=True)
+
+
+def test_a_budgeted_sides_welch_test_counts_its_first_stages_degrees_of_freedom():
+    """Eight processes planned from three: the test may not claim the certainty of eight
+    independent spreads (`harness.measure.precision`), so its p-value is larger and its
+    interval wider than the same medians tested as a fixed count; the centres do not move."""
+    base = [10.0, 10.6, 9.5, 10.2, 9.9, 10.4, 9.7, 10.1]
+    new = [10.9, 11.5, 10.4, 11.1, 10.8, 11.3, 10.6, 11.0]
+    fixed = log_ratio_test(base, new, 0.95)
+    planned = log_ratio_test(base, new, 0.95, first_stages=(3, 3))
+    assert planned.ratio == fixed.ratio
+    assert 2 < planned.df <= 4 < 13 < fixed.df <= 14  # Welch: at most the sum of the sides
+    assert planned.p_value > fixed.p_value
+    assert planned.ci_low < fixed.ci_low and planned.ci_high > fixed.ci_high

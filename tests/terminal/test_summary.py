@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 from harness.results.schema import to_frame
-from harness.terminal.summary import human_count, status_counts, summary_text
+from harness.terminal.summary import human_count, precision_summary, status_counts, summary_text
 
 BASE = {"suite": "cnn", "size": "tiny", "backend": "cpu-eager", "phase": "infer",
         "scenario": "throughput", "batch_size": 32}
@@ -128,3 +130,30 @@ def test_a_speedup_over_eager_comes_with_the_interval_its_processes_support() ->
     assert got["e"] == got["srv"] == got["x"] == ""
     assert "× cpu-eager [95% CI]" in summary_text(frame, samples=samples).splitlines()[0]
     assert "× cpu-eager" not in summary_text(frame)  # no samples given: no column
+
+
+def _precision_frame(notes: list[object], reached: list[float]) -> pd.DataFrame:
+    return to_frame([{"run_id": "r", "case_id": f"c{i}", "suite": "cnn", "size": "small",
+                      "backend": "cpu-eager", "phase": "infer", "scenario": "throughput",
+                      "batch_size": 32, "status": "ok", "processes": 3, "ci_target": 0.05,
+                      "ci_rel_half_width": value, "ci_met": value <= 0.05,
+                      **({"ci_note": note} if note is not None else {})}
+                     for i, (note, value) in enumerate(zip(notes, reached, strict=True))])
+
+
+def test_the_precision_footer_counts_the_cases_that_met_the_target_and_names_the_others():
+    frame = _precision_frame([None, "the budget (6.5 min, --budget-min) was spent", None],
+                             [0.03, 0.0503, 0.2])
+    lines = precision_summary(frame).splitlines()
+    assert lines[0] == ("precision (95% interval within ±5% of its centre): 1 of 3 timed cases "
+                        "met it")
+    # widest first; ±5.0% is not met and must not read as ±5%; a case the sweep never
+    # annotated (stopped before it could) says so instead of failing on a missing note
+    assert lines[1] == ("  cnn small cpu-eager infer throughput bs32: ±20.0% ×3: no reason "
+                        "recorded (the sweep stopped before it said)")
+    assert lines[2].endswith("±5.0% ×3: the budget (6.5 min, --budget-min) was spent")
+
+
+def test_a_run_from_before_targets_has_no_precision_footer():
+    frame = _precision_frame([None], [0.03]).assign(ci_met=pd.NA, ci_target=pd.NA)
+    assert precision_summary(frame) is None

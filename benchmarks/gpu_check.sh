@@ -10,8 +10,10 @@
 # A lease is 15 minutes, starts included, so the steps run in order of what has been verified
 # least, each within its own budget and what is left of CHECK_BUDGET_S (default 470 s):
 #   1. every cuda-marked test, and the scenario and case-planning tests, on 8 workers;
-#   2. serving under load (never run on a GPU yet): LoadGen's server scenario at xl;
-#      then cuda-aoti (never run on a GPU yet) at xl beside cuda-compile and its CUDA graphs;
+#   2. serving under load (never run on a GPU yet): LoadGen's server scenario at xl, two
+#      batches in flight and one; then cuda-aoti (never run on a GPU yet) at xl beside
+#      cuda-compile and its CUDA graphs; then energy per sample (never read from a real
+#      counter yet) at xl, throughput@32, in three modes;
 #   3. a batch sweep of transformer/xl on cuda-eager and cuda-amp-bf16 (knee, largest batch);
 #   4. a profiled run of transformer/small on cuda-eager and cuda-compile (kernel vs CPU time);
 #   5. the fidelity of CUDA timing against CUDA events and torch.utils.benchmark.Timer;
@@ -56,7 +58,8 @@ XL_BACKENDS=${XL_BACKENDS:-cuda-eager cuda-amp-bf16 cuda-compile-cudagraphs}
 PROCESSES=${PROCESSES:-2}
 RESULTS="--results $OUT/results"
 ARCHBENCH="$PY -m harness.cli"
-RUNS=(gpu-server gpu-aoti gpu-batch-sweep gpu-profile gpu-check-xl gpu-check)
+RUNS=(gpu-server gpu-server-1 gpu-aoti gpu-energy gpu-batch-sweep gpu-profile gpu-check-xl
+  gpu-check)
 
 # 1. Tests with the GPU visible, on 8 workers where pytest-xdist is there (the first leases ran
 #    them on one and ran out of time before pytest printed why any failed). pytest-timeout ends
@@ -78,6 +81,11 @@ timeout "$(budget "${SERVER_BUDGET_S:-110}")" $ARCHBENCH run $RESULTS --run-id g
   --quick --processes 1 --no-progress --suite transformer --size xl \
   --backend cuda-eager cuda-compile-cudagraphs --phase infer --scenario server --slo-ms 50 \
   > "$OUT/logs/server.log" 2>&1
+#    The same for cuda-eager with one batch in flight: how much of the peak the overlap of the
+#    next batch's launch with this one's kernels is worth (the default keeps two in flight).
+timeout "$(budget "${SERVER1_BUDGET_S:-45}")" $ARCHBENCH run $RESULTS --run-id gpu-server-1 \
+  --quick --processes 1 --no-progress --suite transformer --size xl --backend cuda-eager \
+  --phase infer --scenario server --slo-ms 50 --in-flight 1 > "$OUT/logs/server-1.log" 2>&1
 
 # 2b. AOTInductor on CUDA: the .pt2 package of transformer/xl (torch.export, Triton kernels
 #    compiled ahead of time) at throughput@32 beside torch.compile and its CUDA graphs, with
@@ -86,6 +94,15 @@ timeout "$(budget "${AOTI_BUDGET_S:-120}")" $ARCHBENCH run $RESULTS --run-id gpu
   --quick --processes 1 --no-progress --suite transformer --size xl \
   --backend cuda-aoti cuda-compile cuda-compile-cudagraphs --phase infer \
   --scenario throughput --batch-size 32 > "$OUT/logs/aoti.log" 2>&1
+
+# 2c. Energy per sample from NVML's counter (issue 23): transformer/xl at throughput@32 in three
+#    modes, two processes each for an interval; the rows carry energy_j_per_sample and its
+#    interval, idle_w, avg_w and the counter's observed update period (energy_update_ms). The
+#    knee's energy comes with step 3's batch sweep (one process).
+timeout "$(budget "${ENERGY_BUDGET_S:-100}")" $ARCHBENCH run $RESULTS --run-id gpu-energy \
+  --quick --processes 2 --no-progress --suite transformer --size xl \
+  --backend cuda-eager cuda-amp-bf16 cuda-compile-cudagraphs --phase infer \
+  --scenario throughput --batch-size 32 > "$OUT/logs/energy.log" 2>&1
 
 # 3. The batch sweep of the largest transformer: to the knee, then the largest batch that fits
 #    (98 s for both backends on an H100, most of it probing batches of 8k-11k).

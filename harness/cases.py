@@ -85,6 +85,7 @@ class CaseConfig:
     slo_ms: float | None = None
     max_wait_ms: float | None = None
     server_qps: float | None = None
+    in_flight: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.threads, int) or self.threads < 0:
@@ -100,12 +101,12 @@ class CaseConfig:
             raise UsageError(f"processes must be a positive integer, got {self.processes}")
         if self.processes == 0:  # resolved here, so the manifest records the number used
             object.__setattr__(self, "processes", 1 if self.quick else DEFAULT_PROCESSES)
-        ServingOptions(self.slo_ms, self.max_wait_ms, self.server_qps)  # one line if wrong
+        self.serving  # noqa: B018 -- made here so that a wrong value is one line
 
     @property
     def serving(self) -> ServingOptions:
         """What the user set for the serving scenarios."""
-        return ServingOptions(self.slo_ms, self.max_wait_ms, self.server_qps)
+        return ServingOptions(self.slo_ms, self.max_wait_ms, self.server_qps, self.in_flight)
 
     @property
     def model_target(self) -> ModelTarget | None:

@@ -113,6 +113,10 @@ def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server-qps", type=float, metavar="QPS",
                         help="server: one fixed arrival rate (its p99 is the number) instead "
                              "of searching for the peak")
+    parser.add_argument("--in-flight", type=int, metavar="N",
+                        help="serving: batches launched before the oldest has finished, where "
+                             "a backend's steps run on a device queue (default 2 on CUDA; a "
+                             "CPU step has finished when it returns: 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -421,6 +425,7 @@ def _sweep_config(args: argparse.Namespace) -> SweepConfig:
         "suite_files": _resolved(args.suite_files), "model": resolved_target(args.model),
         "inputs": tuple(args.inputs), "output": args.output,
         "slo_ms": args.slo_ms, "max_wait_ms": args.max_wait_ms, "server_qps": args.server_qps,
+        "in_flight": args.in_flight,
     }.items() if value not in (None, ())}
     return SweepConfig(quick=args.quick, profile=args.profile, energy=not args.no_energy,
                        **overrides)
@@ -459,7 +464,7 @@ def _resume_refuses(args: argparse.Namespace, extra: dict[str, object] | None = 
                "--profile": args.profile, "--no-energy": args.no_energy,
                "--slo-ms": args.slo_ms,
                "--max-wait-ms": args.max_wait_ms, "--server-qps": args.server_qps,
-               **(extra or {})}
+               "--in-flight": args.in_flight, **(extra or {})}
     given = [flag for flag, value in ignored.items() if value not in (None, False, [])]
     if given:
         raise UsageError(f"--resume takes the run's own configuration; drop {', '.join(given)}")

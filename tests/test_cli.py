@@ -338,6 +338,8 @@ def test_a_full_disk_while_writing_a_case_file_stops_the_sweep_resumably(
      "--server-qps must be a positive number of queries a second, got -5"),
     (["run", "--scenario", "server", "--max-wait-ms", "-1"],
      "--max-wait-ms must be a number of ms >= 0, got -1"),
+    (["run", "--scenario", "server", "--in-flight", "0"],
+     "--in-flight must be a positive integer, got 0"),
     (["run", "--max-memory", "-1"], "max memory must be a positive number of GB"),
     (["run", "--max-retries", "-1"], "max retries must be 0 or a positive integer"),
     (["run", "--price", "a=-1"], "--price takes KIND=USD_PER_HOUR or USD_PER_HOUR"),

@@ -7,8 +7,9 @@
 The artifact is built as a user would ship it: `torch.export.export` of the model's flat form
 (`export_program`: named inputs, flat named outputs, the batch and declared sequence axes
 dynamic), `torch._inductor.aoti_compile_and_package` into a `.pt2` package, and loaded with
-`aoti_load_package` (`load_s`), whose callable is the timed step: one call into the compiled
-C++ wrapper, no Python module, no dynamo guards.
+`torch._inductor.package.load_package` (`load_s`; what `aoti_load_package` calls, with the
+number of model instances a server sets: `RUNNERS`), whose callable is the timed step: one call
+into the compiled C++ wrapper, no Python module, no dynamo guards.
 
 **Dynamic batch where the model allows it.** A model that fixes its batch (a reshape to the
 example's batch size) makes torch.export refuse the dynamic axis; the package is then built
@@ -32,7 +33,14 @@ import torch
 from torch import nn
 
 from harness.backends.artifacts import Artifact, artifact_key, cached_artifact
-from harness.backends.base import Backend, CaseContext, InferenceRunner, no_cuda_reason
+from harness.backends.base import (
+    Backend,
+    CaseContext,
+    Fence,
+    InferenceRunner,
+    cuda_fence,
+    no_cuda_reason,
+)
 from harness.backends.compile import compiler_missing_reason, small_machine_reason
 from harness.backends.export_program import (
     BATCH_AXIS,
@@ -49,6 +57,12 @@ from suites.inputs import Batch
 PACKAGE = "model.pt2"
 #: Inside a package folder built for a fixed batch: why the batch could not stay dynamic.
 BATCH_NOTE = "batch_note.txt"
+#: Model instances in a loaded package's container, by device. AOTInductor's container runs a
+#: call on a free instance and frees it once its device work has finished: with one instance on
+#: CUDA, a call's host work waits for the last call's kernels, so neither a pipelined block nor
+#: the serving batcher could launch a step while another runs. Two, as a server would load it.
+#: On the CPU a call has finished when it returns: one.
+RUNNERS = {"cpu": 1, "cuda": 2}
 
 
 class AotiBackend(Backend):
@@ -111,11 +125,15 @@ class AotiInference(InferenceRunner):
             if key in self.loaded:
                 return self.loaded[key]
         artifact, fixed_reason = self._artifact(example, batch)
-        start = time.perf_counter()
-        runner = torch._inductor.aoti_load_package(str(artifact.path / PACKAGE))
+        start = time.perf_counter()  # a fresh server's load: importing inductor (1 s) too
+        from torch._inductor.package import load_package
+
+        runners = RUNNERS[self.backend.device]
+        runner = load_package(str(artifact.path / PACKAGE), num_runners=runners)
         load_s = time.perf_counter() - start
         if not self.loaded:  # the first package is the case's; later ones are other batches
             self.facts.update(export_s=artifact.export_s, export_cached=artifact.cached,
+                              aoti_runners=runners,
                               load_s=load_s, artifact_bytes=(artifact.path / PACKAGE).stat()
                               .st_size, dynamic_batch=fixed_reason is None)
             if fixed_reason is not None:
@@ -171,6 +189,11 @@ class AotiInference(InferenceRunner):
     def sync(self) -> None:
         if self.backend.device == "cuda":
             torch.cuda.synchronize()
+
+    def fence(self) -> Fence | None:
+        """The package runs on torch's current stream (AOTInductor's CUDA runner takes it
+        when given no stream), so an event recorded there follows it."""
+        return cuda_fence(self.backend.device)
 
 
 class _FixedBatch(Exception):

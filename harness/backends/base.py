@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import nn
@@ -36,6 +36,23 @@ def no_cuda_reason() -> str | None:
         return None
     build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
     return f"no CUDA device visible to torch (torch {torch.__version__}, {build})"
+
+
+class Fence(Protocol):
+    """A mark behind the device work queued so far (`torch.cuda.Event` is one)."""
+
+    def synchronize(self) -> None:
+        """Wait until the work before the mark has finished (without holding the GIL)."""
+
+
+def cuda_fence(device: str) -> Fence | None:
+    """An event recorded on torch's current CUDA stream, or None off CUDA (a CPU step has
+    finished when it returns)."""
+    if device != "cuda":
+        return None
+    event = torch.cuda.Event()
+    event.record()
+    return event
 
 
 class BackendUnavailable(Exception):
@@ -72,6 +89,14 @@ class Profiled:
         synchronous execution; OpenVINO's THROUGHPUT requests (`harness.scenarios.throughput`
         sizes a pipelined block to keep them all busy)."""
         return 1
+
+    def fence(self) -> Fence | None:
+        """A mark behind the steps launched so far that another thread can wait on, or None
+        where a step has finished when it returns (the CPU, OpenVINO's synchronous requests)
+        or runs where no mark can follow it (ONNX Runtime's own CUDA stream). Where there is
+        one, the serving batcher launches the next batch while this one runs on the device
+        (`harness.serving.batching`)."""
+        return None
 
     def profile(self, step: Callable[[], object], request: ProfileRequest) -> Profile:
         """Profile `request.steps` calls of the bound `step` after the timed region."""

@@ -17,8 +17,10 @@ from torch import nn
 from harness.backends.base import (
     Backend,
     CaseContext,
+    Fence,
     InferenceRunner,
     TrainRunner,
+    cuda_fence,
     no_cuda_reason,
 )
 from harness.measure import dynamo
@@ -131,6 +133,9 @@ class TorchInference(InferenceRunner):
 
     def sync(self) -> None:
         self.backend.sync()
+
+    def fence(self) -> Fence | None:
+        return cuda_fence(self.backend.device)
 
     def counters(self) -> dict[str, Any]:
         return self.tracker.counters()

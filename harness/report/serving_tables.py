@@ -40,8 +40,8 @@ def peak_load_table(results: pd.DataFrame) -> pd.DataFrame:
     accuracy, parity, memory, and the load's p99 by both accounts."""
     columns = [*CASE_COLUMNS, "processes", "slo_ms", "slo_source", "peak_qps", "peak_ci_low_qps",
                "peak_ci_high_qps", "peak_note", "loadgen_p99_ms", "serve_p99_ms", "mean_batch",
-               "serving_max_wait_ms", "step1_ms", "step_max_ms", "accuracy", "parity_ok",
-               "peak_rss_mb", "loadgen_log_dir"]
+               "serving_max_wait_ms", "serving_in_flight", "step1_ms", "step_max_ms", "accuracy",
+               "parity_ok", "peak_rss_mb", "loadgen_log_dir"]
     server = results[(results["status"] == "ok") & results["peak_qps"].notna()]
     return server[columns].sort_values(["suite", "size", "peak_qps"],
                                        ascending=[True, True, False]).reset_index(drop=True)

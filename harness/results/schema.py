@@ -89,6 +89,9 @@ SCHEMA: dict[str, str] = {
     "serving_max_wait_ms": "serving: how long a batch waited at most for more requests",
     "serving_buckets": "serving: the batch sizes the backend was bound for; a batch is padded "
     "to the smallest that holds it",
+    "serving_in_flight": "serving: batches launched before the oldest has finished (2 where "
+    "the backend's steps run on a device queue, 1 where a step has finished when it returns)",
+    "serving_in_flight_note": "serving: why serving_in_flight is less than --in-flight asked",
     "step1_ms": "serving: a batch-1 step, synchronised (median of a short timing)",
     "step_max_ms": "serving: a step at the largest batch, synchronised",
     "slo_ms": "server: the p99 latency target of the peak search",
@@ -162,6 +165,8 @@ SCHEMA: dict[str, str] = {
     "dynamic_batch": "True when the artifact takes any batch size; False: built for the "
     "case's batch, one artifact per batch size (batch_note says why)",
     "batch_note": "why the batch of an artifact was fixed (the exporter's reason)",
+    "aoti_runners": "AOTInductor: model instances the package was loaded with (a call is "
+    "launched only on an instance whose last call has finished)",
     "ov_hint": "OpenVINO's PERFORMANCE_HINT, matched to the scenario (LATENCY or THROUGHPUT)",
     "ov_streams": "OpenVINO's NUM_STREAMS as compiled for the hint",
     "ov_requests": "infer requests kept in flight (OPTIMAL_NUMBER_OF_INFER_REQUESTS)",
@@ -308,7 +313,8 @@ _INT_COLUMNS = {"artifact_bytes", "ov_streams", "ov_requests", "ov_threads", "ba
                 "max_batch_oom", "warmup_iters", "train_steps", "graph_breaks",
                 "compiled_graphs", "recompiles",
                 "torch_threads", "torch_interop_threads", "ort_threads", "seed", "cpu_cores",
-                "profile_steps", "cases_per_node", "serving_max_batch", "peak_points",
+                "profile_steps", "cases_per_node", "serving_max_batch", "serving_in_flight",
+                "aoti_runners", "peak_points",
                 "requests", "retries", "ci_first_stage"}
 _FLOAT_COLUMNS = {"synced_ms", "pipelining_gain", "flops_per_sample", "median_ms", "mean_ms",
                   "std_ms", "min_ms", "max_ms",

@@ -27,7 +27,9 @@ interval); `server` at a fixed rate, LoadGen's p99 at that rate; `single-stream`
 batch-1 step times, at least 5 ms (a p99 target below a few ms is the VM's scheduler's, not
 the model's), stated per row in `slo_source`; a batch may wait for more requests up to a
 fifth of the target, so that waiting leaves most of the target to queueing and service.
-Points of 4 s (1 s under `--quick`) and a search budget of 60 s (15 s) per process.
+Points of 4 s (1 s under `--quick`) and a search budget of 60 s (15 s) per process. Where the
+backend's steps run on a device queue (CUDA), two batches in flight (`--in-flight`): one runs
+while the next is launched; elsewhere one, since a step has finished when it returns.
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ SEARCH_BUDGET_S = {True: 15.0, False: 60.0}
 #: The short timing of each bound batch's step: how fast the batcher can serve, which bounds
 #: the rates worth trying.
 STEP_POLICY = TimingPolicy(warmup_iters=3, warmup_s=0.05, n_min=5, t_min=0.1, t_max=0.4)
+#: Batches launched before the oldest has finished, where a backend's steps run on a device
+#: queue: one on the device, the next launched behind it (`harness.serving.batching`).
+IN_FLIGHT = 2
 #: Percentiles of archbench's own account of each request (nearest rank, as LoadGen's).
 OWN_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
 
@@ -139,9 +144,12 @@ class Serving(Scenario):
         step_ms = {size: self._step_ms(steps[size], binding) for size in (1, largest)}
         target, source = self._target(request, step_ms[1])
         policy = self.policy(request, target)
+        in_flight, in_flight_note = self._in_flight(request, binding)
         row.update(serving_max_batch=policy.max_batch, serving_max_wait_ms=policy.max_wait_ms,
                    serving_buckets=",".join(map(str, policy.buckets)), step1_ms=step_ms[1],
-                   step_max_ms=step_ms[largest])
+                   step_max_ms=step_ms[largest], serving_in_flight=in_flight)
+        if in_flight_note:
+            row["serving_in_flight_note"] = in_flight_note
         if self.name == "server":
             row.update(slo_ms=target, slo_source=source)
         monitor = ContentionMonitor()
@@ -150,7 +158,8 @@ class Serving(Scenario):
                 tempfile.TemporaryDirectory(prefix="archbench-loadgen-")))
             monitor.start()
             try:
-                self._run(request, binding, steps, policy, step_ms, target, log_root, outcome)
+                self._run(request, binding, steps, policy, step_ms, target, log_root, outcome,
+                          in_flight)
             finally:
                 monitor.stop()
         row.update(request.after_timing())
@@ -165,13 +174,15 @@ class Serving(Scenario):
 
     def _run(self, request: ScenarioRequest, binding: Binding, steps: dict[int, Step],
              policy: BatchPolicy, step_ms: dict[int, float], target: float, log_root: Path,
-             outcome: ScenarioOutcome) -> None:
+             outcome: ScenarioOutcome, in_flight: int) -> None:
         quick, row = request.quick, outcome.columns
         duration = POINT_S[quick]
         seed = request.seed
+        runner = binding.runner
 
         def point(settings: LoadSettings, folder: str) -> LoadResult:
-            result = run_load(settings, policy, steps, binding.runner.sync, log_root / folder)
+            result = run_load(settings, policy, steps, runner.sync, log_root / folder,
+                              runner.fence, in_flight)
             if result.error is not None:
                 raise result.error
             return result
@@ -248,6 +259,18 @@ class Serving(Scenario):
         row.update(peak_qps=peak, **loadgen_columns(best), **request_columns(best.requests))
         outcome.samples.update(iter_ms=[1e3 / peak],
                                request_ms=list(best.requests.latency_ms()))
+
+    def _in_flight(self, request: ScenarioRequest, binding: Binding) -> tuple[int, str]:
+        """Batches the batcher keeps launched at once (`harness.serving.batching`): `--in-flight`
+        or IN_FLIGHT where the runner fences its steps (a device queue), else 1, and why
+        fewer than asked."""
+        asked = request.serving.in_flight
+        if binding.runner.fence() is not None:
+            return asked or IN_FLIGHT, ""
+        if asked and asked > 1:
+            return 1, (f"--in-flight {asked} asked, 1 run: a step of this backend has "
+                       f"finished when it returns, so there is nothing to overlap")
+        return 1, ""
 
     def _step_ms(self, step: Step, binding: Binding) -> float:
         """A bound step's synchronised time (ms), briefly timed."""

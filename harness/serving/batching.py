@@ -14,6 +14,19 @@ would take turns while each looked twice as slow. The worker holds the GIL only 
 (the queue, the completion call): torch's operators and ONNX Runtime's `run` release it, so
 LoadGen's issue thread (which needs the GIL to call `issue`) is not held up by a step.
 
+**Batches in flight** (`in_flight`, where the runner can `fence` its steps: a CUDA device).
+A CUDA step returns once its kernels are queued; waiting there for the device before taking
+the next batch would leave the device idle while the host forms and launches that batch (for
+eager PyTorch, as long as the launches themselves). So the worker launches a batch, records a
+fence behind it and goes on to the next, and a completer thread waits on each fence in order
+(`torch.cuda.Event.synchronize` releases the GIL) and completes its requests the moment the
+device has finished them; at most `in_flight` batches are launched and unfinished, so a queue
+never builds on the device where the batcher cannot see it. Two is double buffering: one batch
+runs while the next is launched behind it; more would only move queueing from the batcher's
+queue, where it can still grow the batch, to the device's. Where a step has finished when it
+returns (the CPU, ONNX Runtime, OpenVINO's synchronous requests) there is nothing to overlap and
+the worker completes each batch itself.
+
 Why the worker is the calling thread (`run` starts the load on another one): torch's OpenMP
 team belongs to the thread that started it, and the same step called from a second thread ran
 4.5x slower at 2 threads on a 2-core VM (transformer/small at batch 1: 0.41 ms on the main
@@ -22,25 +35,35 @@ where they were bound and timed, and LoadGen waits on a thread of its own.
 
 Each request's record says where its time went: `queue_ms` (arrival to the start of the step
 that served it: waiting for the batch to fill and for the previous step), `service_ms` (that
-step) and the batch it was in (real samples, and the bucket it was padded to). Times are
+step: from its launch to its end, so with batches in flight it includes the device finishing
+the batch before) and the batch it was in (real samples, and the bucket it was padded to). Times are
 `time.perf_counter_ns`, the monotonic clock LoadGen's own timestamps use.
 """
 
 from __future__ import annotations
 
 import collections
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from harness.errors import UsageError
 
+if TYPE_CHECKING:  # a protocol: the batcher needs no torch
+    from harness.backends.base import Fence
+
 #: Completes the requests of a batch: their ids, in the order they were taken.
 Complete = Callable[[Sequence[int]], None]
 Step = Callable[[], object]
+#: A mark behind the steps launched so far (`InferenceRunner.fence`), None: they have finished.
+FenceOf = Callable[[], "Fence | None"]
+#: A request taken from the queue: its id and arrival time (ns).
+Request = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -108,25 +131,41 @@ class RequestLog:
                 self.latency_ms()[first])
 
 
+class _Launched(NamedTuple):
+    """A batch whose step was launched at `start_ns`, and the fence behind it."""
+
+    batch: list[Request]
+    bucket: int
+    start_ns: int
+    fence: Fence | None
+
+
 class DynamicBatcher:
     """Queues requests and serves them in batches on the calling thread (module docstring).
 
     `steps` maps each bucket of `policy` to the bound step of that batch size; `sync` waits for
     the device; `complete` is called with the ids of each batch once its step has finished.
+    With `in_flight` > 1, `fence` marks each launched step and up to `in_flight` batches run at
+    once (module docstring); without a fence one batch runs at a time.
     `run(load)` starts `load` (which submits requests, e.g. LoadGen's test) on another thread
     and serves until it has returned and every request is answered, so no thread outlives a
     load point.
     """
 
     def __init__(self, policy: BatchPolicy, steps: dict[int, Step], sync: Callable[[], None],
-                 complete: Complete, clock: Callable[[], int] = time.perf_counter_ns) -> None:
+                 complete: Complete, clock: Callable[[], int] = time.perf_counter_ns,
+                 fence: FenceOf | None = None, in_flight: int = 1) -> None:
         missing = [size for size in policy.buckets if size not in steps]
         if missing:
             raise ValueError(f"no bound step for the batch sizes {missing}")
+        if in_flight < 1:
+            raise ValueError(f"in_flight must be at least 1, got {in_flight}")
         self.policy, self.steps, self.sync, self.complete = policy, steps, sync, complete
         self.clock = clock
+        self.fence = fence
+        self.in_flight = in_flight if fence is not None else 1
         self.log = RequestLog()
-        self._queue: collections.deque[tuple[int, int]] = collections.deque()
+        self._queue: collections.deque[Request] = collections.deque()
         self._ready = threading.Condition()
         self._stopping = False
         self._error: BaseException | None = None
@@ -148,7 +187,10 @@ class DynamicBatcher:
 
         driver = threading.Thread(target=drive, name="archbench-load", daemon=True)
         driver.start()
-        self._serve()
+        if self.in_flight > 1:
+            self._serve_in_flight()
+        else:
+            self._serve()
         driver.join()
         if self._error is not None:
             raise self._error
@@ -162,7 +204,7 @@ class DynamicBatcher:
             self._queue.extend((request_id, now) for request_id in request_ids)
             self._ready.notify()
 
-    def _take(self) -> list[tuple[int, int]]:
+    def _take(self) -> list[Request]:
         """The next batch: the oldest request, then whatever arrives within the wait; empty
         once the load has ended and the queue is empty."""
         policy = self.policy
@@ -181,10 +223,10 @@ class DynamicBatcher:
                     for _ in range(min(policy.max_batch, len(self._queue)))]
 
     def _serve(self) -> None:
+        """One batch at a time: run its step, wait for the device, complete it."""
         while batch := self._take():
-            ids = [request_id for request_id, _ in batch]
             if self._error is not None:  # after a failed step: answer, unserved
-                self.complete(ids)
+                self._answer(batch)
                 continue
             bucket = self.policy.bucket(len(batch))
             start = self.clock()
@@ -193,15 +235,67 @@ class DynamicBatcher:
                 self.sync()
             except Exception as exc:  # raised by run(); the load still needs its answers
                 self._error = exc
-                self.complete(ids)
+                self._answer(batch)
                 continue
-            done = self.clock()
-            log = self.log
-            for request_id, arrival in batch:
-                log.ids.append(request_id)
-                log.arrival_ns.append(arrival)
-                log.start_ns.append(start)
-                log.done_ns.append(done)
-                log.batch.append(len(batch))
-                log.bucket.append(bucket)
-            self.complete(ids)
+            self._served(batch, bucket, start, self.clock())
+
+    def _serve_in_flight(self) -> None:
+        """Launch batches here while a completer thread finishes them (module docstring)."""
+        slots = threading.BoundedSemaphore(self.in_flight)
+        launched: queue.SimpleQueue[_Launched | None] = queue.SimpleQueue()
+        completer = threading.Thread(target=self._finish, args=(launched, slots),
+                                     name="archbench-complete", daemon=True)
+        completer.start()
+        try:
+            while batch := self._take():
+                if self._error is not None:
+                    self._answer(batch)
+                    continue
+                bucket = self.policy.bucket(len(batch))
+                slots.acquire()
+                start = self.clock()
+                try:
+                    self.steps[bucket]()
+                    fence = self.fence() if self.fence is not None else None
+                except Exception as exc:
+                    slots.release()
+                    self._error = exc
+                    self._answer(batch)
+                    continue
+                launched.put(_Launched(batch, bucket, start, fence))
+        finally:
+            launched.put(None)
+            completer.join()
+
+    def _finish(self, launched: queue.SimpleQueue[_Launched | None],
+                slots: threading.BoundedSemaphore) -> None:
+        """The completer: wait for each launched batch in launch order, then complete it."""
+        while (item := launched.get()) is not None:
+            try:
+                if item.fence is not None:
+                    item.fence.synchronize()
+                done = self.clock()
+            except Exception as exc:  # the device failed the step: raised by run()
+                self._error = self._error or exc
+                self._answer(item.batch)
+            else:
+                self._served(item.batch, item.bucket, item.start_ns, done)
+            finally:
+                slots.release()
+
+    def _answer(self, batch: list[Request]) -> None:
+        """Answer a batch's requests: once its step has finished, or unserved where a step
+        (its own or one before it) failed."""
+        self.complete([request_id for request_id, _ in batch])
+
+    def _served(self, batch: list[Request], bucket: int, start: int, done: int) -> None:
+        """Log a served batch's requests, then complete them."""
+        log = self.log
+        for request_id, arrival in batch:
+            log.ids.append(request_id)
+            log.arrival_ns.append(arrival)
+            log.start_ns.append(start)
+            log.done_ns.append(done)
+            log.batch.append(len(batch))
+            log.bucket.append(bucket)
+        self._answer(batch)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.serving.batching import BatchPolicy, DynamicBatcher, RequestLog, Step
+from harness.serving.batching import BatchPolicy, DynamicBatcher, FenceOf, RequestLog, Step
 
 #: LoadGen's scenario for each of archbench's.
 LOADGEN_SCENARIOS = {"server": "Server", "single-stream": "SingleStream",
@@ -140,8 +140,10 @@ class LoadResult:
 
 
 def run_load(settings: LoadSettings, policy: BatchPolicy, steps: dict[int, Step],
-             sync: Any, log_dir: Path) -> LoadResult:
-    """Run one LoadGen test against the batcher; LoadGen's logs go to `log_dir`."""
+             sync: Any, log_dir: Path, fence: FenceOf | None = None,
+             in_flight: int = 1) -> LoadResult:
+    """Run one LoadGen test against the batcher (`fence` and `in_flight`: its batches in
+    flight on a device); LoadGen's logs go to `log_dir`."""
     import mlperf_loadgen as lg
 
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +151,7 @@ def run_load(settings: LoadSettings, policy: BatchPolicy, steps: dict[int, Step]
     def complete(ids: list[int]) -> None:
         lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
 
-    batcher = DynamicBatcher(policy, steps, sync, complete)
+    batcher = DynamicBatcher(policy, steps, sync, complete, fence=fence, in_flight=in_flight)
 
     def issue(query_samples: list[Any]) -> None:
         batcher.submit([sample.id for sample in query_samples])

@@ -42,6 +42,7 @@ def test_one_package_serves_every_batch_and_the_second_comes_from_the_cache(
     out = runner.bind(suite.synthetic_batch(data, 5, seed=5)[0])()
     assert isinstance(out, (tuple, list)) and out[0].shape == (5, 10)
     assert runner.facts["dynamic_batch"] is True and "batch_note" not in runner.facts
+    assert runner.facts["aoti_runners"] == 1  # a CPU call has finished when it returns
     assert runner.facts["export_cached"] is False and runner.facts["export_s"] > 0
     assert runner.facts["artifact_bytes"] > 0 and runner.facts["load_s"] >= 0
     for size in (3, 1):

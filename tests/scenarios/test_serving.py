@@ -96,8 +96,53 @@ def test_offline_runs_full_batches(short_points, tmp_path):
 @pytest.mark.parametrize(("options", "message"), [
     ({"slo_ms": 0}, "--slo-ms must be a positive number of ms, got 0"),
     ({"server_qps": -3.0}, "--server-qps must be a positive number of queries a second"),
-    ({"max_wait_ms": float("nan")}, "--max-wait-ms must be a number of ms >= 0, got nan")])
+    ({"max_wait_ms": float("nan")}, "--max-wait-ms must be a number of ms >= 0, got nan"),
+    ({"in_flight": 0}, "--in-flight must be a positive integer, got 0"),
+    ({"in_flight": 1.5}, "--in-flight must be a positive integer, got 1.5")])
 def test_serving_options_that_are_not_positive_are_one_line(options, message):
     from harness.errors import UsageError
     with pytest.raises(UsageError, match=message):
         ServingOptions(**options)
+
+
+class DeviceQueueRunner(Profiled):
+    """Steps on a device queue (as CUDA's): they return at once, the device runs them one
+    after another, and `fence` marks the work launched so far."""
+
+    facts: dict = {}
+
+    def __init__(self) -> None:
+        from tests.serving.test_batching import _DeviceQueue
+        self.device = _DeviceQueue(seconds=(FIXED_MS + 8 * PER_SAMPLE_MS) / 1e3)
+
+    def bind(self, batch: int):
+        return self.device.launch
+
+    def sync(self) -> None:
+        self.device.sync()
+
+    def fence(self):
+        return self.device.fence()
+
+    def counters(self) -> dict:
+        return {}
+
+
+def test_steps_on_a_device_queue_are_served_two_in_flight(short_points, tmp_path):
+    runner = DeviceQueueRunner()
+    request = ScenarioRequest(8, SHORT, quick=True, log_dir=tmp_path / "loadgen")
+    try:
+        outcome = module.OFFLINE.measure(request, Binding(runner, runner.bind, "cuda"))
+    finally:
+        runner.device.close()
+    row = outcome.columns
+    assert row["serving_in_flight"] == 2 and "serving_in_flight_note" not in row
+    assert row["mean_batch"] > 7 and row["requests"] >= 8
+
+
+def test_a_cpu_step_runs_one_in_flight_and_says_why_when_more_were_asked(short_points,
+                                                                         tmp_path):
+    row = _measure(module.OFFLINE, 4, tmp_path, in_flight=3).columns
+    assert row["serving_in_flight"] == 1
+    assert "--in-flight 3 asked, 1 run" in row["serving_in_flight_note"]
+    assert "serving_in_flight_note" not in _measure(module.OFFLINE, 4, tmp_path).columns

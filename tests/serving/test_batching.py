@@ -3,6 +3,7 @@ policy says, are padded to a bound bucket, and every request is completed once."
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -115,3 +116,106 @@ def test_a_failing_step_still_answers_every_request_and_raises_after() -> None:
     with pytest.raises(RuntimeError, match="on purpose"):
         batcher.run(lambda: load(batcher))
     assert sorted(completed) == [0, 1, 2, 3] and len(batcher.log) == 0
+
+
+class _Done:
+    """A fence: set once the device has run the steps launched before it."""
+
+    def __init__(self, done: threading.Event, fails: bool = False) -> None:
+        self.done, self.fails = done, fails
+
+    def synchronize(self) -> None:
+        self.done.wait(5)
+        if self.fails:
+            raise RuntimeError("the device failed the step on purpose")
+
+
+class _DeviceQueue:
+    """A device with a queue, as CUDA's stream: a launched step returns at once and runs on
+    the device's own thread for `seconds`, after the steps launched before it."""
+
+    def __init__(self, seconds: float, fail_fences: bool = False) -> None:
+        self.seconds, self.fail_fences = seconds, fail_fences
+        self.launched_ns: list[int] = []
+        self.finished_ns: list[int] = []
+        self._jobs: queue.SimpleQueue[threading.Event | None] = queue.SimpleQueue()
+        self._last = threading.Event()
+        self._last.set()
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def launch(self) -> None:
+        self.launched_ns.append(time.perf_counter_ns())
+        self._last = threading.Event()
+        self._jobs.put(self._last)
+
+    def fence(self) -> _Done:
+        return _Done(self._last, self.fail_fences)
+
+    def sync(self) -> None:
+        self._last.wait(5)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(5)
+
+    def _work(self) -> None:
+        while (done := self._jobs.get()) is not None:
+            time.sleep(self.seconds)
+            self.finished_ns.append(time.perf_counter_ns())
+            done.set()
+
+
+def _serve_on_device(device: _DeviceQueue, batches: int, in_flight: int, fenced: bool = True,
+                     completed: list[int] | None = None) -> tuple[DynamicBatcher, list[int]]:
+    """Serve `batches` full batches of 4, submitted together, on `device`; the batcher and
+    the ids completed (into `completed` where given)."""
+    policy, completed = BatchPolicy(4, 0.0), [] if completed is None else completed
+    batcher = DynamicBatcher(policy, dict.fromkeys(policy.buckets, device.launch),
+                             device.sync, completed.extend,
+                             fence=device.fence if fenced else None, in_flight=in_flight)
+    try:
+        batcher.run(lambda: (batcher.submit(range(4 * batches)), time.sleep(0.05)))
+    finally:
+        device.close()
+    return batcher, completed
+
+
+def test_with_two_in_flight_the_next_batch_is_launched_while_the_device_runs_this_one() -> None:
+    device = _DeviceQueue(seconds=0.04)
+    batcher, completed = _serve_on_device(device, batches=6, in_flight=2)
+    launched, finished = device.launched_ns, device.finished_ns
+    assert sorted(completed) == list(range(24)) and len(launched) == len(finished) == 6
+    # batch k+1 was launched before batch k had finished on the device ...
+    assert all(launched[k + 1] < finished[k] for k in range(5))
+    # ... but never a third before the first had finished: at most two in flight
+    assert all(launched[k + 2] >= finished[k] for k in range(4))
+    # each request completes once its batch has finished on the device, not before
+    batches, _, _ = batcher.log.steps()
+    done = sorted(set(batcher.log.done_ns))
+    assert list(batches) == [4] * 6
+    assert all(done[k] >= finished[k] for k in range(6))
+
+
+@pytest.mark.parametrize(("in_flight", "fenced"), [(1, True), (2, False)])
+def test_one_in_flight_or_no_fence_waits_for_the_device_before_the_next(
+        in_flight: int, fenced: bool) -> None:
+    device = _DeviceQueue(seconds=0.02)
+    batcher, completed = _serve_on_device(device, batches=4, in_flight=in_flight,
+                                          fenced=fenced)
+    launched, finished = device.launched_ns, device.finished_ns
+    assert sorted(completed) == list(range(16)) and batcher.in_flight == 1
+    assert all(launched[k + 1] >= finished[k] for k in range(3))
+
+
+def test_a_step_the_device_fails_answers_every_request_and_raises_after() -> None:
+    device, completed = _DeviceQueue(seconds=0.01, fail_fences=True), []
+    with pytest.raises(RuntimeError, match="on purpose"):
+        _serve_on_device(device, batches=3, in_flight=2, completed=completed)
+    assert sorted(completed) == list(range(12))
+
+
+def test_in_flight_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="in_flight"):
+        DynamicBatcher(BatchPolicy(1, 0.0), {1: lambda: None}, lambda: None, print,
+                       fence=lambda: None, in_flight=0)

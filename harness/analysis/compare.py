@@ -132,11 +132,15 @@ ENERGY_COLUMNS = [*CASE_KEY, "verdict", "ratio", "ci_low", "ci_high", "p_value",
                   "base_j_per_sample", "new_j_per_sample", "base_processes", "new_processes",
                   "method"]
 
-#: Verdict first: it is what a reader scans for; the evidence follows.
+#: Verdict first: it is what a reader scans for; the evidence follows. `peak_load`: the case's
+#: number is 1000 / its peak rate (a server case searching its peak, `harness.scenarios.
+#: serving`), judged as a time (a lower peak is slower) and shown as the peak it is.
 COLUMNS = [*CASE_KEY, "verdict", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted",
            "base_median_ms",
            "new_median_ms", "base_n", "new_n", "base_processes", "new_processes", "method",
-           "base_status", "new_status", "note"]
+           "base_status", "new_status", "peak_load", "note"]
+#: How a peak-load row's verdict reads in a table.
+PEAK_VERDICTS = {"slower": "slower: lower peak", "faster": "faster: higher peak"}
 _VERDICT_ORDER = {"slower": 0, "faster": 1, "same": 2}
 #: The row's note when a run timed the case in one process.
 ONE_PROCESS_NOTE = ("one process in {sides}: the spread between fresh processes is unknown, so "
@@ -371,7 +375,7 @@ def _judged_frames(base: pd.DataFrame, new: pd.DataFrame, base_samples: pd.DataF
                    new_samples: pd.DataFrame, threshold: float, paired: bool,
                    family_wise: bool, metric: str) -> dict[str, pd.DataFrame]:
     """`compare_frames`' tables, the cases judged on `metric`'s samples."""
-    keep = [*CASE_KEY, "case_id", "status", "reason", "ci_first_stage"]
+    keep = [*CASE_KEY, "case_id", "status", "reason", "ci_first_stage", "peak_qps"]
     merged = base.reindex(columns=keep).merge(new.reindex(columns=keep), on=CASE_KEY, how="outer",
                                               suffixes=("_base", "_new"), indicator=True)
     only_base = merged[merged["_merge"] == "left_only"]
@@ -509,7 +513,8 @@ def _compare_row(case: Any, base_iters: Mapping[str, Mapping[int, np.ndarray]],
                  new_iters: Mapping[str, Mapping[int, np.ndarray]], threshold: float,
                  paired: bool) -> dict[str, Any]:
     row: dict[str, Any] = {key: getattr(case, key) for key in CASE_KEY}
-    row.update(base_status=case.status_base, new_status=case.status_new, note="")
+    row.update(base_status=case.status_base, new_status=case.status_new, note="",
+               peak_load=bool(pd.notna(case.peak_qps_base) or pd.notna(case.peak_qps_new)))
     if case.status_base != "ok" or case.status_new != "ok":
         row["note"] = _reasons(case)
         return row
@@ -559,17 +564,24 @@ def format_judged(judged: pd.DataFrame) -> pd.DataFrame:
     def num(value: float, spec: str) -> str:
         return "n/a" if pd.isna(value) else f"{value:{spec}}"
 
+    def measured(value: float, peak: bool) -> str:
+        """A time as it is; a peak row's number (1000 / the peak) as the peak rate."""
+        return num(value, ".4g") if not peak or pd.isna(value) else f"{1e3 / value:.4g} q/s"
+
+    peak = (judged["peak_load"].fillna(False).astype(bool) if "peak_load" in judged
+            else pd.Series(False, index=judged.index))
     adjusted = ({"p (BH)": [num(v, ".2g") for v in judged["p_adjusted"]]}
                 if judged["p_adjusted"].notna().any() else {})
     return pd.DataFrame({
         "case": [case_name(row) for row in judged.itertuples()],
-        "base ms": [num(v, ".4g") for v in judged["base_median_ms"]],
-        "new ms": [num(v, ".4g") for v in judged["new_median_ms"]],
+        "base ms": [measured(v, p) for v, p in zip(judged["base_median_ms"], peak, strict=True)],
+        "new ms": [measured(v, p) for v, p in zip(judged["new_median_ms"], peak, strict=True)],
         "new/base": [num(v, ".3f") for v in judged["ratio"]],
         "CI": [f"[{num(lo, '.3f')}, {num(hi, '.3f')}]"
                for lo, hi in zip(judged["ci_low"], judged["ci_high"], strict=True)],
         "p": [num(v, ".2g") for v in judged["p_value"]],
         **adjusted,
         "method": judged["method"],
-        "verdict": judged["verdict"],
+        "verdict": [PEAK_VERDICTS.get(v, v) if p else v
+                    for v, p in zip(judged["verdict"], peak, strict=True)],
     })

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from harness.analysis.compare import compare_runs
@@ -35,3 +36,16 @@ def test_a_lower_peak_load_is_a_slowdown_and_the_same_peak_is_not(tmp_path: Path
     comparison = compare_runs(base, lower)
     (verdict,) = comparison.table["verdict"].dropna()
     assert verdict == "slower" and comparison.has_regression
+
+
+def test_a_peak_row_is_shown_as_its_peak_rate_and_its_verdict_says_so(tmp_path: Path) -> None:
+    base = _server_run(tmp_path, "base", [5000.0, 5200.0, 4900.0, 5100.0, 5050.0])
+    lower = _server_run(tmp_path, "lower", [3800.0, 3900.0, 3700.0, 3850.0, 3750.0])
+    comparison = compare_runs(base, lower)
+    assert comparison.table["peak_load"].tolist() == [True]
+    text = comparison.format_text()
+    assert "slower: lower peak" in text
+    # the process medians' centre, as a rate: about 5050 and 3800 queries a second
+    (line,) = [line for line in text.splitlines() if "q/s" in line]
+    base_qps, new_qps = map(float, re.findall(r"([\d.]+) q/s", line))
+    assert 4900 <= base_qps <= 5200 and 3700 <= new_qps <= 3900, line

@@ -75,6 +75,9 @@ class CaseContext:
     dynamic_axes: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
     #: The case's scenario, for a runtime tuned to it (OpenVINO's performance hint).
     scenario: str = "latency"
+    #: The serving scenarios' batches in flight as the user set them (`--in-flight`; None: the
+    #: scenario's default), for a runtime that compiles for them (OpenVINO's streams).
+    in_flight: int | None = None
 
 
 class Profiled:

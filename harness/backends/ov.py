@@ -17,12 +17,14 @@ row says so (`artifact_source`). The IR is device-independent: OpenVINO compiles
 CPU when it is loaded (`load_s`), so the kernel-set caps are not part of its cache key.
 
 **The hint follows the scenario.** LATENCY (one stream, every thread on one request) where one
-request is in flight at a time: the latency scenario and the serving scenarios, whose batcher
-serves one batch at a time. THROUGHPUT where the step is pipelined (throughput, batch sweep):
-the step starts a request on an `AsyncInferQueue` of OpenVINO's optimal number of requests and
-returns, `sync` waits for all of them, so consecutive steps of a timed block run in parallel
-on OpenVINO's streams, which is how `benchmark_app` and a throughput server use it. The row
-records the hint, the streams and the requests.
+request is in flight at a time: the latency scenario, single- and multi-stream (one query at a
+time), and `--in-flight 1`. THROUGHPUT where requests overlap: the step starts a request on an
+`AsyncInferQueue` of OpenVINO's optimal number of requests and returns, so consecutive steps
+run in parallel on OpenVINO's streams, which is how `benchmark_app` and a throughput server use
+it. In the pipelined scenarios (throughput, batch sweep) `sync` waits for all of them; in
+`server` and `offline` the serving batcher keeps that many batches in flight
+(`harness.serving.batching`) and waits on each through its `fence`, an event the request's
+completion callback sets. The row records the hint, the streams and the requests.
 
 **What OpenVINO actually ran.** After compiling, the runtime graph says each layer's precision
 and primitive (`runtimePrecision`, `primitiveType`), recorded as counts (`ov_precisions`,
@@ -36,6 +38,7 @@ reported as bf16.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -46,7 +49,13 @@ import torch
 from torch import nn
 
 from harness.backends.artifacts import Artifact, artifact_key, cached_artifact
-from harness.backends.base import Backend, BackendUnavailable, CaseContext, InferenceRunner
+from harness.backends.base import (
+    Backend,
+    BackendUnavailable,
+    CaseContext,
+    Fence,
+    InferenceRunner,
+)
 from harness.backends.compile import small_machine_reason
 from harness.backends.onnx_export import host_feeds, onnx_file
 from harness.machine.cpu_features import cpu_bf16_support
@@ -61,6 +70,8 @@ if TYPE_CHECKING:
 
 #: Scenarios whose step is pipelined: several requests in flight, the THROUGHPUT hint.
 PIPELINED_SCENARIOS = frozenset({"throughput", "batch-sweep"})
+#: Serving scenarios whose batcher keeps several batches in flight (unless --in-flight 1).
+SERVED_IN_FLIGHT = frozenset({"server", "offline"})
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
 #: An ISA in a primitive type such as 'brgemm_avx512_amx_bf16' or 'jit_avx2_f32'.
 _ISA = re.compile(r"(amx|avx512|avx2|sse41|uni|ref|mlas|acl)")
@@ -98,9 +109,11 @@ class OpenVinoBackend(Backend):
     def inference(self, model: nn.Module, ctx: CaseContext) -> InferenceRunner:
         return OpenVinoInference(self, model, ctx)
 
-    def config(self, scenario: str, threads: int, profiling: bool = False) -> dict[str, Any]:
-        """The compile properties of a case (module docstring)."""
-        hint = "THROUGHPUT" if scenario in PIPELINED_SCENARIOS else "LATENCY"
+    def config(self, overlapped: bool, threads: int, profiling: bool = False
+               ) -> dict[str, Any]:
+        """The compile properties of a case whose requests overlap or not (module
+        docstring)."""
+        hint = "THROUGHPUT" if overlapped else "LATENCY"
         return {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT":
                 PRECISION_HINTS[self.precision], "INFERENCE_NUM_THREADS": threads,
                 "PERF_COUNT": profiling}
@@ -130,10 +143,21 @@ class OpenVinoInference(InferenceRunner):
         self.xml: Path | None = None
         self.bound: Batch | None = None
         self.queue: ov.AsyncInferQueue | None = None
+        #: served in flight: set by the completion callback of the request started last
+        self.started: threading.Event | None = None
 
     @property
     def pipelined(self) -> bool:
         return self.ctx.scenario in PIPELINED_SCENARIOS
+
+    @property
+    def served_in_flight(self) -> bool:
+        return self.ctx.scenario in SERVED_IN_FLIGHT and (self.ctx.in_flight or 2) > 1
+
+    @property
+    def overlapped(self) -> bool:
+        """Steps start requests that run on OpenVINO's streams side by side."""
+        return self.pipelined or self.served_in_flight
 
     def _compiled(self, example: Batch) -> ov.CompiledModel:
         """Export (or reuse) the ONNX file, convert (or reuse) the IR, compile it, once."""
@@ -144,7 +168,7 @@ class OpenVinoInference(InferenceRunner):
                              "fp32", self.ctx.dynamic_axes)
             ir = ir_artifact(onnx.path, self.ctx.cache_dir)
             self.xml = ir.path / "model.xml"
-            config = self.backend.config(self.ctx.scenario, self.ctx.threads)
+            config = self.backend.config(self.overlapped, self.ctx.threads)
             start = time.perf_counter()
             self.compiled = ov.Core().compile_model(str(self.xml), "CPU", config)
             self.facts.update(
@@ -169,7 +193,7 @@ class OpenVinoInference(InferenceRunner):
         self.bound = x
         compiled = self._compiled(x)
         feeds = host_feeds(x, _input_names(compiled))
-        if not self.pipelined:
+        if not self.overlapped:
             request = compiled.create_infer_request()
             return lambda: request.infer(feeds, share_inputs=True, share_outputs=True)
         import openvino as ov
@@ -178,10 +202,22 @@ class OpenVinoInference(InferenceRunner):
             self.queue.wait_all()
         self.queue = ov.AsyncInferQueue(compiled, int(self.facts["ov_requests"]))
         queue = self.queue
-        return lambda: queue.start_async(feeds, share_inputs=True)
+        if not self.served_in_flight:
+            return lambda: queue.start_async(feeds, share_inputs=True)
+        queue.set_callback(_set_done)
+
+        def start() -> None:
+            self.started = threading.Event()
+            queue.start_async(feeds, userdata=self.started, share_inputs=True)
+
+        return start
 
     def in_flight(self) -> int:
-        return int(self.facts.get("ov_requests", 1)) if self.pipelined else 1
+        return int(self.facts.get("ov_requests", 1)) if self.overlapped else 1
+
+    def fence(self) -> Fence | None:
+        """Served in flight: the completion of the request started last."""
+        return _Done(self.started) if self.started is not None else None
 
     def sync(self) -> None:
         """Wait for the requests in flight (pipelined steps only start them)."""
@@ -205,11 +241,32 @@ class OpenVinoInference(InferenceRunner):
         if self.xml is None or self.bound is None:
             raise RuntimeError("profile() before bind(): there is no compiled model to profile")
         compiled = ov.Core().compile_model(str(self.xml), "CPU", self.backend.config(
-            self.ctx.scenario, self.ctx.threads, profiling=True))
+            self.overlapped, self.ctx.threads, profiling=True))
         infer = compiled.create_infer_request()
         feeds = host_feeds(self.bound, _input_names(compiled))
         return profile_openvino(lambda: infer.infer(feeds, share_inputs=True),
                                 lambda: infer.profiling_info, request)
+
+
+def _set_done(request: ov.InferRequest, done: threading.Event) -> None:
+    """An AsyncInferQueue's completion callback (on OpenVINO's thread)."""
+    done.set()
+
+
+#: The longest wait for one request (s): a step takes milliseconds, and a request that failed
+#: may never call back, so a wait without an end could hold a load point past its limit.
+REQUEST_WAIT_S = 60.0
+
+
+class _Done:
+    """A fence on one started request: its completion callback sets the event."""
+
+    def __init__(self, done: threading.Event) -> None:
+        self.done = done
+
+    def synchronize(self) -> None:
+        if not self.done.wait(REQUEST_WAIT_S):
+            raise RuntimeError(f"an OpenVINO request did not complete in {REQUEST_WAIT_S:g} s")
 
 
 def _input_names(compiled: ov.CompiledModel) -> set[str]:

@@ -195,7 +195,7 @@ def set_up_case(case: Case, config: CaseConfig, cache_dir: Path) -> CaseSetup:
     steps = budget_steps(suite, config.quick)
     key = model_key(suite, case.size, steps, config.seed, data)
     ctx = CaseContext(cache_dir, threads, key, config.seed, suite.output, suite.dynamic_axes(),
-                      case.scenario)
+                      case.scenario, config.in_flight)
     return CaseSetup(suite, backend, data, ctx, steps, backend.settings())
 
 

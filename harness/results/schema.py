@@ -83,8 +83,8 @@ SCHEMA: dict[str, str] = {
     "budget ran out, or it reached its cap); empty when it is not",
     # serving under load (harness/scenarios/serving.py, MLPerf LoadGen)
     "serving_metric": "serving scenarios: what median_ms is for this row (1000 / the peak rate; "
-    "LoadGen's p99 at a fixed rate; each query's latency; each step's time at the largest "
-    "batch)",
+    "LoadGen's p99 at a fixed rate; each query's latency; the time from one step's end to "
+    "the next's at the largest batch)",
     "serving_max_batch": "serving: the dynamic batcher's largest batch (the case's batch size)",
     "serving_max_wait_ms": "serving: how long a batch waited at most for more requests",
     "serving_buckets": "serving: the batch sizes the backend was bound for; a batch is padded "

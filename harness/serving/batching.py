@@ -130,6 +130,16 @@ class RequestLog:
         return (np.asarray(self.batch)[first], self.service_ms()[first],
                 self.latency_ms()[first])
 
+    def completion_gaps_ms(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each step after the first to end: its real requests, and the time (ms) from
+        the end of the step before it to its own. The step time the serving path sustains:
+        with batches in flight, less than a step's service, which includes waiting on the
+        device behind the batch before."""
+        _, first = np.unique(np.asarray(self.start_ns), return_index=True)
+        done = np.asarray(self.done_ns)[first]
+        order = np.argsort(done, kind="stable")
+        return np.asarray(self.batch)[first][order][1:], np.diff(done[order]) / 1e6
+
 
 class _Launched(NamedTuple):
     """A batch whose step was launched at `start_ns`, and the fence behind it."""

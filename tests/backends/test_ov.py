@@ -85,6 +85,30 @@ def test_a_pipelined_scenario_keeps_requests_in_flight_until_sync(cache_dir: Pat
     assert runner.queue is not None and runner.queue.is_ready()
 
 
+@pytest.mark.parametrize(("in_flight", "hint"), [(None, "THROUGHPUT"), (1, "LATENCY")])
+def test_a_server_keeps_requests_in_flight_each_with_its_fence_unless_one_is_asked(
+        cache_dir: Path, in_flight: int | None, hint: str) -> None:
+    suite = BUILTIN["cnn"]
+    data = suite.data("tiny")
+    ctx = CaseContext(cache_dir, 2, "cnn-tiny-ov-server", scenario="server", in_flight=in_flight)
+    runner = OV_CPU.inference(suite.model("tiny", data, seed=0), ctx)
+    step = runner.bind(suite.synthetic_batch(data, 4, seed=0)[0])
+    assert runner.facts["ov_hint"] == hint
+    step()
+    fence = runner.fence()
+    if in_flight == 1:  # one request at a time: infer() has finished when it returns
+        assert fence is None and runner.in_flight() == 1
+        return
+    assert fence is not None and runner.in_flight() == runner.facts["ov_requests"]
+    step()
+    second = runner.fence()
+    fence.synchronize()
+    second.synchronize()
+    assert second is not fence and runner.queue is not None
+    runner.sync()
+    assert runner.queue.is_ready()
+
+
 def test_named_inputs_match_eager_at_another_sequence_length(cache_dir: Path) -> None:
     ctx = CaseContext(cache_dir, 1, "masked-tiny-ov", output=MASKED.output,
                       dynamic_axes=MASKED.dynamic_axes())

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
 from harness.errors import UsageError
@@ -219,3 +220,15 @@ def test_in_flight_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="in_flight"):
         DynamicBatcher(BatchPolicy(1, 0.0), {1: lambda: None}, lambda: None, print,
                        fence=lambda: None, in_flight=0)
+
+
+def test_with_batches_in_flight_the_gaps_between_completions_are_the_device_time() -> None:
+    device = _DeviceQueue(seconds=0.03)
+    batcher, _ = _serve_on_device(device, batches=5, in_flight=2)
+    batches, gaps = batcher.log.completion_gaps_ms()
+    _, service, _ = batcher.log.steps()
+    assert list(batches) == [4] * 4
+    # a launched batch waits behind the one before it, so its service is about two device
+    # steps of 30 ms; the gaps between completions are one
+    assert min(gaps) >= 29, gaps
+    assert float(np.median(gaps)) < 0.75 * float(np.median(service)), (gaps, service)

@@ -17,14 +17,16 @@ row says so (`artifact_source`). The IR is device-independent: OpenVINO compiles
 CPU when it is loaded (`load_s`), so the kernel-set caps are not part of its cache key.
 
 **The hint follows the scenario.** LATENCY (one stream, every thread on one request) where one
-request is in flight at a time: the latency scenario, single- and multi-stream (one query at a
-time), and `--in-flight 1`. THROUGHPUT where requests overlap: the step starts a request on an
-`AsyncInferQueue` of OpenVINO's optimal number of requests and returns, so consecutive steps
-run in parallel on OpenVINO's streams, which is how `benchmark_app` and a throughput server use
-it. In the pipelined scenarios (throughput, batch sweep) `sync` waits for all of them; in
-`server` and `offline` the serving batcher keeps that many batches in flight
+request is in flight at a time: the latency scenario and the serving scenarios by default.
+THROUGHPUT where requests overlap: the step starts a request on an `AsyncInferQueue` of
+OpenVINO's optimal number of requests and returns, so consecutive steps run in parallel on
+OpenVINO's streams, which is how `benchmark_app` and a throughput server use it. In the
+pipelined scenarios (throughput, batch sweep) `sync` waits for all of them; in `server` and
+`offline` with `--in-flight N` (N > 1) the serving batcher keeps N batches in flight
 (`harness.serving.batching`) and waits on each through its `fence`, an event the request's
-completion callback sets. The row records the hint, the streams and the requests.
+completion callback sets. Not the serving default: measured on 2 CPUs (docs/serving.md) it
+lowered cnn/small's peak by 16% and gave transformer/small +30% in one run and -49% in
+another. The row records the hint, the streams and the requests.
 
 **What OpenVINO actually ran.** After compiling, the runtime graph says each layer's precision
 and primitive (`runtimePrecision`, `primitiveType`), recorded as counts (`ov_precisions`,
@@ -70,7 +72,7 @@ if TYPE_CHECKING:
 
 #: Scenarios whose step is pipelined: several requests in flight, the THROUGHPUT hint.
 PIPELINED_SCENARIOS = frozenset({"throughput", "batch-sweep"})
-#: Serving scenarios whose batcher keeps several batches in flight (unless --in-flight 1).
+#: Serving scenarios whose batcher keeps several batches in flight when asked (--in-flight N).
 SERVED_IN_FLIGHT = frozenset({"server", "offline"})
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
 #: An ISA in a primitive type such as 'brgemm_avx512_amx_bf16' or 'jit_avx2_f32'.
@@ -152,7 +154,7 @@ class OpenVinoInference(InferenceRunner):
 
     @property
     def served_in_flight(self) -> bool:
-        return self.ctx.scenario in SERVED_IN_FLIGHT and (self.ctx.in_flight or 2) > 1
+        return self.ctx.scenario in SERVED_IN_FLIGHT and (self.ctx.in_flight or 1) > 1
 
     @property
     def overlapped(self) -> bool:

@@ -31,7 +31,8 @@ the model's), stated per row in `slo_source`; a batch may wait for more requests
 fifth of the target, so that waiting leaves most of the target to queueing and service.
 Points of 4 s (1 s under `--quick`) and a search budget of 60 s (15 s) per process. Where the
 backend's steps run on a device queue (CUDA), two batches in flight (`--in-flight`): one runs
-while the next is launched; elsewhere one, since a step has finished when it returns.
+while the next is launched; on OpenVINO's streams (`server`, `offline`), as many as its
+requests; elsewhere one, since a step has finished when it returns.
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ class Serving(Scenario):
         row.update(**loadgen_columns(result), **request_columns(result.requests))
         log = result.requests
         if self.name == "offline":
-            batches, gaps = log.completion_gaps_ms()
+            batches, gaps = log.completion_gaps_ms(span=in_flight)
             full = gaps[batches == policy.max_batch]
             row["serving_metric"] = (f"the time (ms) from one step's end to the next's, at "
                                      f"batch {policy.max_batch}")
@@ -264,12 +265,12 @@ class Serving(Scenario):
                                request_ms=list(best.requests.latency_ms()))
 
     def _in_flight(self, request: ScenarioRequest, binding: Binding) -> tuple[int, str]:
-        """Batches the batcher keeps launched at once (`harness.serving.batching`): `--in-flight`
-        or IN_FLIGHT where the runner fences its steps (a device queue), else 1, and why
-        fewer than asked."""
+        """Batches the batcher keeps launched at once (`harness.serving.batching`): where the
+        runner fences its steps, `--in-flight` or IN_FLIGHT (or the runner's own requests
+        where it has more: OpenVINO's streams); else 1, and why fewer than asked."""
         asked = request.serving.in_flight
         if binding.runner.fence() is not None:
-            return asked or IN_FLIGHT, ""
+            return asked or max(IN_FLIGHT, binding.runner.in_flight()), ""
         if asked and asked > 1:
             return 1, (f"--in-flight {asked} asked, 1 run: a step of this backend has "
                        f"finished when it returns, so there is nothing to overlap")

@@ -130,15 +130,21 @@ class RequestLog:
         return (np.asarray(self.batch)[first], self.service_ms()[first],
                 self.latency_ms()[first])
 
-    def completion_gaps_ms(self) -> tuple[np.ndarray, np.ndarray]:
-        """For each step after the first to end: its real requests, and the time (ms) from
-        the end of the step before it to its own. The step time the serving path sustains:
-        with batches in flight, less than a step's service, which includes waiting on the
-        device behind the batch before."""
+    def completion_gaps_ms(self, span: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The step time the serving path sustains: the time (ms) from one step's end to the
+        end of the step `span` later, over `span`, in consecutive windows, with the smallest
+        batch of the steps that ended in each window. With batches in flight a step's service
+        includes waiting behind the batch before, so it overstates the step time; and batches
+        that ran side by side end close together, so the gaps are taken over as many steps as
+        were in flight."""
         _, first = np.unique(np.asarray(self.start_ns), return_index=True)
         done = np.asarray(self.done_ns)[first]
         order = np.argsort(done, kind="stable")
-        return np.asarray(self.batch)[first][order][1:], np.diff(done[order]) / 1e6
+        done, batch = done[order], np.asarray(self.batch)[first][order]
+        windows = (len(done) - 1) // span
+        ends = np.arange(windows + 1) * span
+        smallest = [int(batch[start + 1:start + span + 1].min()) for start in ends[:-1]]
+        return np.asarray(smallest, dtype=int), np.diff(done[ends]) / 1e6 / span
 
 
 class _Launched(NamedTuple):

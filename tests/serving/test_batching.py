@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from harness.errors import UsageError
-from harness.serving.batching import BatchPolicy, DynamicBatcher
+from harness.serving.batching import BatchPolicy, DynamicBatcher, RequestLog
 
 
 def _steps(policy: BatchPolicy, ran: list[int], seconds: float = 0.0) -> dict:
@@ -232,3 +232,19 @@ def test_with_batches_in_flight_the_gaps_between_completions_are_the_device_time
     # steps of 30 ms; the gaps between completions are one
     assert min(gaps) >= 29, gaps
     assert float(np.median(gaps)) < 0.75 * float(np.median(service)), (gaps, service)
+
+
+def test_gaps_are_taken_over_as_many_steps_as_ran_side_by_side() -> None:
+    log = RequestLog()
+    for step, (done_ms, batch) in enumerate([(10, 4), (11, 4), (20, 4), (21, 3), (30, 4),
+                                             (31, 4), (40, 4)]):
+        log.ids.append(step)
+        log.arrival_ns.append(0)
+        log.start_ns.append(step)
+        log.done_ns.append(done_ms * 1_000_000)
+        log.batch.append(batch)
+        log.bucket.append(4)
+    batches, gaps = log.completion_gaps_ms(span=1)
+    assert list(gaps) == [1, 9, 1, 9, 1, 9] and list(batches) == [4, 4, 3, 4, 4, 4]
+    batches, gaps = log.completion_gaps_ms(span=2)  # two streams ending in pairs
+    assert list(gaps) == [5, 5, 5] and list(batches) == [4, 3, 4]

@@ -14,18 +14,19 @@ would take turns while each looked twice as slow. The worker holds the GIL only 
 (the queue, the completion call): torch's operators and ONNX Runtime's `run` release it, so
 LoadGen's issue thread (which needs the GIL to call `issue`) is not held up by a step.
 
-**Batches in flight** (`in_flight`, where the runner can `fence` its steps: a CUDA device).
-A CUDA step returns once its kernels are queued; waiting there for the device before taking
-the next batch would leave the device idle while the host forms and launches that batch (for
-eager PyTorch, as long as the launches themselves). So the worker launches a batch, records a
-fence behind it and goes on to the next, and a completer thread waits on each fence in order
-(`torch.cuda.Event.synchronize` releases the GIL) and completes its requests the moment the
-device has finished them; at most `in_flight` batches are launched and unfinished, so a queue
-never builds on the device where the batcher cannot see it. Two is double buffering: one batch
-runs while the next is launched behind it; more would only move queueing from the batcher's
-queue, where it can still grow the batch, to the device's. Where a step has finished when it
-returns (the CPU, ONNX Runtime, OpenVINO's synchronous requests) there is nothing to overlap and
-the worker completes each batch itself.
+**Batches in flight** (`in_flight`, where the runner can `fence` its steps: a CUDA stream, or
+OpenVINO's requests started asynchronously). A CUDA step returns once its kernels are queued;
+waiting there for the device before taking the next batch would leave the device idle while
+the host forms and launches that batch (for eager PyTorch, as long as the launches
+themselves). So the worker launches a batch, records a fence behind it and goes on to the next,
+and a completer thread waits on each fence in order (`torch.cuda.Event.synchronize` releases
+the GIL) and completes its requests the moment the device has finished them; at most
+`in_flight` batches are launched and unfinished, so a queue never builds on the device where
+the batcher cannot see it. Two is double buffering: one batch runs while the next is launched
+behind it; more would only move queueing from the batcher's queue, where it can still grow the
+batch, to the device's. Where a step has finished when it returns (the CPU, ONNX Runtime,
+OpenVINO's synchronous requests) there is nothing to overlap and the worker completes each
+batch itself.
 
 Why the worker is the calling thread (`run` starts the load on another one): torch's OpenMP
 team belongs to the thread that started it, and the same step called from a second thread ran

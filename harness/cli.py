@@ -114,9 +114,9 @@ def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
                         help="server: one fixed arrival rate (its p99 is the number) instead "
                              "of searching for the peak")
     parser.add_argument("--in-flight", type=int, metavar="N",
-                        help="serving: batches launched before the oldest has finished, where "
-                             "a backend's steps run on a device queue (default 2 on CUDA; a "
-                             "CPU step has finished when it returns: 1)")
+                        help="serving: batches launched before the oldest has finished "
+                             "(default 2 on CUDA; elsewhere 1, a CPU step having finished when "
+                             "it returns; N > 1 runs OpenVINO's requests side by side)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

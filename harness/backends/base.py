@@ -39,10 +39,11 @@ def no_cuda_reason() -> str | None:
 
 
 class Fence(Protocol):
-    """A mark behind the device work queued so far (`torch.cuda.Event` is one)."""
+    """A mark on the step launched last (a `torch.cuda.Event` recorded after it, which also
+    covers every step before it on the stream; an OpenVINO request's completion)."""
 
     def synchronize(self) -> None:
-        """Wait until the work before the mark has finished (without holding the GIL)."""
+        """Wait until that step has finished (without holding the GIL)."""
 
 
 def cuda_fence(device: str) -> Fence | None:
@@ -94,7 +95,7 @@ class Profiled:
         return 1
 
     def fence(self) -> Fence | None:
-        """A mark behind the steps launched so far that another thread can wait on, or None
+        """A mark on the step launched last that another thread can wait on, or None
         where a step has finished when it returns (the CPU, OpenVINO's synchronous requests)
         or runs where no mark can follow it (ONNX Runtime's own CUDA stream). Where there is
         one, the serving batcher launches the next batch while this one runs on the device

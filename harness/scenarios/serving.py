@@ -31,8 +31,8 @@ the model's), stated per row in `slo_source`; a batch may wait for more requests
 fifth of the target, so that waiting leaves most of the target to queueing and service.
 Points of 4 s (1 s under `--quick`) and a search budget of 60 s (15 s) per process. Where the
 backend's steps run on a device queue (CUDA), two batches in flight (`--in-flight`): one runs
-while the next is launched; on OpenVINO's streams (`server`, `offline`), as many as its
-requests; elsewhere one, since a step has finished when it returns.
+while the next is launched; elsewhere one, since a step has finished when it returns (OpenVINO
+runs `--in-flight N` requests side by side on its streams when asked: `harness.backends.ov`).
 """
 
 from __future__ import annotations
@@ -272,8 +272,9 @@ class Serving(Scenario):
         if binding.runner.fence() is not None:
             return asked or max(IN_FLIGHT, binding.runner.in_flight()), ""
         if asked and asked > 1:
-            return 1, (f"--in-flight {asked} asked, 1 run: a step of this backend has "
-                       f"finished when it returns, so there is nothing to overlap")
+            return 1, (f"--in-flight {asked} asked, 1 run: this backend's steps give "
+                       f"nothing to wait on apart (a step has finished when it returns, or "
+                       f"runs on a stream of its own), so none can overlap")
         return 1, ""
 
     def _step_ms(self, step: Step, binding: Binding) -> float:

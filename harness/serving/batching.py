@@ -61,7 +61,7 @@ if TYPE_CHECKING:  # a protocol: the batcher needs no torch
 #: Completes the requests of a batch: their ids, in the order they were taken.
 Complete = Callable[[Sequence[int]], None]
 Step = Callable[[], object]
-#: A mark behind the steps launched so far (`InferenceRunner.fence`), None: they have finished.
+#: A mark on the step launched last (`InferenceRunner.fence`), None: it has finished.
 FenceOf = Callable[[], "Fence | None"]
 #: A request taken from the queue: its id and arrival time (ns).
 Request = tuple[int, int]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report.tables import cold_start_table, tradeoff_table
+from harness.results.markdown import markdown_table
 from harness.results.store import load_manifest, load_results, resolve_run
 
 ENVIRONMENT = ("hostname", "cpu_model", "cpu_cores", "gpu_name", "cuda_version",
@@ -27,13 +28,6 @@ def _fmt(value: object, spec: str, suffix: str = "") -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     return f"{format(value, spec)}{suffix}"
-
-
-def markdown(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(False)]
-    return "\n".join([header, rule, *rows])
 
 
 def backend_table(results: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -70,7 +64,7 @@ def main() -> None:
     environment = load_manifest(run_dir)["environment"]
     lines = [f"# Backends side by side: run {run_dir.name}", "",
              *(f"- {key}: {environment.get(key) or '-'}" for key in ENVIRONMENT), "",
-             markdown(backend_table(results, args.baseline)), ""]
+             markdown_table(backend_table(results, args.baseline)), ""]
     skipped = results[results["status"] != "ok"].groupby(["backend", "status", "reason"]).size()
     if len(skipped):
         lines += ["Cases that did not run:", "",

@@ -34,11 +34,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.special import stdtr, stdtrit
 
 from harness.analysis.compare import ALPHA
 from harness.measure.precision import DEFAULT_MAX_PROCESSES, DEFAULT_PRECISION, log_half_width
 from harness.measure.timing import DEFAULT_PROCESSES
+from harness.results.markdown import markdown_table
 
 SHAPES = ("log-normal", "two speeds")
 SPREADS = (0.01, 0.02, 0.04, 0.08, 0.15, 0.3)
@@ -143,15 +145,16 @@ def simulate(rule: str, shape: str, spread: float, cases: int,
 
 
 def table(outcomes: list[Outcome]) -> str:
-    lines = ["| rule | shape | spread | mean P | met | covers centre "
-             "| covers re-run (fixed P0) | A/A p<0.05 | A/A verdict |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for o in outcomes:
-        lines.append(f"| {o.rule} | {o.shape} | {o.spread:.0%} | {o.mean_processes:.1f} | "
-                     f"{o.met:.0%} | "
-                     f"{o.coverage:.3f} | {o.rerun_coverage:.3f} ({o.rerun_coverage_fixed:.3f}) "
-                     f"| {o.aa_p:.3f} | {o.aa_verdict:.3f} |")
-    return "\n".join(lines)
+    return markdown_table(pd.DataFrame({
+        "rule": [o.rule for o in outcomes], "shape": [o.shape for o in outcomes],
+        "spread": [f"{o.spread:.0%}" for o in outcomes],
+        "mean P": [f"{o.mean_processes:.1f}" for o in outcomes],
+        "met": [f"{o.met:.0%}" for o in outcomes],
+        "covers centre": [f"{o.coverage:.3f}" for o in outcomes],
+        "covers re-run (fixed P0)": [f"{o.rerun_coverage:.3f} ({o.rerun_coverage_fixed:.3f})"
+                                     for o in outcomes],
+        "A/A p<0.05": [f"{o.aa_p:.3f}" for o in outcomes],
+        "A/A verdict": [f"{o.aa_verdict:.3f}" for o in outcomes]}))
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from harness.cases import SweepConfig
 from harness.executors.isolation import launch
@@ -32,6 +33,7 @@ from harness.executors.launch import worker_spec
 from harness.measure.precision import precision
 from harness.measure.stats import process_level
 from harness.protocol import Case
+from harness.results.markdown import markdown_table
 
 CASES = (Case("transformer", "small", "cpu-eager", "infer", 32, "throughput"),
          Case("transformer", "medium", "cpu-eager", "infer", 32, "throughput"),
@@ -66,15 +68,15 @@ def run(rounds: int, results: Path) -> dict[tuple[str, str], list[float]]:
 
 
 def table(medians: dict[tuple[str, str], list[float]]) -> str:
-    lines = ["| case | variant | processes | centre ms | between-process spread | ±95% | "
-             "slowest / fastest |", "|---|---|---|---|---|---|---|"]
+    rows = []
     for (case_id, name), values in medians.items():
         level = process_level(values)
-        lines.append(f"| {case_id} | {name} | {len(values)} | {level.center:.3g} | "
-                     f"{level.between_cv:.1%} | "
-                     f"{precision(level.center, level.ci_low, level.ci_high):.1%} | "
-                     f"{max(values) / min(values):.2f} |")
-    return "\n".join(lines)
+        rows.append({"case": case_id, "variant": name, "processes": len(values),
+                     "centre ms": f"{level.center:.3g}",
+                     "between-process spread": f"{level.between_cv:.1%}",
+                     "±95%": f"{precision(level.center, level.ci_low, level.ci_high):.1%}",
+                     "slowest / fastest": f"{max(values) / min(values):.2f}"})
+    return markdown_table(pd.DataFrame(rows))
 
 
 def main() -> None:

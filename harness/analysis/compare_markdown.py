@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from harness.analysis.compare import Comparison, describe_rule, format_energy, format_judged
+from harness.results.markdown import markdown_table
 from harness.results.runs import case_name
 
 
@@ -64,11 +65,7 @@ def _table(frame: pd.DataFrame) -> str:
     """A markdown table of compared cases, formatted as the terminal's."""
     frame = frame.copy()
     frame["case"] = [f"`{name}`" for name in frame["case"]]
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(str(value).replace("|", "\\|") for value in row) + " |"
-            for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
+    return markdown_table(frame)
 
 
 def _reason(text: object) -> str:

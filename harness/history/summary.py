@@ -19,6 +19,7 @@ import pandas as pd
 
 from harness.history.trends import SERIES_KEY, TIME, Quantity
 from harness.results.json_rows import json_rows
+from harness.results.markdown import markdown_table
 
 #: Points a sparkline shows (the most recent).
 SPARK_POINTS = 20
@@ -127,14 +128,6 @@ def sparkline(values: Sequence[float] | np.ndarray) -> str:
         return _BARS[0] * values.size
     levels = np.clip(((values - low) / span * (len(_BARS) - 1)).round(), 0, len(_BARS) - 1)
     return "".join(_BARS[int(level)] for level in levels)
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(str(value).replace("|", "\\|") for value in row) + " |"
-            for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
 
 
 def _with_interval(point: pd.Series) -> str:
